@@ -1,0 +1,153 @@
+import { ResultAsync, errAsync } from "neverthrow";
+import { VolkitError } from "./errors.js";
+import { EventBus, silentLogger, type Logger, type PhaseTiming } from "./events.js";
+
+/**
+ * Options every long public operation accepts.
+ *
+ * @example
+ * ```ts
+ * await backend.createVolume(spec, { signal: ac.signal, deadline: Date.now() + 60_000 });
+ * ```
+ */
+export interface OperationOptions {
+  /** Cancels the operation; the running command's child process is killed. */
+  readonly signal?: AbortSignal;
+  /** Absolute deadline (epoch ms or Date). Past it the operation fails with `TIMEOUT`. */
+  readonly deadline?: number | Date;
+}
+
+/**
+ * What a driver or connector receives for one operation: a single signal combining the caller's
+ * signal and deadline, helpers to time phases and report progress, and the logger.
+ */
+export interface OperationContext {
+  /** Operation name, e.g. `createVolume`. */
+  readonly operation: string;
+  /** Component running it. */
+  readonly source: string;
+  /** Volume concerned, if any. */
+  readonly volumeId: string | undefined;
+  /** Aborts on caller cancel or deadline; pass it to every command. */
+  readonly signal: AbortSignal;
+  /** Absolute deadline in epoch ms, if any. */
+  readonly deadline: number | undefined;
+  /** Logger for this operation. */
+  readonly logger: Logger;
+  /** Milliseconds left before the deadline (undefined when there is none). */
+  remainingMs(): number | undefined;
+  /** Runs `fn` as a named phase and records its duration. */
+  phase<T, E>(name: string, fn: () => ResultAsync<T, E>): ResultAsync<T, E>;
+  /** Reports bytes processed by a long copy. */
+  progress(phase: string, bytesDone: number, bytesTotal?: number): void;
+  /** Timings recorded so far. */
+  readonly phases: readonly PhaseTiming[];
+  /** The abort reason as a typed error (`ABORTED` or `TIMEOUT`), or undefined if not aborted. */
+  abortError(): VolkitError | undefined;
+}
+
+/** Inputs for {@link createOperationContext}. */
+export interface ContextInit extends OperationOptions {
+  /** Operation name. */
+  readonly operation: string;
+  /** Component name. */
+  readonly source: string;
+  /** Volume concerned. */
+  readonly volumeId?: string | undefined;
+  /** Logger (defaults to silent). */
+  readonly logger?: Logger;
+  /** Event bus receiving progress events. */
+  readonly events?: EventBus;
+}
+
+class DeadlineExceeded extends Error {
+  override readonly name = "DeadlineExceeded";
+}
+
+/** Builds an {@link OperationContext}; drivers and tests use it to call driver methods directly. */
+export function createOperationContext(init: ContextInit): OperationContext {
+  const deadline = init.deadline instanceof Date ? init.deadline.getTime() : init.deadline;
+  const controller = new AbortController();
+  const phases: PhaseTiming[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  if (init.signal) {
+    if (init.signal.aborted) controller.abort(init.signal.reason);
+    else init.signal.addEventListener("abort", () => controller.abort(init.signal?.reason), { once: true });
+  }
+  if (deadline !== undefined && !controller.signal.aborted) {
+    const ms = deadline - Date.now();
+    if (ms <= 0) controller.abort(new DeadlineExceeded("deadline exceeded"));
+    else {
+      timer = setTimeout(() => controller.abort(new DeadlineExceeded("deadline exceeded")), ms);
+      timer.unref();
+    }
+  }
+  const signal = controller.signal;
+  signal.addEventListener("abort", () => timer && clearTimeout(timer), { once: true });
+  const logger = init.logger ?? silentLogger;
+  const events = init.events;
+  const ctx: OperationContext = {
+    operation: init.operation,
+    source: init.source,
+    volumeId: init.volumeId,
+    signal,
+    deadline,
+    logger,
+    phases,
+    remainingMs: () => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now())),
+    phase: <T, E>(name: string, fn: () => ResultAsync<T, E>): ResultAsync<T, E> => {
+      const aborted = ctx.abortError();
+      if (aborted) return errAsync(aborted as unknown as E);
+      const started = performance.now();
+      const record = (): void => {
+        phases.push({ name, durationMs: Math.round((performance.now() - started) * 10) / 10 });
+      };
+      return fn().map(
+        (v) => (record(), v),
+      ).mapErr((e) => (record(), e));
+    },
+    progress: (phase, bytesDone, bytesTotal) => {
+      events?.emit({
+        type: "progress",
+        operation: init.operation,
+        source: init.source,
+        ...(init.volumeId === undefined ? {} : { volumeId: init.volumeId }),
+        phase,
+        bytesDone,
+        ...(bytesTotal === undefined ? {} : { bytesTotal }),
+      });
+    },
+    abortError: () => (signal.aborted ? abortReasonToError(signal.reason, init.source) : undefined),
+  };
+  return ctx;
+}
+
+/** Maps an AbortSignal reason to `TIMEOUT` (deadline or AbortSignal.timeout) or `ABORTED`. */
+export function abortReasonToError(reason: unknown, source?: string): VolkitError {
+  const isTimeout =
+    reason instanceof DeadlineExceeded ||
+    (reason instanceof Error && (reason.name === "TimeoutError" || reason.name === "DeadlineExceeded"));
+  const opts = { cause: reason, ...(source === undefined ? {} : { source }) };
+  return isTimeout
+    ? new VolkitError("TIMEOUT", "operation deadline exceeded", opts)
+    : new VolkitError("ABORTED", "operation aborted by caller", opts);
+}
+
+/** A context with no deadline and no events, handy for tests and internal sub-operations. */
+export function backgroundContext(operation = "internal", source = "volkit"): OperationContext {
+  return createOperationContext({ operation, source });
+}
+
+/**
+ * A context for undoing a failed operation: it keeps the logger and names but not the caller's
+ * signal (a cancelled create must still clean up), bounded by its own deadline.
+ */
+export function rollbackContext(ctx: OperationContext, timeoutMs = 10 * 60_000): OperationContext {
+  return createOperationContext({
+    operation: `${ctx.operation}:rollback`,
+    source: ctx.source,
+    volumeId: ctx.volumeId,
+    logger: ctx.logger,
+    deadline: Date.now() + timeoutMs,
+  });
+}

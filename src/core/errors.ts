@@ -1,0 +1,124 @@
+import { redactText, redactValue } from "./secrets.js";
+
+/**
+ * Every stable error code volkit can return. Codes never change meaning between releases;
+ * new codes may be added.
+ */
+export const ERROR_CODES = [
+  "VOLUME_NOT_FOUND",
+  "VOLUME_EXISTS",
+  "VOLUME_BUSY",
+  "SNAPSHOT_NOT_FOUND",
+  "SNAPSHOT_EXISTS",
+  "INSUFFICIENT_CAPACITY",
+  "INVALID_ARGUMENT",
+  "INVALID_CONFIG",
+  "INVALID_STATE",
+  "COMMAND_FAILED",
+  "COMMAND_NOT_FOUND",
+  "PARSE_ERROR",
+  "TIMEOUT",
+  "ABORTED",
+  "BACKEND_UNAVAILABLE",
+  "NOT_SUPPORTED",
+  "EXPORT_FAILED",
+  "LOCK_FAILED",
+  "LOGIN_FAILED",
+  "AUTH_FAILED",
+  "DEVICE_NOT_FOUND",
+  "DETACH_INCOMPLETE",
+  "INTERNAL",
+] as const;
+
+/** A stable string code identifying the kind of failure. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Machine-readable context attached to an error. Secrets are redacted before they get here. */
+export interface ErrorDetails {
+  /** The argv of the command that failed (redacted). */
+  readonly command?: readonly string[];
+  /** Exit code of the failed command. */
+  readonly exitCode?: number;
+  /** Signal that ended the command, if any. */
+  readonly signal?: string;
+  /** Standard error of the failed command, trimmed and redacted. */
+  readonly stderr?: string;
+  /** Anything else that helps a caller act on the error (volume id, target, portal…). */
+  readonly [key: string]: unknown;
+}
+
+/** Options accepted by {@link VolkitError} and {@link volkitError}. */
+export interface VolkitErrorOptions {
+  /** The driver, connector or component that produced the error (e.g. `lvm`, `iscsi`). */
+  readonly source?: string;
+  /** The underlying error. Kept for debugging; not serialized into events. */
+  readonly cause?: unknown;
+  /** Machine-readable context. */
+  readonly details?: ErrorDetails;
+  /**
+   * Whether retrying the same call may succeed (a lock held elsewhere, an LVM segfault, a busy
+   * node database). Only transient errors are retried by {@link withRetry}.
+   */
+  readonly transient?: boolean;
+}
+
+/**
+ * The one error type every public volkit operation returns inside a `Result`.
+ * Switch on {@link VolkitError.code} to handle specific failures.
+ *
+ * @example
+ * ```ts
+ * const r = await backend.deleteVolume(volume);
+ * if (r.isErr() && r.error.code === "VOLUME_BUSY") console.log("delete its snapshots first");
+ * ```
+ */
+export class VolkitError extends Error {
+  /** Stable code; see {@link ERROR_CODES}. */
+  readonly code: ErrorCode;
+  /** Component that produced the error. */
+  readonly source: string | undefined;
+  /** Redacted machine-readable context. */
+  readonly details: ErrorDetails;
+  /** True when a retry of the same call may succeed. */
+  readonly transient: boolean;
+
+  constructor(code: ErrorCode, message: string, options: VolkitErrorOptions = {}) {
+    super(redactText(message), options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "VolkitError";
+    this.code = code;
+    this.source = options.source;
+    this.details = (redactValue(options.details ?? {}) as ErrorDetails);
+    this.transient = options.transient ?? false;
+  }
+
+  /** A JSON-safe view for logs and events (no cause chain, already redacted). */
+  toJSON(): { code: ErrorCode; message: string; source?: string; details: ErrorDetails; transient: boolean } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.source === undefined ? {} : { source: this.source }),
+      details: this.details,
+      transient: this.transient,
+    };
+  }
+}
+
+/** Shorthand constructor for {@link VolkitError}. */
+export function volkitError(code: ErrorCode, message: string, options?: VolkitErrorOptions): VolkitError {
+  return new VolkitError(code, message, options);
+}
+
+/** True if `value` is a {@link VolkitError}, optionally with one of the given codes. */
+export function isVolkitError(value: unknown, ...codes: ErrorCode[]): value is VolkitError {
+  return value instanceof VolkitError && (codes.length === 0 || codes.includes(value.code));
+}
+
+/**
+ * Converts anything thrown by third-party code into a {@link VolkitError}; VolkitErrors pass through.
+ * Used at every boundary where a library may throw.
+ */
+export function toVolkitError(cause: unknown, fallback: ErrorCode = "INTERNAL", source?: string): VolkitError {
+  if (cause instanceof VolkitError) return cause;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new VolkitError(fallback, message, { cause, ...(source === undefined ? {} : { source }) });
+}

@@ -1,0 +1,115 @@
+import { err, ok, type Result } from "neverthrow";
+import { z } from "zod";
+import { VolkitError } from "./errors.js";
+
+/**
+ * Primitive validators for everything a caller hands volkit that may reach a command line.
+ * Each is strict on purpose: a value that starts with `-`, contains whitespace, a NUL, a newline
+ * or `..` is rejected before any command runs.
+ */
+
+/**
+ * A volume or snapshot id. Cinder uses UUIDs; any 1-64 char id of letters, digits, `_` and `-`
+ * starting with a letter or digit is accepted, which keeps LVM names, file names and IQNs safe.
+ */
+export const IdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "must be 1-64 letters, digits, '_' or '-', starting with a letter or digit");
+
+/** An LVM volume group or logical volume name (lvm2's rules: no leading `-`, not `.`/`..`, ≤ 127). */
+export const LvmNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_+.][A-Za-z0-9_+.-]{0,126}$/, "must be an LVM name: letters, digits, '+_.-', not starting with '-'")
+  .refine((s) => s !== "." && s !== "..", "must not be '.' or '..'");
+
+/** An iSCSI qualified name (`iqn.YYYY-MM.reverse.domain[:suffix]`) or an EUI-64 name. */
+export const IqnSchema = z
+  .string()
+  .max(223)
+  .regex(/^(iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*(:[A-Za-z0-9.:_-]+)?|eui\.[0-9A-Fa-f]{16})$/, "must be an iSCSI name like iqn.2010-10.org.example:target");
+
+/** An IPv4 address. */
+export const Ipv4Schema = z.ipv4();
+
+/** A host for a portal or share: IPv4, bracket-less IPv6 or a DNS name. */
+export const HostSchema = z.union([
+  z.ipv4(),
+  z.ipv6(),
+  z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, "must be a host name"),
+]);
+
+/** A TCP port. */
+export const PortSchema = z.number().int().min(1).max(65535);
+
+/** An iSCSI portal `host:port` or `[v6]:port`; the port defaults to 3260 when omitted. */
+export const PortalSchema = z
+  .string()
+  .transform((s, ctx) => {
+    const parsed = parsePortal(s);
+    if (!parsed) {
+      ctx.addIssue({ code: "custom", message: "must be host:port, [ipv6]:port or host" });
+      return z.NEVER;
+    }
+    return `${parsed.host.includes(":") ? `[${parsed.host}]` : parsed.host}:${parsed.port}`;
+  });
+
+/** Splits a portal into host and port (3260 when absent); undefined when malformed. */
+export function parsePortal(portal: string): { host: string; port: number } | undefined {
+  const m = /^\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?$/.exec(portal) ?? /^([^:\s[\]]+)(?::(\d{1,5}))?$/.exec(portal);
+  if (!m?.[1]) return undefined;
+  const port = m[2] === undefined ? 3260 : Number(m[2]);
+  const host = m[1];
+  if (!HostSchema.safeParse(host).success || !PortSchema.safeParse(port).success) return undefined;
+  return { host, port };
+}
+
+/** A volume size in whole GiB (1 GiB to 64 PiB). */
+export const SizeGiBSchema = z.number().int("must be a whole number of GiB").min(1, "must be at least 1 GiB").max(64 * 1024 * 1024);
+
+/**
+ * An absolute path with no `..` segment, no NUL, newline or leading `-`. Paths reach commands as
+ * single argv elements, so spaces are allowed.
+ */
+export const AbsolutePathSchema = z
+  .string()
+  .max(4096)
+  .regex(/^\/[^\0\n\r]*$/, "must be an absolute path")
+  .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
+
+/** A CHAP user name (RFC 3720 allows any; we keep argv- and config-file-safe characters). */
+export const ChapUserSchema = z.string().regex(/^[A-Za-z0-9._:@-]{1,255}$/, "must be 1-255 of letters, digits, '._:@-'");
+
+/**
+ * A CHAP secret: 12-64 characters from a set that survives tgt's config parser, LIO's configfs and
+ * iscsiadm unchanged (12 is the minimum several initiators enforce).
+ */
+export const ChapSecretSchema = z.string().regex(/^[A-Za-z0-9._~+=/-]{12,64}$/, "must be 12-64 of letters, digits, '._~+=/-'");
+
+/**
+ * Parses `value` with `schema` and returns a typed `INVALID_ARGUMENT` (or the given code) error
+ * naming each bad field. The parsed value is frozen.
+ */
+export function validate<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+  code: "INVALID_ARGUMENT" | "INVALID_CONFIG" = "INVALID_ARGUMENT",
+): Result<z.output<S>, VolkitError> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return ok(deepFreeze(parsed.data));
+  const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : what}: ${i.message}`);
+  return err(
+    new VolkitError(code, `invalid ${what}: ${issues.join("; ")}`, {
+      source: "validation",
+      details: { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+    }),
+  );
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

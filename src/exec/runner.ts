@@ -1,0 +1,94 @@
+import type { ResultAsync } from "neverthrow";
+import { VolkitError } from "../core/errors.js";
+import { redactText } from "../core/secrets.js";
+
+/** A non-empty argv: the program followed by its arguments. Never a shell string. */
+export type Argv = readonly [string, ...string[]];
+
+/** One command to run. */
+export interface CommandSpec {
+  /** Program and arguments. Each element reaches the program as one argument, unmodified. */
+  readonly argv: Argv;
+  /** Extra environment variables (merged over the runner's environment). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Data written to the child's standard input. */
+  readonly stdin?: string | Uint8Array;
+  /** Kill the child after this many milliseconds (`TIMEOUT`). */
+  readonly timeoutMs?: number;
+  /** Kill the child when aborted (`ABORTED`, or `TIMEOUT` for deadline reasons). */
+  readonly signal?: AbortSignal;
+  /** Exit codes that count as success (default `[0]`). */
+  readonly okExitCodes?: readonly number[];
+  /** Values to redact from argv, stdout and stderr in errors and logs (e.g. a CHAP secret in argv). */
+  readonly secrets?: readonly string[];
+  /** Working directory. */
+  readonly cwd?: string;
+  /** Called with each chunk of stderr as it arrives (progress parsing). */
+  readonly onStderr?: (chunk: string) => void;
+  /** Called with each chunk of stdout as it arrives. */
+  readonly onStdout?: (chunk: string) => void;
+}
+
+/** What a finished command produced. */
+export interface CommandOutput {
+  /** The argv that ran (not redacted: callers must not log it without {@link redactArgv}). */
+  readonly argv: Argv;
+  /** Exit code (one of the accepted codes). */
+  readonly exitCode: number;
+  /** Standard output. */
+  readonly stdout: string;
+  /** Standard error. */
+  readonly stderr: string;
+  /** Wall-clock duration. */
+  readonly durationMs: number;
+}
+
+/**
+ * Runs commands. Every process volkit starts goes through one of these, so a caller can run
+ * everything locally, through a root helper (`sudo -n`), over SSH, or against a scripted fake.
+ *
+ * Failures: `COMMAND_FAILED` (exit code not accepted), `COMMAND_NOT_FOUND`, `TIMEOUT`, `ABORTED`.
+ */
+export interface CommandRunner {
+  /** Human-readable description (`local`, `ssh root@host`), used in logs. */
+  readonly description: string;
+  /** Runs one command. */
+  run(spec: CommandSpec): ResultAsync<CommandOutput, VolkitError>;
+}
+
+/** Redacts secrets from an argv for logs and errors. */
+export function redactArgv(argv: readonly string[], secrets: readonly string[] = []): string[] {
+  return argv.map((a) => redactText(a, secrets));
+}
+
+const STDERR_LIMIT = 2000;
+
+/** Builds the `COMMAND_FAILED` error for a command that exited with an unaccepted code. */
+export function commandFailed(
+  spec: CommandSpec,
+  exitCode: number | undefined,
+  stderr: string,
+  stdout = "",
+  signal?: string,
+): VolkitError {
+  const secrets = spec.secrets ?? [];
+  const argv = redactArgv(spec.argv, secrets);
+  const cleanErr = redactText(stderr.trim(), secrets).slice(-STDERR_LIMIT);
+  const firstLine = cleanErr.split("\n").filter(Boolean).pop() ?? "";
+  const how = exitCode === undefined ? `was killed by ${signal ?? "a signal"}` : `exited with code ${exitCode}`;
+  return new VolkitError("COMMAND_FAILED", `${argv[0]} ${how}${firstLine ? `: ${firstLine}` : ""}`, {
+    source: "exec",
+    details: {
+      command: argv,
+      ...(exitCode === undefined ? {} : { exitCode }),
+      ...(signal === undefined ? {} : { signal }),
+      stderr: cleanErr,
+      ...(stdout ? { stdout: redactText(stdout.trim(), secrets).slice(-STDERR_LIMIT) } : {}),
+    },
+  });
+}
+
+/** The exit code of a `COMMAND_FAILED` error, if it has one. */
+export function exitCodeOf(error: VolkitError): number | undefined {
+  return typeof error.details.exitCode === "number" ? error.details.exitCode : undefined;
+}

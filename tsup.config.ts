@@ -1,0 +1,18 @@
+import { defineConfig } from "tsup";
+
+// One entry per public subpath of package.json "exports".
+export default defineConfig({
+  entry: {
+    index: "src/index.ts",
+    "drivers/lvm/index": "src/drivers/lvm/index.ts",
+    "testing/index": "src/testing/index.ts",
+  },
+  format: ["esm"],
+  target: "node20",
+  platform: "node",
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  splitting: true,
+  treeshake: true,
+});

@@ -1,0 +1,37 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        // Real tools on this host (tgtd, libiscsi, qemu-img, virt-xml-validate), no VM.
+        test: {
+          name: "host",
+          include: ["test/host/**/*.host.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Runs inside the storage lab VM (see lab/README.md): real kernel, LVM, iSCSI, multipath, NFS.
+        test: {
+          name: "lab",
+          include: ["test/lab/**/*.lab.test.ts"],
+          environment: "node",
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
