@@ -1,4 +1,4 @@
-import { ResultAsync, err, errAsync, ok, type Result } from "neverthrow";
+import { type ResultAsync, err, errAsync, ok, type Result } from "neverthrow";
 import type { OperationContext } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
 import type { CommandRunner } from "../exec/runner.js";
@@ -19,7 +19,15 @@ export interface ImageInfo {
   readonly clusterSize?: number;
 }
 
-/** Parses `qemu-img info --output=json` (one image, not `--backing-chain`). */
+/**
+ * Parses `qemu-img info --output=json` (one image, not `--backing-chain`, whose array output is a
+ * `PARSE_ERROR`).
+ *
+ * @example
+ * ```ts
+ * const info = parseImageInfo(out.stdout); // ok({ format: "qcow2", virtualSize: 67108864, clusterSize: 65536, … })
+ * ```
+ */
 export function parseImageInfo(stdout: string): Result<ImageInfo, VolkitError> {
   let raw: unknown;
   try {
@@ -27,13 +35,17 @@ export function parseImageInfo(stdout: string): Result<ImageInfo, VolkitError> {
   } catch (e) {
     return err(new VolkitError("PARSE_ERROR", "qemu-img info did not print JSON", { source: "qemu-img", cause: e }));
   }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return err(new VolkitError("PARSE_ERROR", "qemu-img info JSON is not one image object (was --backing-chain used?)", { source: "qemu-img" }));
+  }
   const o = raw as Record<string, unknown>;
-  if (typeof o.format !== "string" || typeof o["virtual-size"] !== "number") {
-    return err(new VolkitError("PARSE_ERROR", "qemu-img info JSON lacks format or virtual-size", { source: "qemu-img" }));
+  const size = o["virtual-size"];
+  if (typeof o.format !== "string" || typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
+    return err(new VolkitError("PARSE_ERROR", "qemu-img info JSON lacks format or a valid virtual-size", { source: "qemu-img" }));
   }
   return ok({
     format: o.format,
-    virtualSize: o["virtual-size"],
+    virtualSize: size,
     ...(typeof o["actual-size"] === "number" ? { actualSize: o["actual-size"] } : {}),
     ...(typeof o["backing-filename"] === "string" ? { backingFilename: o["backing-filename"] } : {}),
     ...(typeof o["backing-filename-format"] === "string" ? { backingFormat: o["backing-filename-format"] } : {}),
@@ -41,11 +53,31 @@ export function parseImageInfo(stdout: string): Result<ImageInfo, VolkitError> {
   });
 }
 
-/** Parses one progress report of `qemu-img convert -p` (`    (45.00/100%)`), as a fraction. */
+/**
+ * Parses the progress reports of `qemu-img convert -p` (`    (45.00/100%)\r`) and returns the
+ * last one in `chunk` as a fraction, or undefined when `chunk` holds no complete report.
+ *
+ * @example
+ * ```ts
+ * parseConvertProgress("    (12.50/100%)\r    (25.00/100%)\r"); // 0.25
+ * ```
+ */
 export function parseConvertProgress(chunk: string): number | undefined {
   const matches = [...chunk.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
   const last = matches.at(-1)?.[1];
   return last === undefined ? undefined : Number(last) / 100;
+}
+
+/** Paths reach qemu-img as positional arguments: one starting with `-` would be read as an option. */
+function badSize(sizeBytes: number): ResultAsync<never, VolkitError> | undefined {
+  return Number.isSafeInteger(sizeBytes) && sizeBytes > 0
+    ? undefined
+    : errAsync(new VolkitError("INVALID_ARGUMENT", `image size must be a positive integer of bytes, got ${sizeBytes}`, { source: "qemu-img" }));
+}
+
+function badPath(...paths: string[]): ResultAsync<never, VolkitError> | undefined {
+  const bad = paths.find((p) => p === "" || p.startsWith("-"));
+  return bad === undefined ? undefined : errAsync(new VolkitError("INVALID_ARGUMENT", `unsafe image path '${bad}' (empty or starts with '-')`, { source: "qemu-img" }));
 }
 
 /** Options of {@link QemuImg.convert}. */
@@ -96,6 +128,8 @@ export class QemuImg {
 
   /** `qemu-img info --output=json`. */
   info(path: string, ctx: OperationContext, format?: string): ResultAsync<ImageInfo, VolkitError> {
+    const bad = badPath(path);
+    if (bad) return bad;
     const argv = ["qemu-img", "info", "--output=json", ...(format ? ["-f", format] : []), path] as const;
     return this.runner
       .run({ argv, signal: ctx.signal, env: { LC_ALL: "C" } })
@@ -104,6 +138,8 @@ export class QemuImg {
 
   /** `qemu-img create`. */
   create(req: CreateImageRequest, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    const badTarget = badPath(req.path) ?? badSize(req.sizeBytes);
+    if (badTarget) return badTarget;
     const opts: string[] = [];
     if (req.backingFile !== undefined) opts.push(`backing_file=${req.backingFile}`);
     if (req.backingFormat !== undefined) opts.push(`backing_fmt=${req.backingFormat}`);
@@ -116,11 +152,15 @@ export class QemuImg {
 
   /** `qemu-img resize` (grow only; `--shrink` is never passed). */
   resize(path: string, sizeBytes: number, format: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    const bad = badPath(path) ?? badSize(sizeBytes);
+    if (bad) return bad;
     return this.runner.run({ argv: ["qemu-img", "resize", "-q", "-f", format, path, String(sizeBytes)], signal: ctx.signal }).map(() => undefined);
   }
 
   /** `qemu-img convert -p`, reporting progress through `ctx.progress`. */
   convert(req: ConvertRequest, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    const badPaths = badPath(req.source, req.target);
+    if (badPaths) return badPaths;
     const opts = Object.entries(req.targetOptions ?? {}).map(([k, v]) => `${k}=${v}`);
     const bad = opts.find((o) => !/^[a-z_]+=[A-Za-z0-9_.:/+-]+$/.test(o));
     if (bad) return errAsync(new VolkitError("INVALID_ARGUMENT", `unsafe qemu-img option ${bad}`, { source: "qemu-img" }));
@@ -139,12 +179,19 @@ export class QemuImg {
       req.target,
     ] as const;
     const total = req.bytesTotal;
+    // A report can be split across two stdout chunks: keep the text after the last `\r`.
+    let pending = "";
     return this.runner
       .run({
         argv,
         signal: ctx.signal,
+        env: { LC_ALL: "C" },
         onStdout: (chunk) => {
-          const fraction = parseConvertProgress(chunk);
+          pending += chunk;
+          const end = pending.lastIndexOf("\r");
+          if (end === -1) return;
+          const fraction = parseConvertProgress(pending.slice(0, end));
+          pending = pending.slice(end + 1);
           if (fraction !== undefined) ctx.progress("convert", total === undefined ? Math.round(fraction * 100) : Math.round(fraction * total), total ?? 100);
         },
       })
@@ -153,11 +200,15 @@ export class QemuImg {
 
   /** `qemu-img commit` an overlay into its backing file. */
   commit(path: string, format: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    const bad = badPath(path);
+    if (bad) return bad;
     return this.runner.run({ argv: ["qemu-img", "commit", "-q", "-f", format, path], signal: ctx.signal }).map(() => undefined);
   }
 
   /** `qemu-img rebase` (`unsafe` only rewrites the header: use it when the data is identical). */
   rebase(path: string, backingFile: string, backingFormat: string, unsafe: boolean, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    const bad = badPath(path);
+    if (bad) return bad;
     const argv = ["qemu-img", "rebase", "-q", "-f", "qcow2", ...(unsafe ? ["-u"] : []), "-b", backingFile, "-F", backingFormat, path] as const;
     return this.runner.run({ argv, signal: ctx.signal }).map(() => undefined);
   }
