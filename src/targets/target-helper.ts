@@ -58,8 +58,11 @@ export const TargetConfigSchema = z.object({
   volumesDir: AbsolutePathSchema.default("/var/lib/volkit/tgt-volumes"),
   /** tgt: `write-cache on|off` per target. */
   writeCache: z.boolean().default(true),
-  /** LIO: where the configuration is saved so it survives a restart. */
-  lioSaveFile: AbsolutePathSchema.default("/etc/target/saveconfig.json"),
+  /**
+   * LIO: where the configuration is saved so it survives a restart. Debian's targetcli-fb and
+   * rtslib-fb restore `/etc/rtslib-fb-target/saveconfig.json` at boot (upstream: /etc/target/).
+   */
+  lioSaveFile: AbsolutePathSchema.default("/etc/rtslib-fb-target/saveconfig.json"),
 });
 /** Target helper config (input form). */
 export type TargetConfig = z.input<typeof TargetConfigSchema>;

@@ -1,0 +1,116 @@
+import { err, ok, type Result } from "neverthrow";
+import { z } from "zod";
+import { VolkitError } from "../../core/errors.js";
+
+/**
+ * Pure parser of the JSON that `targetcli saveconfig` (rtslib-fb's `RTSRoot.dump()`) writes. Only the
+ * fields volkit reads are declared; every other key is ignored, so newer rtslib versions still parse.
+ * The JSON holds CHAP secrets of every ACL: it is never copied into errors or logs.
+ */
+
+const AttributesSchema = z.record(z.string(), z.union([z.number(), z.string()]));
+
+const LioStorageObjectSchema = z.object({
+  name: z.string(),
+  plugin: z.string(),
+  dev: z.string().optional(),
+  wwn: z.string().optional(),
+});
+
+const LioMappedLunSchema = z.object({
+  index: z.number().int(),
+  tpg_lun: z.number().int(),
+  write_protect: z.boolean().optional(),
+});
+
+const LioNodeAclSchema = z.object({
+  node_wwn: z.string(),
+  chap_userid: z.string().optional(),
+  chap_password: z.string().optional(),
+  mapped_luns: z.array(LioMappedLunSchema).default([]),
+});
+
+const LioTpgSchema = z.object({
+  tag: z.number().int(),
+  enable: z.union([z.boolean(), z.number()]).transform((v) => v === true || v === 1),
+  attributes: AttributesSchema.default({}),
+  portals: z.array(z.object({ ip_address: z.string(), port: z.number().int() })).default([]),
+  luns: z.array(z.object({ index: z.number().int(), storage_object: z.string() })).default([]),
+  node_acls: z.array(LioNodeAclSchema).default([]),
+});
+
+const LioTargetSchema = z.object({
+  fabric: z.string(),
+  wwn: z.string(),
+  tpgs: z.array(LioTpgSchema).default([]),
+});
+
+const LioSaveConfigSchema = z.object({
+  storage_objects: z.array(LioStorageObjectSchema).default([]),
+  targets: z.array(LioTargetSchema).default([]),
+});
+
+/** The LIO configuration (the parts volkit reads). */
+export type LioConfig = z.output<typeof LioSaveConfigSchema>;
+/** One storage object (backstore). */
+export type LioStorageObject = z.output<typeof LioStorageObjectSchema>;
+/** One fabric target. */
+export type LioTarget = z.output<typeof LioTargetSchema>;
+/** One target portal group. */
+export type LioTpg = z.output<typeof LioTpgSchema>;
+/** One initiator ACL of a TPG. */
+export type LioNodeAcl = z.output<typeof LioNodeAclSchema>;
+
+/** An empty configuration (what a host with no saved config has). */
+export const EMPTY_LIO_CONFIG: LioConfig = { storage_objects: [], targets: [] };
+
+/**
+ * Parses a saveconfig JSON document. Errors never quote the input (it contains CHAP secrets).
+ *
+ * @example
+ * ```ts
+ * const config = parseLioSaveConfig(out.stdout)._unsafeUnwrap();
+ * const target = config.targets.find((t) => t.wwn === iqn);
+ * ```
+ */
+export function parseLioSaveConfig(stdout: string): Result<LioConfig, VolkitError> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdout);
+  } catch (e) {
+    return err(new VolkitError("PARSE_ERROR", `LIO saveconfig is not JSON: ${e instanceof Error ? e.message : String(e)}`, { source: "lio" }));
+  }
+  const parsed = LioSaveConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const where = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    return err(new VolkitError("PARSE_ERROR", `LIO saveconfig has an unexpected shape (${where})`, { source: "lio" }));
+  }
+  return ok(parsed.data);
+}
+
+/** A portal as volkit writes it (`ip:port`, `[v6]:port`) from rtslib's `ip_address` and `port`. */
+export function lioPortalString(portal: { readonly ip_address: string; readonly port: number }): string {
+  const ip = portal.ip_address.replace(/^\[|\]$/g, "");
+  return ip.includes(":") ? `[${ip}]:${portal.port}` : `${ip}:${portal.port}`;
+}
+
+/** Everything LIO holds for one volume. */
+export interface LioVolumeState {
+  /** The block backstore `volume-<id>`, if it exists. */
+  readonly storageObject: LioStorageObject | undefined;
+  /** The iSCSI target, if it exists. */
+  readonly target: LioTarget | undefined;
+  /** Its TPG 1, if it exists. */
+  readonly tpg: LioTpg | undefined;
+  /** The TPG LUN mapping the backstore, if it exists. */
+  readonly lun: { readonly index: number; readonly storage_object: string } | undefined;
+}
+
+/** The LIO objects of one volume: block backstore `backstore`, iSCSI target `iqn`, TPG 1. */
+export function findLioVolume(config: LioConfig, iqn: string, backstore: string): LioVolumeState {
+  const storageObject = config.storage_objects.find((s) => s.plugin === "block" && s.name === backstore);
+  const target = config.targets.find((t) => t.fabric === "iscsi" && t.wwn === iqn);
+  const tpg = target?.tpgs.find((t) => t.tag === 1);
+  const lun = tpg?.luns.find((l) => l.storage_object === `/backstores/block/${backstore}`);
+  return { storageObject, target, tpg, lun };
+}
