@@ -20,3 +20,6 @@ export * from "./data/qemu-img.js";
 export * from "./drivers/volume-driver.js";
 export * from "./drivers/base.js";
 export * from "./drivers/backend.js";
+export * from "./drivers/registry.js";
+export * from "./exec/quote.js";
+export * from "./exec/ssh-runner.js";

@@ -1,6 +1,6 @@
-import { ResultAsync, errAsync } from "neverthrow";
+import { type ResultAsync, errAsync } from "neverthrow";
 import { VolkitError } from "./errors.js";
-import { EventBus, silentLogger, type Logger, type PhaseTiming } from "./events.js";
+import { type EventBus, silentLogger, type Logger, type PhaseTiming } from "./events.js";
 
 /**
  * Options every long public operation accepts.

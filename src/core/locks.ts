@@ -55,11 +55,13 @@ export class InProcessLocks implements LockBackend {
     const tail = previous.then(() => mine);
     this.#tails.set(key, tail);
     let released = false;
-    const release: Release = async () => {
-      if (released) return;
-      released = true;
-      releaseNext();
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    const release: Release = () => {
+      if (!released) {
+        released = true;
+        releaseNext();
+        if (this.#tails.get(key) === tail) this.#tails.delete(key);
+      }
+      return Promise.resolve();
     };
     const waitTurn = new Promise<Release>((resolve, reject) => {
       const onAbort = (): void => {
@@ -163,4 +165,4 @@ export class FileLocks implements LockBackend {
 }
 
 /** A lock backend that never blocks; for single-threaded tests only. */
-export const noLocks: LockBackend = { acquire: () => okAsync(async () => undefined) };
+export const noLocks: LockBackend = { acquire: () => okAsync(() => Promise.resolve()) };

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ResultAsync, errAsync, okAsync } from "neverthrow";
 import { abortReasonToError } from "../core/context.js";
-import { VolkitError } from "../core/errors.js";
+import { type VolkitError } from "../core/errors.js";
 import { commandFailed, type CommandOutput, type CommandRunner, type CommandSpec } from "../exec/runner.js";
 
 /** A scripted reply of {@link FakeRunner}. */
@@ -105,8 +105,8 @@ export class FakeRunner implements CommandRunner {
       const exitCode = reply.exitCode ?? 0;
       const stdout = reply.stdout ?? "";
       const stderr = reply.stderr ?? "";
-      reply.stdout !== undefined && spec.onStdout?.(stdout);
-      reply.stderr !== undefined && spec.onStderr?.(stderr);
+      if (reply.stdout !== undefined) spec.onStdout?.(stdout);
+      if (reply.stderr !== undefined) spec.onStderr?.(stderr);
       if (!(spec.okExitCodes ?? [0]).includes(exitCode)) return errAsync(commandFailed(spec, exitCode, stderr, stdout));
       return okAsync({ argv: spec.argv, exitCode, stdout, stderr, durationMs: delay });
     });
