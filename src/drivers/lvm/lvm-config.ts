@@ -1,0 +1,63 @@
+import { z } from "zod";
+import { AbsolutePathSchema, LvmNameSchema } from "../../core/validation.js";
+import { TargetConfigSchema } from "../../targets/target-helper.js";
+
+/**
+ * Configuration of the LVM driver (Cinder's LVM options, camelCased, validated once).
+ *
+ * @example
+ * ```ts
+ * const config = { driver: "lvm", volumeGroup: "cinder-volumes", lvmType: "auto",
+ *   target: { helper: "lio", portals: ["127.0.0.1:3260", "127.0.0.2:3260"] } };
+ * ```
+ */
+export const LvmConfigSchema = z.object({
+  /** Discriminator for `createDriver`. */
+  driver: z.literal("lvm"),
+  /** Backend name reported in stats (default `lvm-<volumeGroup>`). */
+  backendName: z.string().min(1).max(255).optional(),
+  /** Volume group holding the volumes. */
+  volumeGroup: LvmNameSchema.default("cinder-volumes"),
+  /**
+   * `default` = thick LVs; `thin` = thin LVs in `<vg>-pool` (created when missing);
+   * `auto` = thin when the pool exists or the VG is empty, else thick (Cinder's rule).
+   */
+  lvmType: z.enum(["default", "thin", "auto"]).default("auto"),
+  /** Thin pool name (default `<volumeGroup>-pool`). */
+  thinPoolName: LvmNameSchema.optional(),
+  /** Share of the VG's free space a new thin pool takes, in percent (Cinder: 95). */
+  thinPoolPercentOfFree: z.number().int().min(1).max(100).default(95),
+  /** Thick volumes mirrored with this many extra copies (raid1). */
+  mirrors: z.number().int().min(0).max(4).default(0),
+  /** lvm.conf to use (sets LVM_SYSTEM_DIR to its directory). */
+  lvmConfFile: AbsolutePathSchema.optional(),
+  /** Silence lvm's "File descriptor leaked" warnings. */
+  suppressFdWarnings: z.boolean().default(true),
+  /** How deleted thick volumes are wiped: `zero` (dd from /dev/zero) or `none`. Thin volumes are discarded. */
+  volumeClear: z.enum(["zero", "none"]).default("zero"),
+  /** MiB to wipe from the start (0 = whole volume). */
+  volumeClearSizeMiB: z.number().int().min(0).default(0),
+  /** ionice class for wipes, e.g. `-c3` or `-c2 -n7`. */
+  volumeClearIonice: z.string().regex(/^-c[1-3]( -n[0-7])?$/, "must look like -c3 or -c2 -n7").optional(),
+  /** Block size of copies and wipes in bytes (Cinder's volume_dd_blocksize, 1M). */
+  copyBlockBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(1024 * 1024),
+  /** Bandwidth cap for copies and wipes in bytes/s (0 = none). */
+  copyBandwidthLimitBps: z.number().int().min(0).default(0),
+  /** Thin over-subscription ratio, or `auto` (derived from current provisioning). */
+  maxOverSubscriptionRatio: z.union([z.number().min(1), z.literal("auto")]).default(20),
+  /** Space kept free, percent. */
+  reservedPercentage: z.number().min(0).max(100).default(0),
+  /**
+   * iSCSI export settings. Omit to serve only `local` connections (the LV path on this host).
+   */
+  target: TargetConfigSchema.optional(),
+  /** Host name reported in location info (default: the runner host's `hostname`). */
+  host: z.string().min(1).max(255).optional(),
+  /** Privilege prefix for the default local runner, e.g. `["sudo", "-n"]`. */
+  rootHelper: z.array(z.string().regex(/^[A-Za-z0-9_./=-]+$/)).optional(),
+});
+
+/** LVM driver config (input form). */
+export type LvmConfig = z.input<typeof LvmConfigSchema>;
+/** LVM driver config (parsed form, defaults applied). */
+export type ParsedLvmConfig = z.output<typeof LvmConfigSchema>;

@@ -1,0 +1,427 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { okAsync } from "neverthrow";
+import { createLvmDriver, type LvmConfig } from "../../../../src/drivers/lvm/index.js";
+import type { VolumeBackend } from "../../../../src/drivers/backend.js";
+import { FakeRunner } from "../../../../src/testing/fake-runner.js";
+import type { TargetExport, TargetHelper } from "../../../../src/targets/target-helper.js";
+import { redactText } from "../../../../src/core/secrets.js";
+
+const FIXTURES = join(import.meta.dirname, "../../../fixtures/lvm");
+const fx = (name: string): string => readFileSync(join(FIXTURES, name), "utf8");
+const GiB = 1024 ** 3;
+
+/** A runner serving `vgs`/`lvs` from captured fixtures that the test can switch between. */
+function lvmRunner(state: { vgs: string; lvs: string }): FakeRunner {
+  return new FakeRunner()
+    .on(["vgs"], () => ({ stdout: fx(state.vgs) }))
+    .on(["lvs"], () => ({ stdout: fx(state.lvs) }))
+    .on(["hostname"], { stdout: "storage-1\n" });
+}
+
+async function backendFor(runner: FakeRunner, config: Partial<LvmConfig> & { volumeGroup: string }): Promise<VolumeBackend> {
+  const backend = createLvmDriver({ driver: "lvm", lvmType: "default", ...config }, { runner })._unsafeUnwrap();
+  (await backend.setup())._unsafeUnwrap();
+  return backend;
+}
+
+describe("LVM driver setup", () => {
+  it("auto mode on an empty VG chooses thin and creates the pool with 95% of free space", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick-empty.json", lvs: "lvs-thick-empty.json" }).on(["lvcreate"], {});
+    const backend = createLvmDriver({ driver: "lvm", volumeGroup: "volkit-thick", lvmType: "auto" }, { runner })._unsafeUnwrap();
+    (await backend.setup())._unsafeUnwrap();
+    expect(runner.commandsOf("lvcreate")).toEqual([["lvcreate", "--yes", "--type", "thin-pool", "-l", "95%FREE", "-n", "volkit-thick-pool", "volkit-thick"]]);
+    expect(backend.capabilities.thin).toBe(true);
+  });
+
+  it("auto mode on a VG with LVs and no pool stays thick and creates nothing", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
+    const backend = createLvmDriver({ driver: "lvm", volumeGroup: "volkit-thick", lvmType: "auto" }, { runner })._unsafeUnwrap();
+    (await backend.setup())._unsafeUnwrap();
+    expect(runner.commandsOf("lvcreate")).toEqual([]);
+    expect(backend.capabilities.thick).toBe(true);
+  });
+
+  it("runs every lvm2 command with LC_ALL=C and fd warnings suppressed", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
+    await backendFor(runner, { volumeGroup: "volkit-thick" });
+    const lvmCalls = runner.calls.filter((c) => c.argv[0] === "vgs" || c.argv[0] === "lvs");
+    expect(lvmCalls.length).toBeGreaterThan(0);
+    for (const call of lvmCalls) expect(call.env).toMatchObject({ LC_ALL: "C", LVM_SUPPRESS_FD_WARNINGS: "1" });
+  });
+
+  it("reports a missing volume group as BACKEND_UNAVAILABLE", async () => {
+    const runner = new FakeRunner().on(["vgs"], { exitCode: 5, stderr: fx("vgs-missing.stderr") });
+    const backend = createLvmDriver({ driver: "lvm", volumeGroup: "no-such-vg" }, { runner })._unsafeUnwrap();
+    expect((await backend.setup())._unsafeUnwrapErr().code).toBe("BACKEND_UNAVAILABLE");
+  });
+
+  it("retries an lvm2 command that segfaulted (exit 139)", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" }).once(["vgs"], { exitCode: 139, stderr: "Segmentation fault" });
+    await backendFor(runner, { volumeGroup: "volkit-thick" });
+    expect(runner.commandsOf("vgs").length).toBe(2);
+  });
+
+  it("rejects an invalid config with INVALID_CONFIG before running anything", () => {
+    const runner = new FakeRunner();
+    const r = createLvmDriver({ driver: "lvm", volumeGroup: "-rf", volumeClearIonice: "-c3; rm" }, { runner });
+    const e = r._unsafeUnwrapErr();
+    expect(e.code).toBe("INVALID_CONFIG");
+    expect(e.message).toContain("volumeGroup");
+    expect(e.message).toContain("volumeClearIonice");
+    expect(runner.calls).toEqual([]);
+  });
+});
+
+describe("LVM driver volumes", () => {
+  it("creates a thick volume with the exact lvcreate argv", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" }).on(["lvcreate"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    const v = (await backend.createVolume({ id: "v1", sizeGiB: 2 }))._unsafeUnwrap();
+    expect(v.providerLocation).toBe("/dev/volkit-thick/volume-v1");
+    expect(runner.commandsOf("lvcreate")).toEqual([["lvcreate", "--yes", "--wipesignatures", "y", "-n", "volume-v1", "-L", "2g", "volkit-thick"]]);
+  });
+
+  it("creates a thin volume in the pool", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" }).on(["lvcreate"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin" });
+    (await backend.createVolume({ id: "v2", sizeGiB: 3 }))._unsafeUnwrap();
+    expect(runner.commandsOf("lvcreate")).toEqual([["lvcreate", "--yes", "--wipesignatures", "y", "-T", "-V", "3g", "-n", "volume-v2", "volkit-thin/volkit-thin-pool"]]);
+  });
+
+  it("detects an existing volume instead of creating a second one", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    const e = (await backend.createVolume({ id: "aaaa", sizeGiB: 1 }))._unsafeUnwrapErr();
+    expect(e.code).toBe("VOLUME_EXISTS");
+    expect(runner.commandsOf("lvcreate")).toEqual([]);
+  });
+
+  it("refuses a thick volume larger than the VG's free space before calling lvcreate", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    const e = (await backend.createVolume({ id: "big", sizeGiB: 100 }))._unsafeUnwrapErr();
+    expect(e.code).toBe("INSUFFICIENT_CAPACITY");
+    expect(runner.commandsOf("lvcreate")).toEqual([]);
+  });
+
+  it("refuses thin volumes past the over-subscription ratio", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin", maxOverSubscriptionRatio: 1.5 });
+    // Pool ≈ 9.47 GiB, 3 GiB provisioned: 12 more GiB exceed 1.5 × 9.47.
+    expect((await backend.createVolume({ id: "big", sizeGiB: 12 }))._unsafeUnwrapErr().code).toBe("INSUFFICIENT_CAPACITY");
+    expect(runner.commandsOf("lvcreate")).toEqual([]);
+  });
+
+  it("maps lvcreate's real 'insufficient free space' error to INSUFFICIENT_CAPACITY", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" }).on(["lvcreate"], { exitCode: 5, stderr: fx("lvcreate-nospace.stderr") });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    expect((await backend.createVolume({ id: "v3", sizeGiB: 1 }))._unsafeUnwrapErr().code).toBe("INSUFFICIENT_CAPACITY");
+  });
+
+  it("rejects bad ids before any command runs", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    runner.clearCalls();
+    for (const id of ["../x", "-rf", "a b", "x_tmeta"]) {
+      expect((await backend.createVolume({ id, sizeGiB: 1 }))._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
+    }
+    expect(runner.commandsOf("lvcreate")).toEqual([]);
+  });
+
+  it("refuses to delete a volume that has snapshots, naming them, and runs no wipe", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    const e = (await backend.deleteVolume({ id: "aaaa", sizeGiB: 1 }))._unsafeUnwrapErr();
+    expect(e.code).toBe("VOLUME_BUSY");
+    expect(e.details.snapshots).toEqual(["_snapshot-s1"]);
+    expect(runner.commandsOf("dd")).toEqual([]);
+    expect(runner.commandsOf("lvremove")).toEqual([]);
+  });
+
+  it("finds thin snapshots by tag even when lvm2's origin field no longer names the volume", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin" });
+    expect((await backend.deleteVolume({ id: "bbbb", sizeGiB: 1 }))._unsafeUnwrapErr().details.snapshots).toEqual(["_snapshot-s2"]);
+  });
+
+  it("refuses to delete an open volume", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-open.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    expect((await backend.deleteVolume({ id: "aaaa", sizeGiB: 1 }))._unsafeUnwrapErr().code).toBe("VOLUME_BUSY");
+    expect(runner.commandsOf("dd")).toEqual([]);
+  });
+
+  it("zeroes a thick volume in chunks with ionice, then removes it", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-plain.json" }).on(["ionice"], {}).on(["lvremove"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick", volumeClearIonice: "-c3" });
+    (await backend.deleteVolume({ id: "aaaa", sizeGiB: 1 }))._unsafeUnwrap();
+    const wipes = runner.commandsOf("ionice");
+    expect(wipes.length).toBe(16); // 1 GiB in 64 MiB chunks
+    expect(wipes[0]).toEqual(["ionice", "-c3", "dd", "if=/dev/zero", "of=/dev/volkit-thick/volume-aaaa", "bs=1048576", "seek=0", "count=67108864", "iflag=count_bytes", "oflag=seek_bytes,direct", "conv=notrunc", "status=none"]);
+    expect(runner.commandsOf("lvremove")).toEqual([["lvremove", "--yes", "--config", "activation { retry_deactivation = 1 }", "-f", "volkit-thick/volume-aaaa"]]);
+    // The wipe ran before the removal.
+    const order = runner.commands().map((c) => c[0]);
+    expect(order.lastIndexOf("ionice")).toBeLessThan(order.indexOf("lvremove"));
+  });
+
+  it("wipes only volumeClearSizeMiB, and nothing with volumeClear none", async () => {
+    const partial = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-plain.json" }).on(["dd"], {}).on(["lvremove"], {});
+    (await (await backendFor(partial, { volumeGroup: "volkit-thick", volumeClearSizeMiB: 100 })).deleteVolume({ id: "aaaa", sizeGiB: 1 }))._unsafeUnwrap();
+    const counts = partial.commandsOf("dd").map((a) => Number(a.find((x) => x.startsWith("count="))?.slice(6)));
+    expect(counts.reduce((s, n) => s + n, 0)).toBe(100 * 1024 * 1024);
+
+    const none = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-plain.json" }).on(["lvremove"], {});
+    (await (await backendFor(none, { volumeGroup: "volkit-thick", volumeClear: "none" })).deleteVolume({ id: "aaaa", sizeGiB: 1 }))._unsafeUnwrap();
+    expect(none.commandsOf("dd")).toEqual([]);
+  });
+
+  it("discards a thin volume instead of zero-filling it", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" }).on(["blkdiscard"], {}).on(["lvremove"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin" });
+    (await backend.deleteVolume({ id: "cccc", sizeGiB: 1 }))._unsafeUnwrap();
+    expect(runner.commandsOf("blkdiscard")).toEqual([["blkdiscard", "/dev/volkit-thin/volume-cccc"]]);
+    expect(runner.commandsOf("dd")).toEqual([]);
+  });
+
+  it("treats deleting a missing volume as success", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick-empty.json", lvs: "lvs-thick-empty.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick", lvmType: "default" });
+    (await backend.deleteVolume({ id: "gone", sizeGiB: 1 }))._unsafeUnwrap();
+    expect(runner.commandsOf("lvremove")).toEqual([]);
+  });
+
+  it("retries lvremove after udevadm settle when the device is briefly busy", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-plain.json" })
+      .on(["dd"], {})
+      .once(["lvremove"], { exitCode: 5, stderr: fx("lvremove-open.stderr") })
+      .on(["lvremove"], {})
+      .on(["udevadm"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    (await backend.deleteVolume({ id: "aaaa", sizeGiB: 1 }))._unsafeUnwrap();
+    expect(runner.commandsOf("lvremove").length).toBe(2);
+    expect(runner.commandsOf("udevadm")).toEqual([["udevadm", "settle", "--timeout=30"]]);
+  });
+
+  it("snapshots a thick volume with a COW as large as the origin and tags it", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-plain.json" }).on(["lvcreate"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    (await backend.createSnapshot({ id: "s9", volumeId: "aaaa", volumeSizeGiB: 1 }, { id: "aaaa", sizeGiB: 1 }))._unsafeUnwrap();
+    expect(runner.commandsOf("lvcreate")).toEqual([["lvcreate", "--yes", "-s", "-n", "_snapshot-s9", "-L", `${GiB}b`, "--addtag", "volkit-origin-aaaa", "volkit-thick/volume-aaaa"]]);
+  });
+
+  it("returns the existing snapshot when a snapshot create is retried", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    const s = (await backend.createSnapshot({ id: "s1", volumeId: "aaaa", volumeSizeGiB: 1 }, { id: "aaaa", sizeGiB: 1 }))._unsafeUnwrap();
+    expect(s.providerLocation).toBe("/dev/volkit-thick/_snapshot-s1");
+    expect(runner.commandsOf("lvcreate")).toEqual([]);
+  });
+
+  it("clones a thin volume as an activated thin snapshot, grown when asked", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" }).on(["lvcreate"], {}).on(["lvextend"], {}).on(["lvchange"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin" });
+    // The fixture's volume-cccc stands in for the new LV once lvcreate has run.
+    const lvs = JSON.parse(fx("lvs-thin.json")) as { report: { lv: { lv_name: string }[] }[] };
+    expect(lvs.report[0]?.lv.some((l) => l.lv_name === "volume-cccc")).toBe(true);
+    runner.once(["lvs"], { stdout: fx("lvs-thin.json").replace(/"volume-cccc"/, '"volume-other"') });
+    (await backend.createClonedVolume({ id: "cccc", sizeGiB: 2 }, { id: "bbbb", sizeGiB: 1 }))._unsafeUnwrap();
+    expect(runner.commandsOf("lvcreate")).toEqual([["lvcreate", "--yes", "-s", "-n", "volume-cccc", "--setactivationskip", "n", "volkit-thin/volume-bbbb"]]);
+    expect(runner.commandsOf("lvextend")).toEqual([["lvextend", "--yes", "-L", "2g", "volkit-thin/volume-cccc"]]);
+    expect(runner.commandsOf("lvchange")).toEqual([["lvchange", "-a", "y", "--yes", "-K", "volkit-thin/volume-cccc"]]);
+    expect(runner.commandsOf("dd")).toEqual([]);
+  });
+
+  it("removes the new LV and the temporary snapshot when a thick clone's copy fails", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-plain.json" })
+      .on(["lvcreate"], {})
+      .on(["lvremove"], {})
+      .once(["dd"], { exitCode: 1, stderr: "dd: error writing '/dev/volkit-thick/volume-new': No space left on device" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    const e = (await backend.createClonedVolume({ id: "new", sizeGiB: 1 }, { id: "aaaa", sizeGiB: 1 }))._unsafeUnwrapErr();
+    expect(e.code).toBe("COMMAND_FAILED");
+    expect(e.message).toContain("No space left");
+    const removed = runner.commandsOf("lvremove").map((a) => a.at(-1));
+    expect(removed).toContain("volkit-thick/volume-new");
+    expect(removed.filter((n) => n === "volkit-thick/_clone-new").length).toBeGreaterThanOrEqual(2); // stale leftover check + cleanup
+  });
+
+  it("extends a thick origin with snapshots by deactivating, extending and reactivating it (lvm2 needs it inactive)", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    // lvs-thick.json's origin is not open: the driver deactivates, extends, reactivates.
+    runner.on(["lvchange"], {}).on(["lvextend"], {});
+    (await backend.extendVolume({ id: "aaaa", sizeGiB: 1 }, 2))._unsafeUnwrap();
+    expect(runner.commands().filter((c) => c[0] === "lvchange" || c[0] === "lvextend")).toEqual([
+      ["lvchange", "-a", "n", "volkit-thick/volume-aaaa"],
+      ["lvextend", "--yes", "-L", "2g", "volkit-thick/volume-aaaa"],
+      ["lvchange", "-a", "y", "--yes", "-K", "volkit-thick/volume-aaaa"],
+    ]);
+  });
+
+  it("extends a plain volume online and treats an already-large-enough LV as done", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-open.json" }).on(["lvextend"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    expect((await backend.extendVolume({ id: "aaaa", sizeGiB: 1 }, 3))._unsafeUnwrap().sizeGiB).toBe(3);
+    expect(runner.commandsOf("lvextend")).toEqual([["lvextend", "--yes", "-L", "3g", "volkit-thick/volume-aaaa"]]);
+    expect(runner.commandsOf("lvchange")).toEqual([]);
+    runner.clearCalls();
+    (await backend.extendVolume({ id: "aaaa", sizeGiB: 1 }, 1))._unsafeUnwrap();
+    expect(runner.commandsOf("lvextend")).toEqual([]);
+    expect((await backend.extendVolume({ id: "aaaa", sizeGiB: 2 }, 1))._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
+  });
+
+  it("reverts a thick volume by merge, reactivation and re-creating the snapshot", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" }).on(["lvconvert"], {}).on(["lvchange"], {}).on(["lvcreate"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    // After the merge the snapshot is gone: serve the plain state from then on.
+    runner.once(["lvs"], { stdout: fx("lvs-thick.json") }).once(["lvs"], { stdout: fx("lvs-thick-plain.json") });
+    (await backend.revertToSnapshot({ id: "aaaa", sizeGiB: 1 }, { id: "s1", volumeId: "aaaa", volumeSizeGiB: 1 }))._unsafeUnwrap();
+    expect(runner.commands().filter((c) => ["lvconvert", "lvchange", "lvcreate"].includes(c[0] as string))).toEqual([
+      ["lvconvert", "--merge", "volkit-thick/_snapshot-s1"],
+      ["lvchange", "-a", "n", "volkit-thick/volume-aaaa"],
+      ["lvchange", "-a", "y", "--yes", "-K", "volkit-thick/volume-aaaa"],
+      ["lvcreate", "--yes", "-s", "-n", "_snapshot-s1", "-L", `${GiB}b`, "--addtag", "volkit-origin-aaaa", "volkit-thick/volume-aaaa"],
+    ]);
+  });
+
+  it("swaps the old LV back when a thin revert fails half way", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" })
+      .on(["lvcreate"], {})
+      .on(["lvremove"], {})
+      .once(["lvrename", "volkit-thin", "volume-bbbb"], {})
+      .once(["lvrename", "volkit-thin", "_revert-bbbb"], { exitCode: 5, stderr: "simulated rename failure" })
+      .on(["lvrename"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin" });
+    // During rollback lvs shows the volume renamed away and the temporary present.
+    const swapped = fx("lvs-thin.json").replace('"lv_name":"volume-bbbb"', '"lv_name":"_revert-old-bbbb"').replace('"lv_name":"volume-cccc"', '"lv_name":"_revert-bbbb"');
+    runner.once((argv) => argv[0] === "lvs" && runner.commandsOf("lvrename").length >= 2, { stdout: swapped });
+    const e = (await backend.revertToSnapshot({ id: "bbbb", sizeGiB: 1 }, { id: "s2", volumeId: "bbbb", volumeSizeGiB: 1 }))._unsafeUnwrapErr();
+    expect(e.message).toContain("simulated rename failure");
+    const renames = runner.commandsOf("lvrename");
+    expect(renames).toEqual([
+      ["lvrename", "volkit-thin", "volume-bbbb", "_revert-old-bbbb"],
+      ["lvrename", "volkit-thin", "_revert-bbbb", "volume-bbbb"],
+      ["lvrename", "volkit-thin", "_revert-old-bbbb", "volume-bbbb"],
+    ]);
+    expect(runner.commandsOf("lvremove").map((a) => a.at(-1))).toContain("volkit-thin/_revert-bbbb");
+  });
+
+  it("reports stats from the thin pool as Cinder does", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin", reservedPercentage: 5 });
+    const stats = (await backend.getVolumeStats())._unsafeUnwrap();
+    const poolBytes = 10171187200;
+    const total = poolBytes / GiB;
+    expect(stats.totalCapacityGb).toBe(Math.round(total * 100) / 100);
+    expect(stats.freeCapacityGb).toBe(Math.round((total - (total * 0.16) / 100) * 100) / 100);
+    expect(stats.pools[0]?.provisionedCapacityGb).toBe(3); // three 1 GiB thin LVs
+    expect(stats.pools[0]?.totalVolumes).toBe(2);
+    expect(stats.pools[0]?.dataPercent).toBe(0.16);
+    expect(stats.pools[0]?.locationInfo).toBe("LVMVolumeDriver:storage-1:volkit-thin:thin:0");
+    expect(stats.reservedPercentage).toBe(5);
+  });
+
+  it("reports thick stats from the VG", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    const stats = (await backend.getVolumeStats())._unsafeUnwrap();
+    expect(stats.totalCapacityGb).toBe(Math.round((10733223936 / GiB) * 100) / 100);
+    expect(stats.freeCapacityGb).toBe(Math.round((8573157376 / GiB) * 100) / 100);
+    expect(stats.pools[0]?.thickProvisioningSupport).toBe(true);
+  });
+
+  it("manages an existing LV by name, growing it to whole GiB, and lists manageable LVs", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" }).on(["lvextend"], {}).on(["lvrename"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    const list = (await backend.listManageable())._unsafeUnwrap();
+    expect(list).toEqual([
+      { reference: { sourceName: "legacy-data" }, sizeGiB: 1, safeToManage: true },
+      { reference: { sourceName: "volume-aaaa" }, sizeGiB: 1, safeToManage: false, reasonNotSafe: "already managed by volkit", volkitId: "aaaa" },
+    ]);
+    expect((await backend.manageExistingGetSize({ sourceName: "legacy-data" }))._unsafeUnwrap()).toBe(1);
+    const v = (await backend.manageExisting({ id: "m1", sizeGiB: 1 }, { sourceName: "legacy-data" }))._unsafeUnwrap();
+    expect(v).toMatchObject({ id: "m1", sizeGiB: 1, providerLocation: "/dev/volkit-thick/volume-m1" });
+    expect(runner.commandsOf("lvextend")).toEqual([["lvextend", "--yes", "-L", "1g", "volkit-thick/legacy-data"]]);
+    expect(runner.commandsOf("lvrename")).toEqual([["lvrename", "volkit-thick", "legacy-data", "volume-m1"]]);
+    expect((await backend.manageExisting({ id: "m2", sizeGiB: 1 }, { sourceName: "_snapshot-s1" }))._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
+  });
+});
+
+describe("LVM driver exports", () => {
+  function fakeTarget(portals: string[]): TargetHelper & { allowed: string[] } {
+    const exp = (id: string): TargetExport => ({ iqn: `iqn.2010-10.org.openstack:volume-${id}`, portals, lun: 1, tid: 1, providerLocation: `${portals.join(";")},1 iqn.2010-10.org.openstack:volume-${id} 1` });
+    const allowed: string[] = [];
+    return {
+      kind: "fake",
+      allowed,
+      check: () => okAsync(undefined),
+      createExport: (r) => okAsync(exp(r.volumeId)),
+      ensureExport: (r) => okAsync(exp(r.volumeId)),
+      removeExport: () => okAsync(undefined),
+      getExport: (id) => okAsync(exp(id)),
+      allowInitiator: (_id, initiator) => {
+        allowed.push(initiator);
+        return okAsync(1);
+      },
+      denyInitiator: () => okAsync(undefined),
+      refreshSize: () => okAsync(undefined),
+    };
+  }
+
+  async function exportedBackend(portals: string[]) {
+    const runner = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-plain.json" });
+    const { LvmDriver, LvmConfigSchema } = await import("../../../../src/drivers/lvm/index.js");
+    const { wrapDriver } = await import("../../../../src/drivers/backend.js");
+    const target = fakeTarget(portals);
+    const config = LvmConfigSchema.parse({ driver: "lvm", volumeGroup: "volkit-thick", lvmType: "default", target: { helper: "tgt", portals, chap: true } });
+    const backend = wrapDriver(new LvmDriver(config, { runner, target }));
+    return { backend, target };
+  }
+
+  it("generates CHAP once, returns it in providerAuth, and hands plural keys for several portals", async () => {
+    const { backend, target } = await exportedBackend(["127.0.0.1:3260", "127.0.0.2:3260"]);
+    const volume = { id: "aaaa", sizeGiB: 1 };
+    const update = (await backend.createExport(volume))._unsafeUnwrap();
+    const m = /^CHAP (\S{20}) (\S{16})$/.exec(update.providerAuth ?? "");
+    expect(m).not.toBeNull();
+    const exported = { ...volume, ...update };
+    // A second export reuses the stored credentials.
+    expect((await backend.createExport(exported))._unsafeUnwrap().providerAuth).toBe(update.providerAuth);
+    const info = (await backend.initializeConnection(exported, { host: "c1", initiator: "iqn.2026-11.io.volkit:c1", multipath: true }))._unsafeUnwrap();
+    expect(info).toMatchObject({
+      type: "iscsi",
+      targetIqn: "iqn.2010-10.org.openstack:volume-aaaa",
+      targetPortal: "127.0.0.1:3260",
+      targetLun: 1,
+      targetPortals: ["127.0.0.1:3260", "127.0.0.2:3260"],
+      targetIqns: ["iqn.2010-10.org.openstack:volume-aaaa", "iqn.2010-10.org.openstack:volume-aaaa"],
+      targetLuns: [1, 1],
+      authMethod: "CHAP",
+      authUsername: m?.[1],
+    });
+    expect(target.allowed).toEqual(["iqn.2026-11.io.volkit:c1"]);
+    // The secret is registered: it is redacted from any text volkit emits.
+    expect(redactText(`secret is ${m?.[2]}`)).toBe("secret is ***");
+  });
+
+  it("needs the connector's initiator for iSCSI and an export first", async () => {
+    const { backend } = await exportedBackend(["127.0.0.1:3260"]);
+    expect((await backend.initializeConnection({ id: "aaaa", sizeGiB: 1 }, { host: "c1" }))._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
+    expect((await backend.initializeConnection({ id: "aaaa", sizeGiB: 1 }, { host: "c1", initiator: "iqn.2026-11.io.volkit:c1" }))._unsafeUnwrapErr().code).toBe("INVALID_STATE");
+  });
+
+  it("returns local connection info when no target is configured", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-plain.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    expect((await backend.initializeConnection({ id: "aaaa", sizeGiB: 1 }, { host: "c1", readOnly: true }))._unsafeUnwrap()).toEqual({
+      type: "local",
+      volumeId: "aaaa",
+      devicePath: "/dev/volkit-thick/volume-aaaa",
+      accessMode: "ro",
+      discard: false,
+      encrypted: false,
+    });
+  });
+});
