@@ -46,7 +46,7 @@ export function withLocks<T>(locks: LockBackend, keys: readonly string[], signal
 export class InProcessLocks implements LockBackend {
   readonly #tails = new Map<string, Promise<void>>();
 
-  /** {@inheritDoc LockBackend.acquire} */
+  /** {@inheritDoc index!LockBackend.acquire} */
   acquire(key: string, signal?: AbortSignal): ResultAsync<Release, VolkitError> {
     if (signal?.aborted) return errAsync(abortReasonToError(signal.reason, "locks"));
     const previous = this.#tails.get(key) ?? Promise.resolve();
@@ -104,7 +104,7 @@ export class FileLocks implements LockBackend {
     this.#options = { pollMs: 50, staleMs: 10 * 60_000, ...options };
   }
 
-  /** {@inheritDoc LockBackend.acquire} */
+  /** {@inheritDoc index!LockBackend.acquire} */
   acquire(key: string, signal?: AbortSignal): ResultAsync<Release, VolkitError> {
     const file = join(this.#options.directory, `${encodeURIComponent(key)}.lock`);
     return this.#local.acquire(key, signal).andThen((releaseLocal) =>

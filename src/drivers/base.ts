@@ -40,13 +40,13 @@ import type { DriverCapabilities, VolumeDriver } from "./volume-driver.js";
  * ```
  */
 export abstract class VolumeDriverBase implements VolumeDriver {
-  /** {@inheritDoc VolumeDriver.driverName} */
+  /** {@inheritDoc index!VolumeDriver.driverName} */
   abstract readonly driverName: string;
-  /** {@inheritDoc VolumeDriver.vendorName} */
+  /** {@inheritDoc index!VolumeDriver.vendorName} */
   readonly vendorName: string = "volkit";
-  /** {@inheritDoc VolumeDriver.driverVersion} */
+  /** {@inheritDoc index!VolumeDriver.driverVersion} */
   readonly driverVersion: string = "0.1.0";
-  /** {@inheritDoc VolumeDriver.capabilities} */
+  /** {@inheritDoc index!VolumeDriver.capabilities} */
   abstract readonly capabilities: DriverCapabilities;
 
   /** The runner the generic copy paths use (set by subclasses that run commands). */
@@ -57,15 +57,15 @@ export abstract class VolumeDriverBase implements VolumeDriver {
     this.runner = runner;
   }
 
-  /** {@inheritDoc VolumeDriver.setup} */
+  /** {@inheritDoc index!VolumeDriver.setup} */
   abstract setup(ctx: OperationContext): ResultAsync<void, VolkitError>;
-  /** {@inheritDoc VolumeDriver.createVolume} */
+  /** {@inheritDoc index!VolumeDriver.createVolume} */
   abstract createVolume(spec: VolumeSpec, ctx: OperationContext): ResultAsync<Volume, VolkitError>;
-  /** {@inheritDoc VolumeDriver.deleteVolume} */
+  /** {@inheritDoc index!VolumeDriver.deleteVolume} */
   abstract deleteVolume(volume: Volume, ctx: OperationContext): ResultAsync<void, VolkitError>;
-  /** {@inheritDoc VolumeDriver.getVolumeStats} */
+  /** {@inheritDoc index!VolumeDriver.getVolumeStats} */
   abstract getVolumeStats(refresh: boolean, ctx: OperationContext): ResultAsync<VolumeStats, VolkitError>;
-  /** {@inheritDoc VolumeDriver.initializeConnection} */
+  /** {@inheritDoc index!VolumeDriver.initializeConnection} */
   abstract initializeConnection(volume: Volume, connector: ConnectorProperties, ctx: OperationContext): ResultAsync<ConnectionInfo, VolkitError>;
 
   /**
@@ -81,17 +81,17 @@ export abstract class VolumeDriverBase implements VolumeDriver {
     return {};
   }
 
-  /** {@inheritDoc VolumeDriver.createSnapshot} */
+  /** {@inheritDoc index!VolumeDriver.createSnapshot} */
   createSnapshot(snapshot: SnapshotSpec, _volume: Volume, _ctx: OperationContext): ResultAsync<Snapshot, VolkitError> {
     return this.notSupported("createSnapshot", snapshot.volumeId);
   }
 
-  /** {@inheritDoc VolumeDriver.deleteSnapshot} */
+  /** {@inheritDoc index!VolumeDriver.deleteSnapshot} */
   deleteSnapshot(snapshot: Snapshot, _ctx: OperationContext): ResultAsync<void, VolkitError> {
     return this.notSupported("deleteSnapshot", snapshot.volumeId);
   }
 
-  /** {@inheritDoc VolumeDriver.createVolumeFromSnapshot} */
+  /** {@inheritDoc index!VolumeDriver.createVolumeFromSnapshot} */
   createVolumeFromSnapshot(spec: VolumeSpec, _snapshot: Snapshot, _ctx: OperationContext): ResultAsync<Volume, VolkitError> {
     return this.notSupported("createVolumeFromSnapshot", spec.id);
   }
@@ -117,12 +117,12 @@ export abstract class VolumeDriverBase implements VolumeDriver {
     );
   }
 
-  /** {@inheritDoc VolumeDriver.extendVolume} */
+  /** {@inheritDoc index!VolumeDriver.extendVolume} */
   extendVolume(volume: Volume, _newSizeGiB: number, _ctx: OperationContext): ResultAsync<Volume, VolkitError> {
     return this.notSupported("extendVolume", volume.id);
   }
 
-  /** {@inheritDoc VolumeDriver.revertToSnapshot} */
+  /** {@inheritDoc index!VolumeDriver.revertToSnapshot} */
   revertToSnapshot(volume: Volume, _snapshot: Snapshot, _ctx: OperationContext): ResultAsync<void, VolkitError> {
     return this.notSupported("revertToSnapshot", volume.id);
   }
@@ -169,22 +169,22 @@ export abstract class VolumeDriverBase implements VolumeDriver {
     );
   }
 
-  /** {@inheritDoc VolumeDriver.manageExisting} */
+  /** {@inheritDoc index!VolumeDriver.manageExisting} */
   manageExisting(spec: VolumeSpec, _ref: ExistingRef, _ctx: OperationContext): ResultAsync<Volume, VolkitError> {
     return this.notSupported("manageExisting", spec.id);
   }
 
-  /** {@inheritDoc VolumeDriver.manageExistingGetSize} */
+  /** {@inheritDoc index!VolumeDriver.manageExistingGetSize} */
   manageExistingGetSize(_ref: ExistingRef, _ctx: OperationContext): ResultAsync<number, VolkitError> {
     return this.notSupported("manageExistingGetSize");
   }
 
-  /** {@inheritDoc VolumeDriver.unmanage} */
+  /** {@inheritDoc index!VolumeDriver.unmanage} */
   unmanage(volume: Volume, _ctx: OperationContext): ResultAsync<void, VolkitError> {
     return this.notSupported("unmanage", volume.id);
   }
 
-  /** {@inheritDoc VolumeDriver.listManageable} */
+  /** {@inheritDoc index!VolumeDriver.listManageable} */
   listManageable(_ctx: OperationContext): ResultAsync<readonly ManageableVolume[], VolkitError> {
     return this.notSupported("listManageable");
   }

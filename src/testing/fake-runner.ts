@@ -42,7 +42,7 @@ interface Rule {
  * ```
  */
 export class FakeRunner implements CommandRunner {
-  /** {@inheritDoc CommandRunner.description} */
+  /** {@inheritDoc index!CommandRunner.description} */
   readonly description = "fake";
   /** Every call, in order. */
   readonly calls: CommandSpec[] = [];
@@ -84,7 +84,7 @@ export class FakeRunner implements CommandRunner {
     this.calls.length = 0;
   }
 
-  /** {@inheritDoc CommandRunner.run} */
+  /** {@inheritDoc index!CommandRunner.run} */
   run(spec: CommandSpec): ResultAsync<CommandOutput, VolkitError> {
     this.calls.push(spec);
     if (spec.signal?.aborted) return errAsync(abortReasonToError(spec.signal.reason, "exec"));

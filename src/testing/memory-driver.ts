@@ -63,9 +63,9 @@ interface StoredSnapshot {
  * ```
  */
 export class MemoryVolumeDriver extends VolumeDriverBase {
-  /** {@inheritDoc VolumeDriver.driverName} */
+  /** {@inheritDoc index!VolumeDriver.driverName} */
   readonly driverName: string;
-  /** {@inheritDoc VolumeDriver.capabilities} */
+  /** {@inheritDoc index!VolumeDriver.capabilities} */
   readonly capabilities: DriverCapabilities = {
     thin: false,
     thick: true,

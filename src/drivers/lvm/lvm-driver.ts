@@ -56,11 +56,11 @@ export interface LvmDriverDeps {
  * ```
  */
 export class LvmDriver extends VolumeDriverBase {
-  /** {@inheritDoc VolumeDriver.driverName} */
+  /** {@inheritDoc index!VolumeDriver.driverName} */
   readonly driverName = "lvm";
-  /** {@inheritDoc VolumeDriver.vendorName} */
+  /** {@inheritDoc index!VolumeDriver.vendorName} */
   override readonly vendorName = "Open Source";
-  /** {@inheritDoc VolumeDriver.driverVersion} */
+  /** {@inheritDoc index!VolumeDriver.driverVersion} */
   override readonly driverVersion = "0.1.0";
 
   /** Typed lvm2 access (exposed for tests and advanced callers). */
@@ -78,7 +78,7 @@ export class LvmDriver extends VolumeDriverBase {
     this.lvm = new LvmClient(deps.runner, config);
   }
 
-  /** {@inheritDoc VolumeDriver.capabilities} */
+  /** {@inheritDoc index!VolumeDriver.capabilities} */
   get capabilities(): DriverCapabilities {
     return {
       thin: this.#thin,

@@ -99,7 +99,10 @@ export class LioHelper implements TargetHelper {
     });
   }
 
-  /** {@inheritDoc TargetHelper.check} Checks configfs has the iSCSI fabric and targetcli starts. */
+  /**
+   * {@inheritDoc TargetHelper.check}
+   * @remarks Checks configfs has the iSCSI fabric and targetcli starts.
+   */
   check(ctx: OperationContext): ResultAsync<void, VolkitError> {
     return this.#runner
       .run({ argv: ["test", "-d", "/sys/kernel/config/target/iscsi"], signal: ctx.signal, okExitCodes: [0, 1] })
@@ -124,7 +127,10 @@ export class LioHelper implements TargetHelper {
     return this.createExport(request, ctx);
   }
 
-  /** {@inheritDoc TargetHelper.removeExport} Deletes the target (its ACLs and LUN with it) and the backstore. */
+  /**
+   * {@inheritDoc TargetHelper.removeExport}
+   * @remarks Deletes the target (its ACLs and LUN with it) and the backstore.
+   */
   removeExport(volumeId: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
     const id = validateId(volumeId);
     if (id.isErr()) return errAsync(id.error);
@@ -139,7 +145,10 @@ export class LioHelper implements TargetHelper {
     );
   }
 
-  /** {@inheritDoc TargetHelper.getExport} An export needs the target, TPG 1 and the LUN of the backstore. */
+  /**
+   * {@inheritDoc TargetHelper.getExport}
+   * @remarks An export needs the target, TPG 1 and the LUN of the backstore.
+   */
   getExport(volumeId: string, ctx: OperationContext): ResultAsync<TargetExport | undefined, VolkitError> {
     const id = validateId(volumeId);
     if (id.isErr()) return errAsync(id.error);
@@ -147,7 +156,10 @@ export class LioHelper implements TargetHelper {
     return this.#locked(ctx, () => this.#state(iqn, backstore, ctx).map((state) => (state.tpg && state.lun ? this.#exportOf(iqn, state) : undefined)));
   }
 
-  /** {@inheritDoc TargetHelper.allowInitiator} Creates the initiator's ACL with CHAP and mapped LUN 0. */
+  /**
+   * {@inheritDoc TargetHelper.allowInitiator}
+   * @remarks Creates the initiator's ACL with CHAP and mapped LUN 0.
+   */
   allowInitiator(volumeId: string, initiator: string, chap: ChapCredentials | undefined, ctx: OperationContext): ResultAsync<number, VolkitError> {
     const args = validateId(volumeId).andThen((id) =>
       validate(IqnSchema, initiator, "initiator").andThen((ini) =>
@@ -191,7 +203,10 @@ export class LioHelper implements TargetHelper {
     );
   }
 
-  /** {@inheritDoc TargetHelper.refreshSize} LIO: nothing to do (the kernel reads the device size live). */
+  /**
+   * {@inheritDoc TargetHelper.refreshSize}
+   * @remarks LIO: nothing to do (the kernel reads the device size live).
+   */
   refreshSize(request: ExportRequest, _ctx: OperationContext): ResultAsync<void, VolkitError> {
     const valid = validateRequest(request);
     return valid.isErr() ? errAsync(valid.error) : okAsync(undefined);
