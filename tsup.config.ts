@@ -5,6 +5,7 @@ export default defineConfig({
   entry: {
     index: "src/index.ts",
     "drivers/lvm/index": "src/drivers/lvm/index.ts",
+    "libvirt/index": "src/libvirt/index.ts",
     "testing/index": "src/testing/index.ts",
   },
   format: ["esm"],
