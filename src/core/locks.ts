@@ -1,9 +1,11 @@
-import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import type { Stats } from "node:fs";
+import { link, mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ResultAsync, errAsync, okAsync } from "neverthrow";
+import { ResultAsync, err, errAsync, okAsync, type Result } from "neverthrow";
 import { abortReasonToError } from "./context.js";
-import { VolkitError } from "./errors.js";
+import { VolkitError, toVolkitError } from "./errors.js";
 
 /** Releases a held lock. Idempotent. */
 export type Release = () => Promise<void>;
@@ -18,14 +20,28 @@ export interface LockBackend {
   acquire(key: string, signal?: AbortSignal): ResultAsync<Release, VolkitError>;
 }
 
-/** Runs `fn` while holding `key`; the lock is released whatever `fn` returns. */
+/**
+ * Runs `fn` while holding `key`; the lock is released whatever `fn` does: returns Ok or Err, throws,
+ * or returns a rejecting `ResultAsync`. A throw or rejection becomes an `INTERNAL` error; nothing
+ * thrown escapes.
+ */
 export function withLock<T>(locks: LockBackend, key: string, signal: AbortSignal | undefined, fn: () => ResultAsync<T, VolkitError>): ResultAsync<T, VolkitError> {
   return locks.acquire(key, signal).andThen(
     (release) =>
       new ResultAsync<T, VolkitError>(
-        (async () => {
-          const result = await fn();
-          await release();
+        (async (): Promise<Result<T, VolkitError>> => {
+          let result: Result<T, VolkitError>;
+          try {
+            result = await fn();
+          } catch (e) {
+            result = err(toVolkitError(e, "INTERNAL", "locks"));
+          }
+          try {
+            await release();
+          } catch (e) {
+            // The work is done; a failed release only matters when there is nothing worse to report.
+            if (result.isOk()) return err(toVolkitError(e, "LOCK_FAILED", "locks"));
+          }
           return result;
         })(),
       ),
@@ -84,16 +100,128 @@ export class InProcessLocks implements LockBackend {
 export interface FileLocksOptions {
   /** Directory holding lock files (created if missing), e.g. `/run/volkit/locks`. */
   readonly directory: string;
-  /** Poll interval while waiting for another process (ms, default 50, grows to 500). */
+  /** Poll interval while waiting for another process (ms, default 50, grows to about 100, jittered). */
   readonly pollMs?: number;
-  /** A lock whose owner process is gone is broken; one older than this is also broken (ms, default 10 min). */
+  /**
+   * A lock whose owner process is gone is broken; so is one not refreshed for this long (ms, default
+   * 10 min). A live holder refreshes its lock file every `staleMs / 3`, so only a hung or suspended
+   * holder's lock ages out.
+   */
   readonly staleMs?: number;
+}
+
+/** Longest wait between two polls of a busy lock file, before jitter. */
+const MAX_POLL_MS = 100;
+
+/**
+ * What identifies one lock file. For a file we created and still hold open, its inode alone is
+ * exact (an open inode is never freed, so its number cannot be reused). For another process's
+ * file, judged from outside, the content (pid) and mtime are compared too.
+ */
+interface LockFileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+  /** Compared only when set. */
+  readonly content?: string;
+  /** Compared only when set: a judged-stale lock must not have been refreshed since. */
+  readonly mtimeMs?: number;
+}
+
+function sameLockFile(info: Stats, content: string | undefined, expected: LockFileIdentity): boolean {
+  return (
+    info.dev === expected.dev &&
+    info.ino === expected.ino &&
+    (expected.content === undefined || content === expected.content) &&
+    (expected.mtimeMs === undefined || info.mtimeMs === expected.mtimeMs)
+  );
+}
+
+/** Status (and content, when `expected` compares it) of the lock file at `path`; undefined if none. */
+async function describeLockFile(path: string, expected: LockFileIdentity): Promise<{ info: Stats; content: string | undefined } | undefined> {
+  if (expected.content !== undefined) return readLockFile(path);
+  try {
+    return { info: await stat(path), content: undefined };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+/** Creates `file` exclusively holding our pid; undefined when it exists. The handle stays open. */
+async function createExclusive(file: string): Promise<{ handle: FileHandle; identity: LockFileIdentity } | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, "wx", 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return undefined;
+    throw e;
+  }
+  const content = `${process.pid}\n`;
+  try {
+    await handle.writeFile(content);
+    const info = await handle.stat();
+    return { handle, identity: { dev: info.dev, ino: info.ino } }; // exact while the handle is open
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await rm(file, { force: true });
+    throw e;
+  }
+}
+
+/** Reads a lock file's status and content through one handle, so both describe the same inode. */
+async function readLockFile(file: string): Promise<{ info: Stats; content: string } | undefined> {
+  let handle;
+  try {
+    handle = await open(file, "r");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  try {
+    const info = await handle.stat();
+    const content = await handle.readFile("utf8");
+    return { info, content };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Removes the lock file at `file` only if it is still `expected` (our own on release, a dead
+ * waiter's breaker), not a lock created since. POSIX has no compare-and-unlink, so the file is first renamed
+ * aside (atomic), then the renamed file is checked; if it turns out to be a newer lock it is linked
+ * back (`link` never replaces an existing file) before our name for it is dropped.
+ */
+async function removeLockFileIf(file: string, expected: LockFileIdentity): Promise<void> {
+  const before = await describeLockFile(file, expected);
+  if (!before || !sameLockFile(before.info, before.content, expected)) return;
+  const aside = `${file}.${process.pid}.${randomUUID()}.removing`;
+  try {
+    await rename(file, aside);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // someone else removed it
+    throw e;
+  }
+  try {
+    const moved = await describeLockFile(aside, expected);
+    if (moved && !sameLockFile(moved.info, moved.content, expected)) {
+      // A lock created between our check and our rename: give it back untouched.
+      await link(aside, file).catch((e: unknown) => {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      });
+    }
+  } finally {
+    await rm(aside, { force: true });
+  }
 }
 
 /**
  * Keyed locks shared by the processes of one host: an exclusive-create lock file holding the
  * owner's pid, combined with {@link InProcessLocks} so callers in the same process queue fairly.
- * A lock left by a dead process (or older than `staleMs`) is taken over.
+ * A lock left by a dead process (or not refreshed for `staleMs`) is taken over; the holder
+ * refreshes its file's mtime while it holds the lock, and takeovers are serialized so one never
+ * deletes a lock another waiter has just created. Waiters poll with a jittered back-off capped near
+ * 100 ms, so a freed lock is picked up quickly.
  */
 export class FileLocks implements LockBackend {
   readonly #local = new InProcessLocks();
@@ -112,8 +240,11 @@ export class FileLocks implements LockBackend {
         e instanceof VolkitError ? e : new VolkitError("LOCK_FAILED", `cannot lock ${key}: ${String(e)}`, { source: "locks", cause: e }),
       )
         .map((releaseFile): Release => async () => {
-          await releaseFile();
-          await releaseLocal();
+          try {
+            await releaseFile();
+          } finally {
+            await releaseLocal();
+          }
         })
         .orElse((e) => ResultAsync.fromSafePromise(releaseLocal()).andThen(() => errAsync(e))),
     );
@@ -121,45 +252,89 @@ export class FileLocks implements LockBackend {
 
   async #acquireFile(file: string, signal?: AbortSignal): Promise<Release> {
     await mkdir(this.#options.directory, { recursive: true, mode: 0o700 });
+    const maxDelay = Math.max(MAX_POLL_MS, this.#options.pollMs);
     let delay = this.#options.pollMs;
     for (;;) {
       if (signal?.aborted) throw abortReasonToError(signal.reason, "locks");
-      try {
-        const handle = await open(file, "wx", 0o600);
-        await handle.writeFile(`${process.pid}\n`);
-        await handle.close();
-        let released = false;
-        return async () => {
-          if (released) return;
-          released = true;
-          await rm(file, { force: true });
-        };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      }
-      if (await this.#isStale(file)) {
-        await rm(file, { force: true });
-        continue;
-      }
-      await sleep(delay, undefined, signal ? { signal } : {}).catch(() => undefined);
-      delay = Math.min(delay * 2, 500);
+      const release = await this.#tryCreate(file);
+      if (release) return release;
+      if ((await this.#staleIdentity(file)) && (await this.#breakStale(file))) continue;
+      // Jittered (±25 %) so contenders of several processes do not poll in lockstep.
+      const wait = Math.max(1, Math.round(delay * (0.75 + Math.random() * 0.5)));
+      await sleep(wait, undefined, signal ? { signal } : {}).catch(() => undefined);
+      delay = Math.min(delay * 2, maxDelay);
     }
   }
 
-  async #isStale(file: string): Promise<boolean> {
+  /**
+   * Removes a stale lock file. Takeovers are serialized by an exclusive `<lock>.break` file: only
+   * its holder deletes another process's lock, and only after judging it stale again while holding
+   * it. Nothing else can replace a lock file meanwhile (creation is exclusive and only the owner or
+   * the breaker deletes), so two waiters that both saw the same dead lock can never delete the
+   * fresh lock the first of them created. Returns false when another waiter is breaking it.
+   */
+  async #breakStale(file: string): Promise<boolean> {
+    const breakerFile = `${file}.break`;
+    const breaker = await createExclusive(breakerFile);
+    if (!breaker) {
+      // Another waiter is breaking the lock, or died doing so: its breaker goes stale like a lock.
+      const staleBreaker = await this.#staleIdentity(breakerFile);
+      if (staleBreaker) await removeLockFileIf(breakerFile, staleBreaker);
+      return false;
+    }
     try {
-      const [content, info] = await Promise.all([readFile(file, "utf8"), stat(file)]);
-      if (Date.now() - info.mtimeMs > this.#options.staleMs) return true;
-      const pid = Number(content.trim());
-      if (!Number.isInteger(pid) || pid <= 0) return Date.now() - info.mtimeMs > 1000;
+      if (await this.#staleIdentity(file)) await rm(file, { force: true });
+      return true;
+    } finally {
+      await removeLockFileIf(breakerFile, breaker.identity).finally(() => breaker.handle.close().catch(() => undefined));
+    }
+  }
+
+  /** Creates the lock file exclusively; undefined when it exists. */
+  async #tryCreate(file: string): Promise<Release | undefined> {
+    const created = await createExclusive(file);
+    if (!created) return undefined;
+    const { handle, identity: mine } = created;
+    // Keep the handle open while held: the heartbeat refreshes this very inode, so a lock that was
+    // broken and replaced meanwhile is never refreshed by mistake.
+    const heartbeat = setInterval(() => {
+      const now = new Date();
+      handle.utimes(now, now).catch(() => undefined);
+    }, Math.max(1, Math.floor(this.#options.staleMs / 3)));
+    heartbeat.unref();
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      clearInterval(heartbeat);
       try {
-        process.kill(pid, 0);
-        return false;
-      } catch (e) {
-        return (e as NodeJS.ErrnoException).code === "ESRCH";
+        await removeLockFileIf(file, mine); // never a successor's lock if ours was broken
+      } finally {
+        await handle.close().catch(() => undefined);
       }
+    };
+  }
+
+  /** The identity of the lock file if it is stale (owner gone or not refreshed for `staleMs`). */
+  async #staleIdentity(file: string): Promise<LockFileIdentity | undefined> {
+    let read;
+    try {
+      read = await readLockFile(file);
     } catch {
-      return false; // vanished meanwhile: retry the create
+      return undefined; // unreadable: keep waiting
+    }
+    if (!read) return undefined; // vanished meanwhile: retry the create
+    const { info, content } = read;
+    const identity: LockFileIdentity = { dev: info.dev, ino: info.ino, content, mtimeMs: info.mtimeMs };
+    const age = Date.now() - info.mtimeMs;
+    if (age > this.#options.staleMs) return identity;
+    const pid = Number(content.trim());
+    if (!Number.isInteger(pid) || pid <= 0) return age > 1000 ? identity : undefined; // being written, or garbage
+    try {
+      process.kill(pid, 0);
+      return undefined;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "ESRCH" ? identity : undefined;
     }
   }
 }

@@ -17,7 +17,10 @@ export interface RetryOptions {
   readonly signal?: AbortSignal;
   /** Decides which errors are worth another attempt; default: `error.transient`. */
   readonly isTransient?: (error: VolkitError) => boolean;
-  /** Called before each retry. */
+  /**
+   * Called before each retry with the error of the failed attempt and that attempt's number (1 for
+   * the first). Not called when no retry follows (permanent error, retries exhausted).
+   */
   readonly onRetry?: (error: VolkitError, attempt: number) => void;
 }
 
@@ -28,9 +31,7 @@ export interface RetryOptions {
 export function withRetry<T>(attempt: () => ResultAsync<T, VolkitError>, options: RetryOptions = {}): ResultAsync<T, VolkitError> {
   if (options.signal?.aborted) return errAsync(abortReasonToError(options.signal.reason));
   const isTransient = options.isTransient ?? ((e: VolkitError) => e.transient);
-  let attemptNo = 0;
   const run = async (): Promise<T> => {
-    attemptNo++;
     const result = await attempt();
     if (result.isOk()) return result.value;
     throw result.error;
@@ -43,9 +44,12 @@ export function withRetry<T>(attempt: () => ResultAsync<T, VolkitError>, options
       factor: options.factor ?? 2,
       randomize: true,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
-      shouldRetry: ({ error }) => error instanceof VolkitError && isTransient(error),
-      onFailedAttempt: ({ error }) => {
-        if (error instanceof VolkitError && isTransient(error)) options.onRetry?.(error, attemptNo);
+      // p-retry asks shouldRetry only while retries are left, so this is the one place that knows
+      // another attempt will really follow (onFailedAttempt also fires after the final attempt).
+      shouldRetry: ({ error, attemptNumber }) => {
+        const retry = error instanceof VolkitError && isTransient(error);
+        if (retry) options.onRetry?.(error, attemptNumber);
+        return retry;
       },
     }),
     (e) => {

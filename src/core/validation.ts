@@ -31,11 +31,18 @@ export const IqnSchema = z
 /** An IPv4 address. */
 export const Ipv4Schema = z.ipv4();
 
-/** A host for a portal or share: IPv4, bracket-less IPv6 or a DNS name. */
+/**
+ * A host for a portal or share: IPv4, bracket-less IPv6 or a DNS name. A name whose last label is
+ * all digits (`10.0.0.999`, `256.1.1.1`, `1.2.3`, `42`) is not a DNS name (no top-level domain is
+ * numeric, RFC 3696 §2) but what resolvers would read as an IPv4 address, so it must be a valid one.
+ */
 export const HostSchema = z.union([
   z.ipv4(),
   z.ipv6(),
-  z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, "must be a host name"),
+  z
+    .string()
+    .regex(/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, "must be a host name")
+    .refine((s) => !/(^|\.)[0-9]+$/.test(s), "must be a valid IPv4 address or a host name whose last label is not all digits"),
 ]);
 
 /** A TCP port. */

@@ -1,11 +1,12 @@
-import { ResultAsync, errAsync, ok, okAsync, type Result } from "neverthrow";
+import { ResultAsync, err, errAsync, ok, okAsync, type Result } from "neverthrow";
 import { z } from "zod";
-import { createOperationContext, type OperationContext, type OperationOptions } from "../core/context.js";
-import { VolkitError } from "../core/errors.js";
+import { abortReasonToError, createOperationContext, type OperationContext, type OperationOptions } from "../core/context.js";
+import { VolkitError, toVolkitError } from "../core/errors.js";
 import { EventBus, silentLogger, type Logger } from "../core/events.js";
 import { InProcessLocks, withLocks, type LockBackend } from "../core/locks.js";
 import { registerSecret } from "../core/secrets.js";
 import {
+  ConnectionInfoSchema,
   ConnectorPropertiesSchema,
   SnapshotSchema,
   SnapshotSpecSchema,
@@ -44,13 +45,37 @@ const ExistingRefSchema = z.union([
 ]);
 const ImageLocationSchema = z.object({ path: AbsolutePathSchema, format: z.string().regex(/^[a-z0-9]{2,16}$/).optional() });
 
+/** How long the driver's setup may run; it has its own deadline, not any caller's. */
+const SETUP_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * Waits for `shared` (which never rejects) but gives up on `signal`: the caller gets `ABORTED` or
+ * `TIMEOUT` while the shared work goes on for whoever else waits on it.
+ */
+function awaitWithSignal<T>(shared: Promise<Result<T, VolkitError>>, signal: AbortSignal, source: string): Promise<Result<T, VolkitError>> {
+  if (signal.aborted) return Promise.resolve(err(abortReasonToError(signal.reason, source)));
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(err(abortReasonToError(signal.reason, source)));
+    signal.addEventListener("abort", onAbort, { once: true });
+    void shared.then((result) => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(result);
+    });
+  });
+}
+
 /**
  * The runtime every driver runs inside, built-in or a driver author's. It gives callers the
  * public API — every method returns a `ResultAsync` and accepts a signal and a deadline — and
  * around each driver call it:
- * - runs `setup` once (again on the next call if it failed);
+ * - runs `setup` once (again on the next call if it failed), on its own context: a caller that
+ *   gives up while it runs gets `ABORTED`/`TIMEOUT`, the setup goes on for the others;
  * - validates every argument with zod (bad input fails with `INVALID_ARGUMENT` before the driver
  *   sees it, so nothing changes);
+ * - checks what the driver returns (connection info against its schema, the volume or snapshot
+ *   record against the request): a mismatch is a driver bug and fails with `INTERNAL`;
+ * - turns anything a driver throws, or a rejected promise, into an `INTERNAL` error: nothing thrown
+ *   crosses the public API;
  * - holds per-volume locks (`volume:<id>`), never a global lock;
  * - emits start/end events with per-phase timings, and logs without secrets.
  *
@@ -69,7 +94,8 @@ export class VolumeBackend {
   readonly events: EventBus;
   readonly #logger: Logger;
   readonly #locks: LockBackend;
-  #setup: Promise<void> | undefined;
+  /** The running or finished setup; never rejects, and cleared when it fails so the next call retries. */
+  #setup: Promise<Result<void, VolkitError>> | undefined;
 
   /** Wraps `driver`; prefer {@link wrapDriver} or `createDriver`. */
   constructor(driver: VolumeDriver, options: BackendOptions = {}) {
@@ -93,7 +119,7 @@ export class VolumeBackend {
   /** Creates a volume. `VOLUME_EXISTS` if one with this id exists with other properties. */
   createVolume(spec: VolumeSpec, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
     return validate(VolumeSpecSchema, spec, "volume spec").asyncAndThen((s) =>
-      this.#run("createVolume", s.id, [`volume:${s.id}`], options, (ctx) => this.driver.createVolume(s, ctx)),
+      this.#run("createVolume", s.id, [`volume:${s.id}`], options, (ctx) => this.driver.createVolume(s, ctx).andThen((v) => this.#checkVolume("createVolume", v, s.id))),
     );
   }
 
@@ -108,7 +134,7 @@ export class VolumeBackend {
       validate(SnapshotSpecSchema, snapshot, "snapshot spec").asyncAndThen((s) =>
         s.volumeId !== v.id
           ? errAsync(new VolkitError("INVALID_ARGUMENT", `snapshot ${s.id} names volume ${s.volumeId} but volume ${v.id} was given`, { source: this.name }))
-          : this.#run("createSnapshot", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.createSnapshot(s, v, ctx)),
+          : this.#run("createSnapshot", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.createSnapshot(s, v, ctx).andThen((snap) => this.#checkSnapshot(snap, s.id, v.id))),
       ),
     );
   }
@@ -124,7 +150,9 @@ export class VolumeBackend {
       this.#snapshot(snapshot).asyncAndThen((snap) =>
         s.sizeGiB < snap.volumeSizeGiB
           ? errAsync(new VolkitError("INVALID_ARGUMENT", `new volume (${s.sizeGiB} GiB) is smaller than the snapshot (${snap.volumeSizeGiB} GiB)`, { source: this.name }))
-          : this.#run("createVolumeFromSnapshot", s.id, [`volume:${s.id}`, `volume:${snap.volumeId}`], options, (ctx) => this.driver.createVolumeFromSnapshot(s, snap, ctx)),
+          : this.#run("createVolumeFromSnapshot", s.id, [`volume:${s.id}`, `volume:${snap.volumeId}`], options, (ctx) =>
+              this.driver.createVolumeFromSnapshot(s, snap, ctx).andThen((v) => this.#checkVolume("createVolumeFromSnapshot", v, s.id)),
+            ),
       ),
     );
   }
@@ -135,7 +163,9 @@ export class VolumeBackend {
       this.#volume(source).asyncAndThen((src) =>
         s.sizeGiB < src.sizeGiB
           ? errAsync(new VolkitError("INVALID_ARGUMENT", `clone (${s.sizeGiB} GiB) is smaller than its source (${src.sizeGiB} GiB)`, { source: this.name }))
-          : this.#run("createClonedVolume", s.id, [`volume:${s.id}`, `volume:${src.id}`], options, (ctx) => this.driver.createClonedVolume(s, src, ctx)),
+          : this.#run("createClonedVolume", s.id, [`volume:${s.id}`, `volume:${src.id}`], options, (ctx) =>
+              this.driver.createClonedVolume(s, src, ctx).andThen((v) => this.#checkVolume("createClonedVolume", v, s.id)),
+            ),
       ),
     );
   }
@@ -146,7 +176,7 @@ export class VolumeBackend {
       validate(SizeGiBSchema, newSizeGiB, "new size").asyncAndThen((size) =>
         size < v.sizeGiB
           ? errAsync(new VolkitError("INVALID_ARGUMENT", `cannot shrink volume ${v.id} from ${v.sizeGiB} to ${size} GiB`, { source: this.name }))
-          : this.#run("extendVolume", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.extendVolume(v, size, ctx)),
+          : this.#run("extendVolume", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.extendVolume(v, size, ctx).andThen((out) => this.#checkVolume("extendVolume", out, v.id, size))),
       ),
     );
   }
@@ -185,10 +215,9 @@ export class VolumeBackend {
   initializeConnection(volume: Volume, connector: ConnectorProperties, options: OperationOptions = {}): ResultAsync<ConnectionInfo, VolkitError> {
     return this.#volume(volume).asyncAndThen((v) =>
       this.#connector(connector).asyncAndThen((c) =>
-        this.#run("initializeConnection", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.initializeConnection(v, c, ctx)).map((info) => {
-          if (info.type === "iscsi") registerSecret(info.authPassword);
-          return info;
-        }),
+        this.#run("initializeConnection", v.id, [`volume:${v.id}`], options, (ctx) =>
+          this.driver.initializeConnection(v, c, ctx).andThen((info) => this.#checkConnectionInfo(info, v.id)),
+        ),
       ),
     );
   }
@@ -225,7 +254,9 @@ export class VolumeBackend {
   manageExisting(spec: VolumeSpec, ref: ExistingRef, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
     return validate(VolumeSpecSchema, spec, "volume spec").asyncAndThen((s) =>
       validate(ExistingRefSchema, ref, "existing reference").asyncAndThen((r) =>
-        this.#run("manageExisting", s.id, [`volume:${s.id}`, `manage:${JSON.stringify(r)}`], options, (ctx) => this.driver.manageExisting(s, r, ctx)),
+        this.#run("manageExisting", s.id, [`volume:${s.id}`, `manage:${JSON.stringify(r)}`], options, (ctx) =>
+          this.driver.manageExisting(s, r, ctx).andThen((v) => this.#checkVolume("manageExisting", v, s.id)),
+        ),
       ),
     );
   }
@@ -247,7 +278,7 @@ export class VolumeBackend {
 
   /** Releases the driver's resources. */
   close(): ResultAsync<void, VolkitError> {
-    return this.driver.close ? this.driver.close() : okAsync(undefined);
+    return this.#guard(() => (this.driver.close ? this.driver.close() : okAsync(undefined)));
   }
 
   #volume(volume: Volume) {
@@ -266,20 +297,116 @@ export class VolumeBackend {
     return connector === undefined ? ok(undefined) : this.#connector(connector);
   }
 
-  #ensureSetup(ctx: OperationContext): ResultAsync<void, VolkitError> {
-    if (!this.#setup) {
-      const attempt = this.driver.setup(ctx).match(
-        () => undefined,
-        (e) => {
-          this.#setup = undefined; // let the next call try again
-          throw e;
-        },
-      );
-      this.#setup = attempt;
+  /** A driver bug: the driver returned something the runtime cannot hand to callers. */
+  #driverBug(operation: string, message: string, details?: Record<string, unknown>): VolkitError {
+    return new VolkitError("INTERNAL", `driver ${this.driver.driverName}: ${operation} returned ${message}`, {
+      source: this.name,
+      ...(details === undefined ? {} : { details: { driver: this.driver.driverName, operation, ...details } }),
+    });
+  }
+
+  #checkVolume(operation: string, volume: Volume, expectedId: string, expectedSizeGiB?: number): Result<Volume, VolkitError> {
+    const parsed = VolumeSchema.safeParse(volume);
+    if (!parsed.success) {
+      return err(this.#driverBug(operation, "an invalid volume record", { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) }));
     }
-    return ResultAsync.fromPromise(this.#setup, (e) =>
-      e instanceof VolkitError ? e : new VolkitError("BACKEND_UNAVAILABLE", `setup of ${this.name} failed: ${String(e)}`, { source: this.name, cause: e }),
+    if (parsed.data.id !== expectedId) {
+      return err(this.#driverBug(operation, `volume ${parsed.data.id}, not its own volume ${expectedId}`, { expectedId, returnedId: parsed.data.id }));
+    }
+    if (expectedSizeGiB !== undefined && parsed.data.sizeGiB !== expectedSizeGiB) {
+      return err(
+        this.#driverBug(operation, `volume ${expectedId} with ${parsed.data.sizeGiB} GiB, but ${expectedSizeGiB} GiB was requested`, {
+          expectedSizeGiB,
+          returnedSizeGiB: parsed.data.sizeGiB,
+        }),
+      );
+    }
+    return ok(volume); // what the driver returned, unchanged
+  }
+
+  #checkSnapshot(snapshot: Snapshot, expectedId: string, expectedVolumeId: string): Result<Snapshot, VolkitError> {
+    const parsed = SnapshotSchema.safeParse(snapshot);
+    if (!parsed.success) {
+      return err(this.#driverBug("createSnapshot", "an invalid snapshot record", { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) }));
+    }
+    if (parsed.data.id !== expectedId || parsed.data.volumeId !== expectedVolumeId) {
+      return err(
+        this.#driverBug("createSnapshot", `snapshot ${parsed.data.id} of volume ${parsed.data.volumeId}, not its own snapshot ${expectedId} of volume ${expectedVolumeId}`, {
+          expectedId,
+          returnedId: parsed.data.id,
+        }),
+      );
+    }
+    return ok(snapshot);
+  }
+
+  #checkConnectionInfo(info: ConnectionInfo, volumeId: string): Result<ConnectionInfo, VolkitError> {
+    // Register the secrets first, so nothing derived from a malformed info can show them.
+    const raw = info as { authPassword?: unknown; discoveryAuthPassword?: unknown } | null | undefined;
+    if (typeof raw?.authPassword === "string") registerSecret(raw.authPassword);
+    if (typeof raw?.discoveryAuthPassword === "string") registerSecret(raw.discoveryAuthPassword);
+    const parsed = ConnectionInfoSchema.safeParse(info);
+    if (!parsed.success) {
+      return err(
+        this.#driverBug("initializeConnection", `connection info for volume ${volumeId} that is not a valid ConnectionInfo`, {
+          issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+        }),
+      );
+    }
+    if (parsed.data.volumeId !== volumeId) {
+      return err(
+        this.#driverBug("initializeConnection", `connection info of volume ${parsed.data.volumeId}, not of volume ${volumeId}`, { expectedId: volumeId, returnedId: parsed.data.volumeId }),
+      );
+    }
+    return ok(parsed.data);
+  }
+
+  /**
+   * Calls driver (or lock backend) code so that nothing it throws escapes: a synchronous throw, a
+   * rejected promise or a value that is not a Result all become an `INTERNAL` error.
+   */
+  #guard<T>(call: () => ResultAsync<T, VolkitError>): ResultAsync<T, VolkitError> {
+    let pending: PromiseLike<Result<T, VolkitError>>;
+    try {
+      pending = call();
+    } catch (e) {
+      return errAsync(toVolkitError(e, "INTERNAL", this.name));
+    }
+    return new ResultAsync(
+      Promise.resolve(pending).then(
+        (result): Result<T, VolkitError> =>
+          result !== null && typeof result === "object" && typeof (result as Partial<Result<T, VolkitError>>).isOk === "function"
+            ? result
+            : err(new VolkitError("INTERNAL", `driver ${this.driver.driverName} returned a value that is not a Result`, { source: this.name })),
+        (e: unknown) => err(toVolkitError(e, "INTERNAL", this.name)),
+      ),
     );
+  }
+
+  /**
+   * Runs the driver's setup once for everyone. The setup runs on a context of its own (its own
+   * deadline, no caller's signal), so one caller giving up never fails it for the others; each
+   * caller waits with its own signal. A failed setup (Err, throw or rejection) is forgotten, so
+   * the next operation tries again.
+   */
+  #ensureSetup(ctx: OperationContext): ResultAsync<void, VolkitError> {
+    let shared = this.#setup;
+    if (!shared) {
+      const setupCtx = createOperationContext({
+        operation: "setup",
+        source: this.name,
+        logger: this.#logger,
+        events: this.events,
+        deadline: Date.now() + SETUP_TIMEOUT_MS,
+      });
+      const attempt: Promise<Result<void, VolkitError>> = Promise.resolve(this.#guard(() => this.driver.setup(setupCtx))).then((result) => {
+        if (result.isErr() && this.#setup === attempt) this.#setup = undefined; // let the next call try again
+        return result;
+      });
+      this.#setup = attempt;
+      shared = attempt;
+    }
+    return new ResultAsync(awaitWithSignal(shared, ctx.signal, this.name));
   }
 
   #run<T>(
@@ -296,8 +423,8 @@ export class VolumeBackend {
     this.events.emit({ type: "operation:start", operation, source: this.name, ...(volumeId === undefined ? {} : { volumeId }), at });
     this.#logger.debug({ operation, volumeId, backend: this.name }, "operation start");
     const body = (): ResultAsync<T, VolkitError> =>
-      (needsSetup ? ctx.phase("setup", () => this.#ensureSetup(ctx)) : okAsync(undefined)).andThen(() => fn(ctx));
-    return withLocks(this.#locks, lockKeys, ctx.signal, body)
+      (needsSetup ? ctx.phase("setup", () => this.#ensureSetup(ctx)) : okAsync(undefined)).andThen(() => this.#guard(() => fn(ctx)));
+    return this.#guard(() => withLocks(this.#locks, lockKeys, ctx.signal, body))
       .mapErr((e) => (e instanceof VolkitError ? e : new VolkitError("INTERNAL", String(e), { source: this.name, cause: e })))
       .map((value) => {
         this.#end(operation, volumeId, started, ctx, undefined);

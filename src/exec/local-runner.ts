@@ -20,8 +20,13 @@ export interface LocalRunnerOptions {
 }
 
 /**
- * Runs commands on this host with execa: no shell, the child killed (TERM, then KILL) on timeout
- * or abort.
+ * Runs commands on this host with execa: no shell. Each command runs in a process group of its
+ * own, and on timeout or abort the whole group is killed (TERM, then KILL after `killGraceMs`), so
+ * a grandchild (`sh -c 'sleep 60; echo done'`) neither outlives the command nor keeps the result
+ * waiting on the output pipes it holds.
+ *
+ * A command in its own group does not receive the terminal's Ctrl-C; cancel it through the
+ * operation's signal (which kills the group) instead.
  *
  * @example
  * ```ts
@@ -38,6 +43,38 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): CommandRunn
   };
 }
 
+/** Why the runner stopped a command itself. */
+type Stop = { readonly kind: "timeout" } | { readonly kind: "abort"; readonly reason: unknown };
+
+/** Signals every process of the group led by `pid`; a group already gone is fine. */
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the whole group has exited.
+  }
+}
+
+/**
+ * Groups of commands still running. execa's own `cleanup` (kill the child when this process
+ * exits) does not apply to detached children, so the runner does it: on exit every group still
+ * running gets SIGTERM, as execa's cleanup would have sent to the child.
+ */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function trackGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  liveGroups.add(pid);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const group of liveGroups) killGroup(group, "SIGTERM");
+    });
+  }
+}
+
 function runLocal(spec: CommandSpec, prefix: readonly string[], options: LocalRunnerOptions): ResultAsync<CommandOutput, VolkitError> {
   const argv = [...prefix, ...spec.argv] as unknown as Argv;
   const [file, ...args] = argv;
@@ -46,38 +83,83 @@ function runLocal(spec: CommandSpec, prefix: readonly string[], options: LocalRu
   }
   const started = performance.now();
   const timeoutMs = spec.timeoutMs ?? options.defaultTimeoutMs;
+  const killGraceMs = options.killGraceMs ?? 2000;
   const child = execa(file, args, {
     reject: false,
     shell: false,
     stripFinalNewline: false,
     env: { ...options.env, ...spec.env },
     extendEnv: true,
+    // Own process group (setsid), so timeout and abort can kill grandchildren too; the timeout and
+    // the abort are handled below rather than by execa, which would only kill the direct child.
+    detached: true,
     ...(spec.stdin === undefined ? { stdin: "ignore" as const } : { input: spec.stdin }),
     ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
-    ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
-    ...(spec.signal === undefined ? {} : { cancelSignal: spec.signal }),
-    forceKillAfterDelay: options.killGraceMs ?? 2000,
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
   });
+  trackGroup(child.pid);
   if (spec.onStderr) child.stderr?.on("data", (b: Buffer) => spec.onStderr?.(b.toString("utf8")));
   if (spec.onStdout) child.stdout?.on("data", (b: Buffer) => spec.onStdout?.(b.toString("utf8")));
-  return ResultAsync.fromPromise(child, (e) => new VolkitError("INTERNAL", String(e), { source: "exec", cause: e })).andThen((res) => {
+
+  let stop: Stop | undefined;
+  let markStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (markStopped = resolve));
+  const halt = (why: Stop): void => {
+    if (stop) return;
+    stop = why;
+    killGroup(child.pid, "SIGTERM");
+    const force = setTimeout(() => {
+      killGroup(child.pid, "SIGKILL");
+      if (child.pid !== undefined) liveGroups.delete(child.pid);
+    }, killGraceMs);
+    force.unref();
+    markStopped();
+  };
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => halt({ kind: "timeout" }), timeoutMs);
+  timer?.unref(); // the child itself keeps the process alive while it runs
+  const onAbort = (): void => halt({ kind: "abort", reason: spec.signal?.reason });
+  spec.signal?.addEventListener("abort", onAbort, { once: true });
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once("exit", () => resolve());
+  });
+  // A command that ends by itself leaves the tracked set with its direct child; one we stopped
+  // stays until its SIGKILL went out.
+  void exited.then(() => {
+    if (!stop && child.pid !== undefined) liveGroups.delete(child.pid);
+  });
+  // Once we stopped the command, its direct child's exit ends the wait: a process that escaped the
+  // group may still hold the pipes, and must not delay the TIMEOUT/ABORTED result.
+  const stoppedThenExited = stopped
+    .then(() => exited)
+    .then(() => {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      return undefined;
+    });
+  const finished = Promise.race([Promise.resolve(child), stoppedThenExited]).finally(() => {
+    if (timer) clearTimeout(timer);
+    spec.signal?.removeEventListener("abort", onAbort);
+  });
+
+  return ResultAsync.fromPromise(finished, (e) => new VolkitError("INTERNAL", String(e), { source: "exec", cause: e })).andThen((res) => {
     const durationMs = performance.now() - started;
-    const stdout = String(res.stdout ?? "");
-    const stderr = String(res.stderr ?? "");
     const shown = redactArgv(spec.argv, spec.secrets);
-    if (res.isCanceled) {
-      const e = abortReasonToError(spec.signal?.reason, "exec");
+    if (stop?.kind === "abort") {
+      const e = abortReasonToError(stop.reason, "exec");
       return errAsync(new VolkitError(e.code, `${e.message} while running ${shown[0]}`, { source: "exec", cause: e.cause, details: { command: shown } }));
     }
-    if (res.timedOut) {
+    if (stop?.kind === "timeout") {
       return errAsync(new VolkitError("TIMEOUT", `${shown[0]} timed out after ${timeoutMs} ms and was killed`, {
         source: "exec",
         details: { command: shown, timeoutMs },
         transient: true,
       }));
     }
+    if (res === undefined) return errAsync(new VolkitError("INTERNAL", `${shown[0]} ended without a result`, { source: "exec", details: { command: shown } }));
+    const stdout = String(res.stdout ?? "");
+    const stderr = String(res.stderr ?? "");
     const code = (res as { code?: string }).code;
     if (code === "ENOENT" || (res.failed && res.exitCode === undefined && /ENOENT/.test(String(res.message)))) {
       return errAsync(new VolkitError("COMMAND_NOT_FOUND", `command not found: ${shown[0]}`, { source: "exec", details: { command: shown } }));

@@ -74,9 +74,10 @@ export function commandFailed(
   const secrets = spec.secrets ?? [];
   const argv = redactArgv(spec.argv, secrets);
   const cleanErr = redactText(stderr.trim(), secrets).slice(-STDERR_LIMIT);
-  const firstLine = cleanErr.split("\n").filter(Boolean).pop() ?? "";
+  // The last non-empty line is the useful one: lvm and iscsiadm print warnings first, the error last.
+  const lastLine = cleanErr.split("\n").filter((line) => line.trim() !== "").pop() ?? "";
   const how = exitCode === undefined ? `was killed by ${signal ?? "a signal"}` : `exited with code ${exitCode}`;
-  return new VolkitError("COMMAND_FAILED", `${argv[0]} ${how}${firstLine ? `: ${firstLine}` : ""}`, {
+  return new VolkitError("COMMAND_FAILED", `${argv[0]} ${how}${lastLine ? `: ${lastLine.trim()}` : ""}`, {
     source: "exec",
     details: {
       command: argv,
