@@ -5,6 +5,8 @@ export default defineConfig({
   entry: {
     index: "src/index.ts",
     "drivers/lvm/index": "src/drivers/lvm/index.ts",
+    "connectors/iscsi/index": "src/connectors/iscsi/index.ts",
+    "connectors/local/index": "src/connectors/local/index.ts",
     "libvirt/index": "src/libvirt/index.ts",
     "testing/index": "src/testing/index.ts",
   },

@@ -10,3 +10,5 @@
 export * from "./fake-runner.js";
 export * from "./memory-driver.js";
 export * from "./conformance.js";
+export * from "../host/fake-tree.js";
+export * from "../host/fake-sysfs.js";

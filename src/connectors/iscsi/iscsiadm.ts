@@ -1,0 +1,137 @@
+import { type ResultAsync, okAsync } from "neverthrow";
+import type { OperationContext } from "../../core/context.js";
+import type { VolkitError } from "../../core/errors.js";
+import { withRetry } from "../../core/retry.js";
+import type { Argv, CommandOutput, CommandRunner } from "../../exec/runner.js";
+import { ISCSIADM_EXIT, classifyIscsiadmError, type IscsiadmWhere } from "./iscsi-errors.js";
+import { parseSendTargets, type DiscoveredTarget } from "./iscsi-parsers.js";
+
+/** CHAP settings for a node or a discovery record. */
+export interface ChapSettings {
+  /** CHAP user. */
+  readonly username: string;
+  /** CHAP secret: only ever passed through `CommandSpec.secrets`-protected argv. */
+  readonly password: string;
+}
+
+/** Timing knobs of {@link Iscsiadm}. */
+export interface IscsiadmTimings {
+  /** Kill a login still running after this long (ms). */
+  readonly loginTimeoutMs: number;
+  /** Kill any other iscsiadm call after this long (ms). */
+  readonly commandTimeoutMs: number;
+  /** Retries of transient failures (exit 6, 28, 29). */
+  readonly retries: number;
+  /** First retry delay (ms). */
+  readonly retryMinMs: number;
+}
+
+/**
+ * The iscsiadm calls the connector makes, each as an argv through the runner with the
+ * operation's signal, transient exit codes retried, failures classified by the named table.
+ */
+export class Iscsiadm {
+  readonly #runner: CommandRunner;
+  readonly #t: IscsiadmTimings;
+
+  /** @param runner - runs iscsiadm (locally, via a root helper…). */
+  constructor(runner: CommandRunner, timings: IscsiadmTimings) {
+    this.#runner = runner;
+    this.#t = timings;
+  }
+
+  /** Whether a node record exists (`iscsiadm -m node -T -p`; exit 21 = no). */
+  nodeExists(iqn: string, portal: string, ctx: OperationContext): ResultAsync<boolean, VolkitError> {
+    return this.#node(iqn, portal, [], ctx, { op: "node lookup", ok: [ISCSIADM_EXIT.SUCCESS, ISCSIADM_EXIT.NO_OBJECTS_FOUND] }).map((o) => o.exitCode === ISCSIADM_EXIT.SUCCESS);
+  }
+
+  /** Creates a node record (`--interface default --op new`). */
+  createNode(iqn: string, portal: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return this.#node(iqn, portal, ["--interface", "default", "--op", "new"], ctx, { op: "node create" }).map(() => undefined);
+  }
+
+  /** Sets one node setting (`--op update -n <name> -v <value>`); `secret` marks the value for redaction. */
+  updateNode(iqn: string, portal: string, name: string, value: string, ctx: OperationContext, secret = false): ResultAsync<void, VolkitError> {
+    return this.#node(iqn, portal, ["--op", "update", "-n", name, "-v", value], ctx, { op: `node update ${name}`, ...(secret ? { secrets: [value] } : {}) }).map(() => undefined);
+  }
+
+  /** Writes CHAP settings (authmethod, username, password) into a node record. */
+  setNodeChap(iqn: string, portal: string, chap: ChapSettings, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return this.updateNode(iqn, portal, "node.session.auth.authmethod", "CHAP", ctx)
+      .andThen(() => this.updateNode(iqn, portal, "node.session.auth.username", chap.username, ctx))
+      .andThen(() => this.updateNode(iqn, portal, "node.session.auth.password", chap.password, ctx, true));
+  }
+
+  /** Logs in (`--login`). Resolves `true` when a session was made, `false` when one already existed (exit 15). */
+  login(iqn: string, portal: string, ctx: OperationContext): ResultAsync<boolean, VolkitError> {
+    return this.#node(iqn, portal, ["--login"], ctx, { op: "login", ok: [ISCSIADM_EXIT.SUCCESS, ISCSIADM_EXIT.SESSION_EXISTS], timeoutMs: this.#t.loginTimeoutMs }).map(
+      (o) => o.exitCode === ISCSIADM_EXIT.SUCCESS,
+    );
+  }
+
+  /** Logs out (`--logout`); no session (exit 21) counts as done. */
+  logout(iqn: string, portal: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return this.#node(iqn, portal, ["--logout"], ctx, { op: "logout", ok: [ISCSIADM_EXIT.SUCCESS, ISCSIADM_EXIT.NO_OBJECTS_FOUND], timeoutMs: this.#t.loginTimeoutMs }).map(() => undefined);
+  }
+
+  /** Deletes the node record (`--op delete`); a missing record (exit 21) counts as done. */
+  deleteNode(iqn: string, portal: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return this.#node(iqn, portal, ["--op", "delete"], ctx, { op: "node delete", ok: [ISCSIADM_EXIT.SUCCESS, ISCSIADM_EXIT.NO_OBJECTS_FOUND] }).map(() => undefined);
+  }
+
+  /**
+   * SendTargets discovery through `portal` (`-m discoverydb`), with discovery CHAP when given.
+   * Like os-brick, the discovery record is created, updated and used; iscsiadm also stores node
+   * records for what it found.
+   */
+  discover(portal: string, chap: ChapSettings | undefined, ctx: OperationContext): ResultAsync<DiscoveredTarget[], VolkitError> {
+    const db = ["iscsiadm", "-m", "discoverydb", "-t", "sendtargets", "-p", portal] as const;
+    const where = { op: "discovery", portal };
+    const update = (name: string, value: string, secret = false): ResultAsync<CommandOutput, VolkitError> =>
+      this.#run([...db, "--op", "update", "-n", name, "-v", value], ctx, { ...where, ...(secret ? { secrets: [value] } : {}) });
+    const setup = chap
+      ? this.#run([...db, "--op", "new"], ctx, where)
+          .andThen(() => update("discovery.sendtargets.auth.authmethod", "CHAP"))
+          .andThen(() => update("discovery.sendtargets.auth.username", chap.username))
+          .andThen(() => update("discovery.sendtargets.auth.password", chap.password, true))
+          .map(() => undefined)
+      : okAsync(undefined);
+    return setup
+      .andThen(() => this.#run([...db, "--discover"], ctx, { ...where, timeoutMs: this.#t.loginTimeoutMs }))
+      .andThen((o) => parseSendTargets(o.stdout));
+  }
+
+  #node(iqn: string, portal: string, args: readonly string[], ctx: OperationContext, opts: RunOpts): ResultAsync<CommandOutput, VolkitError> {
+    return this.#run(["iscsiadm", "-m", "node", "-T", iqn, "-p", portal, ...args], ctx, { ...opts, target: iqn, portal });
+  }
+
+  #run(argv: Argv, ctx: OperationContext, opts: RunOpts & IscsiadmWhere): ResultAsync<CommandOutput, VolkitError> {
+    return withRetry(
+      () =>
+        this.#runner
+          .run({
+            argv,
+            signal: ctx.signal,
+            timeoutMs: opts.timeoutMs ?? this.#t.commandTimeoutMs,
+            ...(opts.ok ? { okExitCodes: opts.ok } : {}),
+            ...(opts.secrets ? { secrets: opts.secrets } : {}),
+          })
+          .mapErr((e) => classifyIscsiadmError(e, opts)),
+      {
+        retries: this.#t.retries,
+        minTimeoutMs: this.#t.retryMinMs,
+        signal: ctx.signal,
+        // Only the table's transient exit codes: a killed (timed-out) login is not retried.
+        isTransient: (e) => e.transient && e.code === "COMMAND_FAILED",
+        onRetry: (e, n) => ctx.logger.debug({ op: opts.op, target: opts.target, portal: opts.portal, attempt: n, code: e.code }, "iscsiadm transient failure, retrying"),
+      },
+    );
+  }
+}
+
+interface RunOpts {
+  readonly op: string;
+  readonly ok?: readonly number[];
+  readonly secrets?: readonly string[];
+  readonly timeoutMs?: number;
+}

@@ -1,0 +1,102 @@
+import { type ResultAsync, errAsync, okAsync } from "neverthrow";
+import type { OperationContext } from "../../core/context.js";
+import { VolkitError } from "../../core/errors.js";
+import { withRetry } from "../../core/retry.js";
+import { type Argv, type CommandOutput, type CommandRunner } from "../../exec/runner.js";
+import { isMultipathdFailure, parseMultipathdMaps, type MultipathMap } from "./iscsi-parsers.js";
+
+/** Timing knobs of {@link Multipath}. */
+export interface MultipathTimings {
+  /** Kill a multipath/multipathd call after this long (ms). */
+  readonly commandTimeoutMs: number;
+  /** Retries of `multipath -f` while the map is busy. */
+  readonly flushRetries: number;
+  /** First retry delay (ms). */
+  readonly retryMinMs: number;
+}
+
+/**
+ * multipath-tools calls: `multipathd` (daemon commands; it may print `fail` with exit 0, which is
+ * treated as failure) and `multipath` (`-a` to whitelist a WWID, `-f` to flush a map).
+ */
+export class Multipath {
+  readonly #runner: CommandRunner;
+  readonly #t: MultipathTimings;
+
+  /** @param runner - runs multipath-tools. */
+  constructor(runner: CommandRunner, timings: MultipathTimings) {
+    this.#runner = runner;
+    this.#t = timings;
+  }
+
+  /** Whether multipathd answers (`multipathd show status`). */
+  available(ctx: OperationContext): ResultAsync<boolean, VolkitError> {
+    return this.#daemon(["show", "status"], ctx)
+      .map(() => true)
+      // A hung or missing multipathd is "not available"; a cancelled operation stays cancelled.
+      .orElse((e) => (ctx.signal.aborted ? errAsync(e) : okAsync(false)));
+  }
+
+  /** Whitelists a WWID so `find_multipaths yes|smart|strict` builds its map (`multipath -a`). */
+  addWwid(wwid: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return this.#run(["multipath", "-a", wwid], ctx).map(() => undefined);
+  }
+
+  /** Hands a path to multipathd (`multipathd add path /dev/sdX`). */
+  addPath(device: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return this.#daemon(["add", "path", device], ctx).map(() => undefined);
+  }
+
+  /** Makes multipathd forget a path before it is deleted (`multipathd del path /dev/sdX`). */
+  delPath(device: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return this.#daemon(["del", "path", device], ctx).map(() => undefined);
+  }
+
+  /** Every map with its paths (`multipathd show maps json`). */
+  maps(ctx: OperationContext): ResultAsync<MultipathMap[], VolkitError> {
+    return this.#daemon(["show", "maps", "json"], ctx).andThen((o) => parseMultipathdMaps(o.stdout));
+  }
+
+  /** Lets queued I/O fail instead of waiting forever (`multipathd disablequeueing map <name>`). */
+  disableQueueing(name: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return this.#daemon(["disablequeueing", "map", name], ctx).map(() => undefined);
+  }
+
+  /** Reloads a map with its paths' new size (`multipathd resize map <name>`), retried while busy. */
+  resizeMap(name: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return this.#retrying(() => this.#daemon(["resize", "map", name], ctx).mapErr(transient), ctx).map(() => undefined);
+  }
+
+  /** Removes a map (`multipath -f <name>`), retried while it is still in use. */
+  flushMap(name: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return this.#retrying(() => this.#run(["multipath", "-f", name], ctx).mapErr(transient), ctx).map(() => undefined);
+  }
+
+  #retrying<T>(attempt: () => ResultAsync<T, VolkitError>, ctx: OperationContext): ResultAsync<T, VolkitError> {
+    return withRetry(attempt, {
+      retries: this.#t.flushRetries,
+      minTimeoutMs: this.#t.retryMinMs,
+      signal: ctx.signal,
+      isTransient: (e) => e.transient && e.code === "COMMAND_FAILED",
+      onRetry: (e, n) => ctx.logger.debug({ attempt: n, message: e.message }, "multipath busy, retrying"),
+    });
+  }
+
+  #daemon(args: readonly string[], ctx: OperationContext): ResultAsync<CommandOutput, VolkitError> {
+    return this.#run(["multipathd", ...args], ctx).andThen((o) =>
+      isMultipathdFailure(o.stdout)
+        ? errAsync(new VolkitError("COMMAND_FAILED", `multipathd ${args.join(" ")} answered: ${o.stdout.trim().slice(0, 200)}`, { source: "multipath", details: { command: [...o.argv], exitCode: o.exitCode, stdout: o.stdout.trim().slice(0, 2000) } }))
+        : okAsync(o),
+    );
+  }
+
+  #run(argv: Argv, ctx: OperationContext): ResultAsync<CommandOutput, VolkitError> {
+    return this.#runner.run({ argv, signal: ctx.signal, timeoutMs: this.#t.commandTimeoutMs });
+  }
+}
+
+/** Marks a failed multipath command as worth retrying (a map in use, a busy daemon). */
+function transient(e: VolkitError): VolkitError {
+  if (e.code !== "COMMAND_FAILED") return e;
+  return new VolkitError(e.code, e.message, { source: "multipath", cause: e, details: e.details, transient: true });
+}
