@@ -43,6 +43,15 @@ export class LvmClient {
     return `/dev/${this.vg}/${lv}`;
   }
 
+  /**
+   * `/dev/mapper/<vg>-<lv>[-<layer>]`: device-mapper doubles every `-` inside VG and LV names.
+   * The `cow` layer of a thick snapshot is its exception store.
+   */
+  mapperPath(lv: string, layer?: string): string {
+    const esc = (n: string): string => n.replaceAll("-", "--");
+    return `/dev/mapper/${esc(this.vg)}-${esc(lv)}${layer ? `-${layer}` : ""}`;
+  }
+
   /** Runs one lvm2 command with the driver's environment and the 139 retry. */
   run(argv: readonly [string, ...string[]], ctx: OperationContext, okExitCodes?: readonly number[]): ResultAsync<CommandOutput, VolkitError> {
     return withRetry(

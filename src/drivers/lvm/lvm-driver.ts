@@ -195,10 +195,11 @@ export class LvmDriver extends VolumeDriverBase {
     return this.lvm.findLv(name, ctx).andThen((lv) => {
       if (!lv) return okAsync(undefined);
       if (isOpen(lv)) return errAsync(new VolkitError("VOLUME_BUSY", `snapshot ${snapshot.id} is open`, { source: "lvm" }));
-      // Writing zeros through a thick snapshot fills its COW store, so the origin's old data
-      // that the snapshot preserved does not leak to the next LV allocated on those extents.
+      // A thick snapshot keeps the origin's old data in its exception store (the `-cow` layer,
+      // lv_size bytes). Zero that store itself: writing zeros *through* the snapshot would need
+      // more COW space than it has and invalidate it half way (EIO), leaking the rest.
       const wipe = isThickSnapshot(lv) && this.#config.volumeClear === "zero"
-        ? ctx.phase("wipe", () => zeroDevice(this.runner as CommandRunner, { target: this.lvm.devicePath(name), bytes: this.#clearBytes(lv), ...this.copyOptions() }, ctx).map(() => undefined))
+        ? ctx.phase("wipe", () => zeroDevice(this.runner as CommandRunner, { target: this.lvm.mapperPath(name, "cow"), bytes: this.#clearBytes(lv), ...this.copyOptions() }, ctx).map(() => undefined))
         : okAsync(undefined);
       return wipe.andThen(() => ctx.phase("lvremove", () => this.lvm.remove(name, ctx)));
     });

@@ -211,6 +211,17 @@ describe("LVM driver volumes", () => {
     expect(runner.commandsOf("lvcreate")).toEqual([["lvcreate", "--yes", "-s", "-n", "_snapshot-s9", "-L", `${GiB}b`, "--addtag", "volkit-origin-aaaa", "volkit-thick/volume-aaaa"]]);
   });
 
+  it("wipes a deleted thick snapshot's exception store (the -cow layer), not through the snapshot", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" }).on(["dd"], {}).on(["lvremove"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    (await backend.deleteSnapshot({ id: "s1", volumeId: "aaaa", volumeSizeGiB: 1 }))._unsafeUnwrap();
+    const targets = new Set(runner.commandsOf("dd").map((a) => a.find((x) => x.startsWith("of="))));
+    expect([...targets]).toEqual(["of=/dev/mapper/volkit--thick-_snapshot--s1-cow"]);
+    const zeroed = runner.commandsOf("dd").reduce((sum, a) => sum + Number(a.find((x) => x.startsWith("count="))?.slice(6)), 0);
+    expect(zeroed).toBe(GiB); // the snapshot's lv_size in lvs-thick.json
+    expect(runner.commandsOf("lvremove")).toEqual([["lvremove", "--yes", "--config", "activation { retry_deactivation = 1 }", "-f", "volkit-thick/_snapshot-s1"]]);
+  });
+
   it("returns the existing snapshot when a snapshot create is retried", async () => {
     const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
     const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
