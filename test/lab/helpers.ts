@@ -76,15 +76,20 @@ export function vgsRow(vg: string): Record<string, string> {
   return row;
 }
 
-/** Where an LV's first segment lives: the PV device and the byte offset of its first extent. */
-export function lvPhysicalStart(vg: string, lv: string): { pv: string; offset: number } {
-  const range = lvsRows(vg).get(lv)?.seg_pe_ranges;
-  const m = /^(\S+):(\d+)-\d+/.exec(range ?? "");
-  if (!m?.[1]) throw new Error(`no PE range for ${vg}/${lv}: ${range}`);
-  const pvs = JSON.parse(sh(["pvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "pv_name,pe_start", m[1]])) as { report: { pv: Record<string, string>[] }[] };
-  const peStart = Number(pvs.report[0]?.pv[0]?.pe_start);
+/** Where byte `offset` of an LV lives: the PV device and the byte offset on it (walks every segment). */
+export function lvPhysicalOffset(vg: string, lv: string, offset: number): { pv: string; offset: number } {
+  const json = JSON.parse(sh(["lvs", "--segments", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "seg_start,seg_size,seg_pe_ranges", `${vg}/${lv}`])) as { report: { lv: Record<string, string>[] }[] };
   const extent = Number(vgsRow(vg).vg_extent_size);
-  return { pv: m[1], offset: peStart + Number(m[2]) * extent };
+  for (const seg of json.report[0]?.lv ?? []) {
+    const start = Number(seg.seg_start);
+    if (offset < start || offset >= start + Number(seg.seg_size)) continue;
+    const m = /^(\S+):(\d+)-\d+/.exec(seg.seg_pe_ranges ?? "");
+    if (!m?.[1]) throw new Error(`no PE range in segment of ${vg}/${lv}: ${seg.seg_pe_ranges}`);
+    const pvs = JSON.parse(sh(["pvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "pv_name,pe_start", m[1]])) as { report: { pv: Record<string, string>[] }[] };
+    const peStart = Number(pvs.report[0]?.pv[0]?.pe_start);
+    return { pv: m[1], offset: peStart + Number(m[2]) * extent + (offset - start) };
+  }
+  throw new Error(`offset ${offset} is outside ${vg}/${lv}`);
 }
 
 /** Unique short id for test volumes. */
