@@ -31,7 +31,7 @@ let stepNo = 0;
 async function step<T>(title: string, run: () => ResultAsync<T, VolkitError> | Result<T, VolkitError>): Promise<T> {
   stepNo++;
   const started = performance.now();
-  process.stdout.write(`${String(stepNo).padStart(2)}. ${title.padEnd(52)}`);
+  process.stdout.write(`${String(stepNo).padStart(2)}. ${title.padEnd(56)}`);
   const out = await run();
   const ms = (performance.now() - started).toFixed(0);
   if (out.isErr()) {
@@ -108,12 +108,14 @@ async function main(): Promise<void> {
   const thick: VolumeBackend = await step(`set up LVM driver on ${vgThick} (thick, volumeClear zero)`, () =>
     createDriver({ driver: "lvm", volumeGroup: vgThick, lvmType: "default", volumeClear: "zero" }),
   );
+  let deletePhases = "";
   thick.events.on((e) => {
-    if (e.type === "operation:end" && e.operation === "deleteVolume") console.log(`    phases: ${e.phases.map((p) => `${p.name} ${Math.round(p.durationMs)} ms`).join(", ")}`);
+    if (e.type === "operation:end" && e.operation === "deleteVolume") deletePhases = e.phases.map((p) => `${p.name} ${Math.round(p.durationMs)} ms`).join(", ");
   });
   const tv: Volume = await step("create thick volume (1 GiB)", () => thick.createVolume({ id: randomUUID(), sizeGiB: 1 }));
   await task("write 16 MiB of data", () => run(["dd", `of=/dev/${vgThick}/volume-${tv.id}`, "bs=1M", "oflag=direct", "conv=fsync", "status=none"], data));
   await step("delete thick volume (zero every byte, then lvremove)", () => thick.deleteVolume(tv));
+  console.log(`    phases: ${deletePhases}`);
   const stats = await step("stats after cleanup", () => tgtBackend.getVolumeStats());
   console.log(`\npool ${stats.pools[0]?.poolName}: ${stats.freeCapacityGb} of ${stats.totalCapacityGb} GiB free, ${stats.pools[0]?.totalVolumes} volumes`);
   console.log("demo complete: every step passed");
