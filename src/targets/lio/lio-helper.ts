@@ -100,8 +100,7 @@ export class LioHelper implements TargetHelper {
   }
 
   /**
-   * {@inheritDoc TargetHelper.check}
-   * @remarks Checks configfs has the iSCSI fabric and targetcli starts.
+   * Checks configfs has the iSCSI fabric and targetcli starts.
    */
   check(ctx: OperationContext): ResultAsync<void, VolkitError> {
     return this.#runner
@@ -128,8 +127,7 @@ export class LioHelper implements TargetHelper {
   }
 
   /**
-   * {@inheritDoc TargetHelper.removeExport}
-   * @remarks Deletes the target (its ACLs and LUN with it) and the backstore.
+   * Deletes the target (its ACLs and LUN with it) and the backstore.
    */
   removeExport(volumeId: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
     const id = validateId(volumeId);
@@ -146,8 +144,7 @@ export class LioHelper implements TargetHelper {
   }
 
   /**
-   * {@inheritDoc TargetHelper.getExport}
-   * @remarks An export needs the target, TPG 1 and the LUN of the backstore.
+   * An export needs the target, TPG 1 and the LUN of the backstore.
    */
   getExport(volumeId: string, ctx: OperationContext): ResultAsync<TargetExport | undefined, VolkitError> {
     const id = validateId(volumeId);
@@ -157,8 +154,7 @@ export class LioHelper implements TargetHelper {
   }
 
   /**
-   * {@inheritDoc TargetHelper.allowInitiator}
-   * @remarks Creates the initiator's ACL with CHAP and mapped LUN 0.
+   * Creates the initiator's ACL with CHAP and mapped LUN 0.
    */
   allowInitiator(volumeId: string, initiator: string, chap: ChapCredentials | undefined, ctx: OperationContext): ResultAsync<number, VolkitError> {
     const args = validateId(volumeId).andThen((id) =>
@@ -204,8 +200,7 @@ export class LioHelper implements TargetHelper {
   }
 
   /**
-   * {@inheritDoc TargetHelper.refreshSize}
-   * @remarks LIO: nothing to do (the kernel reads the device size live).
+   * LIO: nothing to do (the kernel reads the device size live).
    */
   refreshSize(request: ExportRequest, _ctx: OperationContext): ResultAsync<void, VolkitError> {
     const valid = validateRequest(request);

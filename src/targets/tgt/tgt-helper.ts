@@ -123,8 +123,7 @@ export class TgtHelper implements TargetHelper {
   }
 
   /**
-   * {@inheritDoc TargetHelper.getExport}
-   * @remarks A target without LUN 1 (a broken export, which `ensureExport` repairs) counts as no export.
+   * A target without LUN 1 (a broken export, which `ensureExport` repairs) counts as no export.
    */
   getExport(volumeId: string, ctx: OperationContext): ResultAsync<TargetExport | undefined, VolkitError> {
     const id = validate(IdSchema, volumeId, "volumeId");
@@ -137,8 +136,7 @@ export class TgtHelper implements TargetHelper {
   }
 
   /**
-   * {@inheritDoc TargetHelper.allowInitiator}
-   * @remarks tgt: nothing to do (CHAP decides); always LUN 1.
+   * tgt: nothing to do (CHAP decides); always LUN 1.
    */
   allowInitiator(volumeId: string, initiator: string, _chap: ChapCredentials | undefined, _ctx: OperationContext): ResultAsync<number, VolkitError> {
     const id = validate(IdSchema, volumeId, "volumeId").andThen(() => validate(IqnSchema, initiator, "initiator"));
@@ -146,8 +144,7 @@ export class TgtHelper implements TargetHelper {
   }
 
   /**
-   * {@inheritDoc TargetHelper.denyInitiator}
-   * @remarks tgt: nothing to do (the target accepts any initiator passing CHAP).
+   * tgt: nothing to do (the target accepts any initiator passing CHAP).
    */
   denyInitiator(volumeId: string, initiator: string | undefined, _ctx: OperationContext): ResultAsync<void, VolkitError> {
     const id = validate(IdSchema, volumeId, "volumeId").andThen(() => (initiator === undefined ? ok(undefined) : validate(IqnSchema, initiator, "initiator")));
@@ -155,8 +152,7 @@ export class TgtHelper implements TargetHelper {
   }
 
   /**
-   * {@inheritDoc TargetHelper.refreshSize}
-   * @remarks tgt reads a backing store's size only when the LUN is created, and `tgt-admin --update` leaves a
+   * tgt reads a backing store's size only when the LUN is created, and `tgt-admin --update` leaves a
    * target with sessions alone (with `-f` it drops them). So LUN 1 is deleted and re-added in place:
    * sessions stay logged in, the SCSI id (derived from tid and LUN) is unchanged, and initiators see
    * the new capacity after a rescan. A volume that is not exported needs nothing.
