@@ -22,7 +22,7 @@ export { buildDiskXml, resolveDisk, CDROM_BUSES, DISCARD_BUSES, DRIVE_ADDRESS_BU
 export * from "./libvirt-options.js";
 export { checkIoTune, iotuneFromQosSpecs } from "./libvirt-qos.js";
 export { diskElement, renderDiskXml } from "./libvirt-render.js";
-export { DISK_RULES, type DiskRule, type DiskRuleInfo, type RuleEnforcer } from "./libvirt-rules.js";
+export { DISK_RULES, RULES, type DiskRule, type DiskRuleInfo, type RuleEnforcer } from "./libvirt-rules.js";
 export { SERIAL_MAX_BYTES, guestDiskByIdPath, serialFromVolumeId } from "./libvirt-serial.js";
 export type * from "./libvirt-types.js";
 export { diskFromXmlNode, parseDiskXml, parseDomainDisks } from "./libvirt-parse.js";

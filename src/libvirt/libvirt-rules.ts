@@ -27,7 +27,8 @@ export interface DiskRuleInfo {
   readonly summary: string;
 }
 
-const RULES = {
+/** Every rule the disk builder enforces, with what it protects against and who else refuses it. */
+export const RULES = {
   "device-required": { enforcedBy: ["input"], summary: "host mode needs the AttachedDevice the connector returned" },
   "device-type": { enforcedBy: ["input"], summary: "iSCSI and local attach block devices, NFS attaches files" },
   "multipath-single-path": { enforcedBy: ["nobody"], summary: "a multipath attachment handed out one of its member paths: the guest would bypass dm-multipath" },

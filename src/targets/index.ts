@@ -23,9 +23,9 @@ import { createTgtHelper } from "./tgt/tgt-helper.js";
 export * from "./target-helper.js";
 export { TgtHelper, createTgtHelper, type TgtHelperOptions } from "./tgt/tgt-helper.js";
 export { LioHelper, createLioHelper, type LioHelperOptions } from "./lio/lio-helper.js";
-export { parseTgtTargets, parseTgtAccounts, parseTgtSystem, type TgtTarget, type TgtLun, type TgtSession } from "./tgt/tgt-parsers.js";
+export { parseTgtTargets, parseTgtAccounts, parseTgtSystem, type TgtTarget, type TgtLun, type TgtSession, type TgtBoundAccount, type TgtSystem } from "./tgt/tgt-parsers.js";
 export { renderTgtTargetFile, parseTgtTargetFile, type TgtTargetFile } from "./tgt/tgt-config-file.js";
-export { parseLioSaveConfig, type LioConfig } from "./lio/lio-parsers.js";
+export { parseLioSaveConfig, LioSaveConfigSchema, type LioConfig } from "./lio/lio-parsers.js";
 
 /** Options of {@link createTargetHelper} that only some helpers use. */
 export interface TargetHelperOptions {

@@ -28,3 +28,4 @@ export { listIscsiSessions, sessionLuns, findSessionLun, scanSessionLun, session
 export { pathTargets, resolveWithSystem, type IscsiPathTarget, type ResolveHost } from "./iscsi-targets.js";
 export { AttachedDeviceSchema, parseAttachedDevice } from "./attached-device.js";
 export type { AttachedDevice, Connector, DisconnectOptions, DisconnectReport, LeftBehind } from "../connector.js";
+export * from "../../host/host-fs.js";

@@ -35,7 +35,7 @@ import {
 export interface LioHelperOptions {
   /**
    * Lock backend serializing every LIO call (targetcli and rtslib are not safe concurrently).
-   * Default: an in-process lock; pass {@link FileLocks} when several processes drive LIO.
+   * Default: an in-process lock; pass `FileLocks` (from `volkit`) when several processes drive LIO.
    */
   readonly locks?: LockBackend | undefined;
   /** Kill a targetcli run after this many ms (default 300 000: each start costs seconds under emulation). */

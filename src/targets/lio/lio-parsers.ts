@@ -45,7 +45,8 @@ const LioTargetSchema = z.object({
   tpgs: z.array(LioTpgSchema).default([]),
 });
 
-const LioSaveConfigSchema = z.object({
+/** zod schema of the rtslib saveconfig JSON (the parts volkit reads). */
+export const LioSaveConfigSchema = z.object({
   storage_objects: z.array(LioStorageObjectSchema).default([]),
   targets: z.array(LioTargetSchema).default([]),
 });

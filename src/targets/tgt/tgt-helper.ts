@@ -33,7 +33,7 @@ export interface TgtHelperOptions {
   /**
    * Lock backend serializing this helper's changes (tgt-admin picks target ids by reading and then
    * creating, so two concurrent runs could collide). Default: an in-process lock; pass
-   * {@link FileLocks} when several processes drive one tgtd.
+   * `FileLocks` (from `volkit`) when several processes drive one tgtd.
    */
   readonly locks?: LockBackend | undefined;
   /** Kill any single tgt command after this many ms (default 120 000). */
