@@ -78,9 +78,12 @@ export function vgsRow(vg: string): Record<string, string> {
 
 /** Where byte `offset` of an LV lives: the PV device and the byte offset on it (walks every segment). */
 export function lvPhysicalOffset(vg: string, lv: string, offset: number): { pv: string; offset: number } {
-  const json = JSON.parse(sh(["lvs", "--segments", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "seg_start,seg_size,seg_pe_ranges", `${vg}/${lv}`])) as { report: { lv: Record<string, string>[] }[] };
+  const json = JSON.parse(sh(["lvs", "--segments", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "seg_start,seg_size,seg_pe_ranges", `${vg}/${lv}`])) as { report: { seg?: Record<string, string>[]; lv?: Record<string, string>[] }[] };
   const extent = Number(vgsRow(vg).vg_extent_size);
-  for (const seg of json.report[0]?.lv ?? []) {
+  // With --segments lvm2 reports one row per segment (under "seg" in its JSON).
+  const segments = json.report[0]?.seg ?? json.report[0]?.lv ?? [];
+  if (segments.length === 0) throw new Error(`lvs --segments printed no segments for ${vg}/${lv}`);
+  for (const seg of segments) {
     const start = Number(seg.seg_start);
     if (offset < start || offset >= start + Number(seg.seg_size)) continue;
     const m = /^(\S+):(\d+)-\d+/.exec(seg.seg_pe_ranges ?? "");

@@ -140,6 +140,7 @@ for (const mode of ["thick", "thin"] as const) {
       it("zeroes a thick volume's extents on delete", async () => {
         const fullWipe = createLvmDriver({ driver: "lvm", volumeGroup: vg, lvmType: "default", volumeClear: "zero" })._unsafeUnwrap();
         const v = await must(fullWipe.createVolume({ id: uid("w"), sizeGiB: 1 }));
+        cleanup.push(async () => await fullWipe.deleteVolume(v));
         const p = pattern(2 * MiB);
         writeAt(dev(v), 0, p.data);
         writeAt(dev(v), 1000 * MiB, p.data);
