@@ -5,19 +5,20 @@ import { validate } from "../core/validation.js";
 import type { CommandRunner } from "../exec/runner.js";
 import type { BackendOptions, VolumeBackend } from "./backend.js";
 import { LvmConfigSchema } from "./lvm/lvm-config.js";
+import { NfsConfigSchema } from "./nfs/nfs-config.js";
 
 /**
  * Config of any built-in driver, discriminated on `driver`. New drivers add a member here.
  * Driver code is loaded lazily, so importing the core does not load every driver.
  */
-export const DriverConfigSchema = z.discriminatedUnion("driver", [LvmConfigSchema]);
+export const DriverConfigSchema = z.discriminatedUnion("driver", [LvmConfigSchema, NfsConfigSchema]);
 /** Config accepted by {@link createDriver}. */
 export type DriverConfig = z.input<typeof DriverConfigSchema>;
 /** Names of the built-in drivers. */
 export type DriverName = DriverConfig["driver"];
 
 /** Each built-in driver's config schema, by name. */
-export const driverConfigSchemas = { lvm: LvmConfigSchema } as const satisfies Record<DriverName, z.ZodType>;
+export const driverConfigSchemas = { lvm: LvmConfigSchema, nfs: NfsConfigSchema } as const satisfies Record<DriverName, z.ZodType>;
 
 /** Options for {@link createDriver}. */
 export interface CreateDriverOptions extends BackendOptions {
@@ -37,13 +38,17 @@ export interface CreateDriverOptions extends BackendOptions {
  */
 export function createDriver(config: DriverConfig, options: CreateDriverOptions = {}): ResultAsync<VolumeBackend, VolkitError> {
   return validate(DriverConfigSchema, config, "driver config", "INVALID_CONFIG").asyncAndThen((parsed) => {
-    switch (parsed.driver) {
+    switch (config.driver) {
       case "lvm":
         return ResultAsync.fromPromise(import("./lvm/index.js"), (e) => new VolkitError("INTERNAL", "cannot load the LVM driver", { cause: e })).andThen((m) =>
           m.createLvmDriver(config, options),
         );
+      case "nfs":
+        return ResultAsync.fromPromise(import("./nfs/index.js"), (e) => new VolkitError("INTERNAL", "cannot load the NFS driver", { cause: e })).andThen((m) =>
+          m.createNfsDriver(config, options),
+        );
       default:
-        return errAsync(new VolkitError("INVALID_CONFIG", `unknown driver ${String((parsed as { driver: unknown }).driver)}`));
+        return errAsync(new VolkitError("INVALID_CONFIG", `unknown driver ${String(parsed.driver)}`));
     }
   });
 }
