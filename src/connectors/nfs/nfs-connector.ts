@@ -60,7 +60,7 @@ export function createNfsConnector(options: NfsConnectorOptions = {}): Result<Nf
  * never unmounted.
  */
 export class NfsConnector implements Connector {
-  /** {@inheritDoc Connector.protocol} */
+  /** Protocol this connector serves (`nfs`). */
   readonly protocol = "nfs" as const;
   /** Operation start/end events. */
   readonly events: EventBus;

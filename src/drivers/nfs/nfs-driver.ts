@@ -61,11 +61,11 @@ interface SourceImage {
  * ```
  */
 export class NfsDriver extends VolumeDriverBase {
-  /** {@inheritDoc VolumeDriver.driverName} */
+  /** {@inheritDoc index!VolumeDriver.driverName} */
   readonly driverName = "nfs";
-  /** {@inheritDoc VolumeDriver.vendorName} */
+  /** {@inheritDoc index!VolumeDriver.vendorName} */
   override readonly vendorName = "Open Source";
-  /** {@inheritDoc VolumeDriver.driverVersion} */
+  /** {@inheritDoc index!VolumeDriver.driverVersion} */
   override readonly driverVersion = "0.1.0";
 
   /** File commands on the shares (exposed for tests and advanced callers). */
@@ -91,7 +91,7 @@ export class NfsDriver extends VolumeDriverBase {
     return this.#config.sparsedVolumes || this.#config.qcow2Volumes;
   }
 
-  /** {@inheritDoc VolumeDriver.capabilities} */
+  /** {@inheritDoc index!VolumeDriver.capabilities} */
   get capabilities(): DriverCapabilities {
     const snaps = this.#config.snapshotSupport;
     return {
