@@ -41,6 +41,16 @@ export interface TargetExport {
   readonly providerLocation: string;
 }
 
+/**
+ * Characters a path may use to be safe in tgt's config file, on tgt-admin's internal shell command
+ * lines and in targetcli's command parser: absolute, only letters, digits and `/._+:@-` (no
+ * whitespace, quotes, `#`, `<`, `>` or `$`).
+ */
+export const SAFE_TARGET_PATH = /^\/[A-Za-z0-9/._+:@-]+$/;
+
+/** A backing device path both target helpers accept: {@link SAFE_TARGET_PATH}, no `..` segment. */
+export const DevicePathSchema = AbsolutePathSchema.pipe(z.string().regex(SAFE_TARGET_PATH, "must be a device path of letters, digits and '/._+:@-'"));
+
 /** Config shared by every target helper. */
 export const TargetConfigSchema = z.object({
   /** `tgt` (tgtd + tgt-admin) or `lio` (kernel LIO via targetcli). */

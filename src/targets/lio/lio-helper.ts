@@ -8,6 +8,8 @@ import { IdSchema, IqnSchema, parsePortal, validate } from "../../core/validatio
 import type { CommandRunner } from "../../exec/runner.js";
 import {
   ChapCredentialsSchema,
+  DevicePathSchema,
+  SAFE_TARGET_PATH,
   TargetConfigSchema,
   formatProviderLocation,
   targetIqn,
@@ -42,12 +44,9 @@ export interface LioHelperOptions {
   readonly commandTimeoutMs?: number | undefined;
 }
 
-/** The characters targetcli's command-line grammar passes through unchanged (and no whitespace). */
-const TARGETCLI_SAFE_PATH = /^\/[A-Za-z0-9/._+:@-]+$/;
-
 const LioExportRequestSchema = z.object({
   volumeId: IdSchema.regex(/^[^_]*$/, "must not contain '_' (LIO rejects it in IQNs)"),
-  devicePath: z.string().regex(TARGETCLI_SAFE_PATH, "must be an absolute device path of letters, digits and '/._+:@-'").refine((p) => !p.split("/").includes(".."), "must not contain '..'"),
+  devicePath: DevicePathSchema,
   chap: ChapCredentialsSchema.optional(),
 });
 type ValidRequest = z.output<typeof LioExportRequestSchema>;
@@ -354,7 +353,7 @@ export function createLioHelper(config: TargetConfig, runner: CommandRunner, opt
       return !z.ipv4().safeParse(host).success && !z.ipv6().safeParse(host).success;
     });
     if (badPortal !== undefined) return err(new VolkitError("INVALID_CONFIG", `LIO portal ${badPortal} must be an IP address, not a host name`, { source: "lio" }));
-    if (!TARGETCLI_SAFE_PATH.test(parsed.lioSaveFile)) {
+    if (!SAFE_TARGET_PATH.test(parsed.lioSaveFile)) {
       return err(new VolkitError("INVALID_CONFIG", `lioSaveFile ${parsed.lioSaveFile} must be an absolute path of letters, digits and '/._+:@-'`, { source: "lio" }));
     }
     if (options.commandTimeoutMs !== undefined && !(Number.isInteger(options.commandTimeoutMs) && options.commandTimeoutMs > 0)) {

@@ -1,8 +1,8 @@
 import { err, ok, type Result } from "neverthrow";
 import { z } from "zod";
 import { VolkitError } from "../../core/errors.js";
-import { AbsolutePathSchema, IdSchema } from "../../core/validation.js";
-import { ChapCredentialsSchema, type ChapCredentials } from "../target-helper.js";
+import { IdSchema } from "../../core/validation.js";
+import { ChapCredentialsSchema, DevicePathSchema, type ChapCredentials } from "../target-helper.js";
 
 /**
  * The per-volume target file tgtd's configuration includes (`include <volumesDir>/*`), so exports
@@ -18,14 +18,8 @@ import { ChapCredentialsSchema, type ChapCredentials } from "../target-helper.js
  * ```
  */
 
-/**
- * A backing device path that is safe inside tgt's config file and on tgt-admin's internal shell
- * command lines: absolute, no `..`, and only letters, digits and `/._+:@-` (no whitespace, quotes,
- * `#`, `<`, `>` or `$`).
- */
-export const TgtDevicePathSchema = AbsolutePathSchema.pipe(
-  z.string().regex(/^\/[A-Za-z0-9/._+:@-]+$/, "must be a device path of letters, digits and '/._+:@-'"),
-);
+/** A backing device path safe in tgt's config file and tgt-admin's shell lines (the shared rule). */
+export const TgtDevicePathSchema = DevicePathSchema;
 
 /** What an export request must look like before tgt sees it. */
 export const TgtExportRequestSchema = z.object({
