@@ -6,8 +6,8 @@
  * Runs on any machine, nothing is contacted or attached:
  *   npx tsx examples/libvirt-xml.ts
  */
-import type { AttachedDevice } from "../src/connectors/connector.js";
-import type { ConnectionInfo } from "../src/core/types.js";
+import type { AttachedDevice } from "../src/core/records.js";
+import type { ConnectionInfo } from "../src/core/records.js";
 import { buildDiskXml, DISK_RULES, guestDiskByIdPath, resolveDisk, type DiskRule } from "../src/libvirt/index.js";
 
 const volumeId = "3e9d0a6e-8b5e-4a0e-9a0e-0b1c2d3e4f50";

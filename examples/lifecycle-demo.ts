@@ -2,16 +2,15 @@
  * volkit's main demo: one volume's whole life on real components, printing each step and its
  * duration. Runs inside the storage lab (`npm run demo` boots it): real LVM, tgt, LIO, open-iscsi.
  *
- *   create → write data → snapshot → clone → export via tgt → attach over iSCSI, verify →
- *   export via LIO on two portals → attach with multipath, verify → libvirt disk XML →
- *   extend while attached → detach (report) → delete (thin: discarded; thick: zeroed)
+ *   create → write data → snapshot → clone → attach over iSCSI through tgt (one call: export,
+ *   connection, login), verify → detach (one call) → attach through LIO on two portals with
+ *   multipath and the libvirt disk XML, verify → extend while attached → detach (report) →
+ *   delete (thin: discarded; thick: zeroed)
  */
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { ResultAsync, type Result } from "neverthrow";
-import { createIscsiConnector } from "../src/connectors/iscsi/index.js";
-import { createDriver, volkitError, type VolkitError, type Volume, type VolumeBackend } from "../src/index.js";
-import { buildDiskXml } from "../src/libvirt/index.js";
+import { attachVolume, createBackend, createHost, detachVolume, extendAttachedVolume, volkitError, type VolkitError, type Volume, type VolumeBackend } from "../src/index.js";
 
 const env = (name: string, fallback?: string): string => {
   const v = process.env[name] ?? fallback;
@@ -23,7 +22,6 @@ const vgThick = env("VOLKIT_LAB_VG_THICK");
 const portalIps = env("VOLKIT_LAB_PORTALS", "127.0.0.1,127.0.0.2").split(",");
 const tgtPort = env("VOLKIT_LAB_TGT_PORT", "3261");
 const lioPort = env("VOLKIT_LAB_LIO_PORT", "3260");
-const initiator = env("VOLKIT_LAB_INITIATOR");
 const MiB = 1024 * 1024;
 
 let stepNo = 0;
@@ -55,58 +53,52 @@ const readDevice = (dev: string, bytes: number): Buffer => run(["dd", `if=${dev}
 
 async function main(): Promise<void> {
   console.log(`volkit lifecycle demo: LVM thin volumes in ${vg}, tgt on :${tgtPort}, LIO on ${portalIps.map((p) => `${p}:${lioPort}`).join(" + ")}\n`);
-  const connector = { host: "lab", initiator, multipath: true };
-  const tgtBackend: VolumeBackend = await step("set up LVM driver with tgt export", () =>
-    createDriver({ driver: "lvm", volumeGroup: vg, lvmType: "thin", target: { helper: "tgt", portals: [`127.0.0.1:${tgtPort}`], chap: true } }),
+  const tgtBackend: VolumeBackend = await step("LVM backend with tgt export", () =>
+    createBackend({ driver: "lvm", volumeGroup: vg, lvmType: "thin", target: { helper: "tgt", portals: [`127.0.0.1:${tgtPort}`], chap: true } }),
   );
   await step("  thin pool ready (setup)", () => tgtBackend.setup());
-  const lioBackend: VolumeBackend = await step("set up LVM driver with LIO export (2 portals)", () =>
-    createDriver({ driver: "lvm", volumeGroup: vg, lvmType: "thin", target: { helper: "lio", portals: portalIps.map((ip) => `${ip}:${lioPort}`), chap: true } }),
+  const lioBackend: VolumeBackend = await step("LVM backend with LIO export (2 portals)", () =>
+    createBackend({ driver: "lvm", volumeGroup: vg, lvmType: "thin", target: { helper: "lio", portals: portalIps.map((ip) => `${ip}:${lioPort}`), chap: true } }),
   );
+  // This machine, twice: one path only, and multipath over every portal (never a single path).
+  const singlePath = createHost({ connectors: { iscsi: { multipath: false } } });
+  const multipath = createHost({ connectors: { iscsi: { multipath: true, enforceMultipath: true } } });
 
   const volume: Volume = await step("create volume (1 GiB)", () => tgtBackend.createVolume({ id: randomUUID(), sizeGiB: 1 }));
   const data = randomBytes(16 * MiB);
-  await task(`write 16 MiB of data (sha256 ${sha(data)})`, () => (run(["dd", `of=/dev/${vg}/volume-${volume.id}`, "bs=1M", "oflag=direct", "conv=fsync", "status=none"], data)));
+  await task(`write 16 MiB of data (sha256 ${sha(data)})`, () => run(["dd", `of=/dev/${vg}/volume-${volume.id}`, "bs=1M", "oflag=direct", "conv=fsync", "status=none"], data));
   const snapshot = await step("snapshot", () => tgtBackend.createSnapshot({ id: randomUUID(), volumeId: volume.id, volumeSizeGiB: 1 }, volume));
   const clone: Volume = await step("clone the volume (thin, shares blocks)", () => tgtBackend.createClonedVolume({ id: randomUUID(), sizeGiB: 1 }, volume));
 
-  // tgt: export, attach over one path with the iSCSI connector, verify, detach, unexport.
-  const single = await step("iSCSI connector (single path)", () => createIscsiConnector({ multipath: false }));
-  const viaTgt = { ...clone, ...(await step("export clone through tgt (CHAP)", () => tgtBackend.createExport(clone))) };
-  const tgtInfo = await step("initialize connection (tgt)", () => tgtBackend.initializeConnection(viaTgt, connector));
-  const tgtDev = await step("attach over iSCSI (tgt)", () => single.connectVolume(tgtInfo));
-  const tgtSha = await task(`read the clone through ${tgtDev.path} and compare`, () => sha(readDevice(tgtDev.path, 16 * MiB)));
+  // tgt: one call exports the clone (CHAP), grants this host, logs in and finds the disk.
+  const viaTgt = await step("attach over iSCSI through tgt (single path)", () => attachVolume(tgtBackend, clone, { host: singlePath }));
+  const tgtSha = await task(`read the clone through ${viaTgt.device.path} and compare`, () => sha(readDevice(viaTgt.device.path, 16 * MiB)));
   check(tgtSha === sha(data), `tgt data ${tgtSha} != ${sha(data)}`);
-  const tgtReport = await step("detach (flush, delete device, logout)", () => single.disconnectVolume(tgtInfo, tgtDev));
-  check(tgtReport.leftBehind.length === 0, `detach left ${JSON.stringify(tgtReport.leftBehind)}`);
-  await step("remove tgt export", () => tgtBackend.terminateConnection(viaTgt, connector).andThen(() => tgtBackend.removeExport(viaTgt)));
+  const tgtReport = await step("detach (flush, delete device, logout, unexport)", () => detachVolume(viaTgt));
+  check(tgtReport.disconnect.leftBehind.length === 0 && tgtReport.exportRemoved, `detach left ${JSON.stringify(tgtReport)}`);
 
-  // LIO: export on two portals, attach with multipath (both paths required), verify, extend.
-  const multi = await step("iSCSI connector (multipath enforced)", () => createIscsiConnector({ multipath: true, enforceMultipath: true }));
-  const viaLio = { ...clone, ...(await step("export clone through LIO (CHAP, 2 portals)", () => lioBackend.createExport(clone))) };
-  const lioInfo = await step("initialize connection (LIO ACL for our initiator)", () => lioBackend.initializeConnection(viaLio, connector));
-  const mp = await step("attach with multipath (parallel logins)", () => multi.connectVolume(lioInfo));
-  console.log(`    ${mp.path} = map ${mp.multipathId} over ${mp.paths.join(" + ")}`);
-  const mpSha = await task("read the clone through the multipath map", () => sha(readDevice(mp.path, 16 * MiB)));
+  // LIO: the same call with multipath over two portals and the libvirt <disk> for a hypervisor.
+  const viaLio = await step("attach through LIO with multipath + libvirt XML", () =>
+    attachVolume(lioBackend, clone, { host: multipath, disk: { target: { dev: "vdb", bus: "virtio" } } }),
+  );
+  console.log(`    ${viaLio.device.path} = map ${viaLio.device.multipathId} over ${viaLio.device.paths.join(" + ")}`);
+  const mpSha = await task("read the clone through the multipath map", () => sha(readDevice(viaLio.device.path, 16 * MiB)));
   check(mpSha === sha(data), `multipath data ${mpSha} != ${sha(data)}`);
-  const xml = await step("libvirt <disk> for a hypervisor", () => buildDiskXml({ connection: lioInfo, device: mp, options: { target: { dev: "vdb", bus: "virtio" } } }));
-  console.log(xml.replace(/^/gm, "    "));
+  console.log((viaLio.xml ?? "").replace(/^/gm, "    "));
 
-  const grown: Volume = await step("extend clone to 2 GiB (online)", () => lioBackend.extendVolume(viaLio, 2));
-  const newSize = await step("rescan paths and resize the map", () => multi.extendVolume(lioInfo, mp));
-  check(newSize === 2 * 1024 * MiB, `host sees ${newSize} bytes after extend`);
-  const mpReport = await step("detach (flush map, multipath -f, delete paths, logout)", () => multi.disconnectVolume(lioInfo, mp));
-  console.log(`    removed: ${mpReport.removed.join(", ")}`);
-  check(mpReport.leftBehind.length === 0, `detach left ${JSON.stringify(mpReport.leftBehind)}`);
-  await step("remove LIO ACL and export", () => lioBackend.terminateConnection(grown, connector).andThen(() => lioBackend.removeExport(grown)));
+  const grown = await step("extend the attached clone to 2 GiB (host sees it)", () => extendAttachedVolume(viaLio, 2));
+  check(grown.device.sizeBytes === 2 * 1024 * MiB, `host sees ${grown.device.sizeBytes} bytes after extend`);
+  const mpReport = await step("detach (flush map, multipath -f, paths, logout, unexport)", () => detachVolume(grown));
+  console.log(`    removed: ${mpReport.disconnect.removed.join(", ")}`);
+  check(mpReport.disconnect.leftBehind.length === 0 && mpReport.exportRemoved, `detach left ${JSON.stringify(mpReport)}`);
 
   await step("delete snapshot", () => tgtBackend.deleteSnapshot(snapshot));
-  await step("delete clone (discarded: thin)", () => tgtBackend.deleteVolume(grown));
+  await step("delete clone (discarded: thin)", () => tgtBackend.deleteVolume(grown.volume));
   await step("delete volume (discarded: thin)", () => tgtBackend.deleteVolume(volume));
 
   // Thick volumes are zero-filled on delete so the next tenant never reads this data.
-  const thick: VolumeBackend = await step(`set up LVM driver on ${vgThick} (thick, volumeClear zero)`, () =>
-    createDriver({ driver: "lvm", volumeGroup: vgThick, lvmType: "default", volumeClear: "zero" }),
+  const thick: VolumeBackend = await step(`LVM backend on ${vgThick} (thick, volumeClear zero)`, () =>
+    createBackend({ driver: "lvm", volumeGroup: vgThick, lvmType: "default", volumeClear: "zero" }),
   );
   let deletePhases = "";
   thick.events.on((e) => {
@@ -117,7 +109,7 @@ async function main(): Promise<void> {
   await step("delete thick volume (zero every byte, then lvremove)", () => thick.deleteVolume(tv));
   console.log(`    phases: ${deletePhases}`);
   const stats = await step("stats after cleanup", () => tgtBackend.getVolumeStats());
-  console.log(`\npool ${stats.pools[0]?.poolName}: ${stats.freeCapacityGb} of ${stats.totalCapacityGb} GiB free, ${stats.pools[0]?.totalVolumes} volumes`);
+  console.log(`\npool ${stats.pools[0]?.poolName}: ${stats.freeCapacityGiB} of ${stats.totalCapacityGiB} GiB free, ${stats.pools[0]?.totalVolumes} volumes`);
   console.log("demo complete: every step passed");
 }
 

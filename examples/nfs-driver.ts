@@ -1,8 +1,8 @@
 /**
- * The NFS driver's lifecycle on real NFS: a driver and a connector sharing one mount manager
- * (so both count references on the same mounts), a volume written through its attached file,
- * a snapshot, a clone checked against the data, extend, detach, delete. Runs inside the storage
- * lab (kernel nfsd exporting the shares in VOLKIT_LAB_NFS_SHARES):
+ * The NFS driver's lifecycle on real NFS: a backend and this host's NFS connector sharing one
+ * mount manager (so both count references on the same mounts), a volume written through its
+ * attached file, a snapshot, a clone checked against the data, extend, detach, delete. Runs inside
+ * the storage lab (kernel nfsd exporting the shares in VOLKIT_LAB_NFS_SHARES):
  *
  *   npx tsx lab/run.ts -- npx tsx examples/nfs-driver.ts
  *
@@ -15,9 +15,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, rmdirSync, writeFil
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResultAsync } from "neverthrow";
-import { createNfsConnector } from "../src/connectors/nfs/index.js";
-import { createNfsDriver } from "../src/drivers/nfs/index.js";
-import { createLocalRunner, type VolkitError } from "../src/index.js";
+import { attachVolume, createBackend, createHost, createLocalRunner, detachVolume, type VolkitError } from "../src/index.js";
 import { createNfsMountManager } from "../src/remotefs/index.js";
 
 const shares = process.argv.slice(2).length > 0 ? process.argv.slice(2) : (process.env.VOLKIT_LAB_NFS_SHARES ?? "").split(",").filter(Boolean);
@@ -42,9 +40,9 @@ const mountBase = mkdtempSync(join(tmpdir(), "volkit-nfs-mnt-"));
 const runner = createLocalRunner();
 // One manager for the whole process: mounts at <base>/<md5(share)>, reference-counted.
 const mounts = createNfsMountManager(runner, { mountPointBase: mountBase, mountTimeoutMs: 30_000 })._unsafeUnwrap();
-const backend = createNfsDriver({ driver: "nfs", shares, mountPointBase: mountBase }, { runner, mounts })._unsafeUnwrap();
-const nfs = createNfsConnector({ runner, mounts })._unsafeUnwrap();
-const host = { host: "example-host" };
+const backend = await step("create the NFS backend", () => createBackend({ driver: "nfs", shares, mountPointBase: mountBase }, { runner, mounts }));
+// This machine's connectors; its NFS connector counts references on the same mounts.
+const host = createHost({ runner, mounts, hostName: "example-host" });
 const data = randomBytes(4 * 1024 * 1024);
 const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex").slice(0, 16);
 
@@ -53,20 +51,21 @@ try {
   const vol = await step("create a 1 GiB volume", () => backend.createVolume({ id: randomUUID(), sizeGiB: 1 }));
   console.log(`  on ${vol.providerLocation}`);
 
-  const info = await step("initializeConnection", () => backend.initializeConnection(vol, host));
-  const dev = await step("connect (NFS connector)", () => nfs.connectVolume(info));
+  const att = await step("attach (NFS connector, libvirt XML)", () => attachVolume(backend, vol, { host, disk: { target: { dev: "vdb", bus: "virtio" } } }));
+  const dev = att.device;
   console.log(`  ${dev.format} file ${dev.path}`);
+  console.log(att.xml?.replace(/^/gm, "    "));
   const src = join(work, "data");
   writeFileSync(src, data);
   execFileSync("qemu-io", ["-f", String(dev.format), "-c", `write -q -s ${src} 0 ${data.length}`, dev.path]);
   console.log(`  wrote 4 MiB (sha256 ${sha(data)}) with qemu-io`);
-  const report = await step("disconnect", () => nfs.disconnectVolume(info, dev));
-  console.log(`  removed ${JSON.stringify(report.removed)}, left behind ${JSON.stringify(report.leftBehind)}`);
+  const report = await step("detach", () => detachVolume(att));
+  console.log(`  removed ${JSON.stringify(report.disconnect.removed)}, left behind ${JSON.stringify(report.disconnect.leftBehind)}`);
 
   const snap = await step("snapshot (qcow2 overlay)", () => backend.createSnapshot({ id: randomUUID(), volumeId: vol.id, volumeSizeGiB: 1 }, vol));
   const clone = await step("clone from the snapshot, 2 GiB", () => backend.createVolumeFromSnapshot({ id: randomUUID(), sizeGiB: 2 }, snap));
-  const cInfo = await step("initializeConnection (clone)", () => backend.initializeConnection(clone, host));
-  const cDev = await step("connect (clone)", () => nfs.connectVolume(cInfo));
+  const cAtt = await step("attach the clone", () => attachVolume(backend, clone, { host }));
+  const cDev = cAtt.device;
   const raw = join(work, "clone.raw");
   execFileSync("qemu-img", ["convert", "-f", String(cDev.format), "-O", "raw", cDev.path, raw]);
   const copy = Buffer.alloc(data.length);
@@ -74,14 +73,14 @@ try {
   readSync(fd, copy, 0, data.length, 0);
   closeSync(fd);
   console.log(`  clone holds ${sha(copy)} (${sha(copy) === sha(data) ? "same data" : "DIFFERENT DATA"}), ${cDev.sizeBytes} bytes`);
-  await step("disconnect (clone)", () => nfs.disconnectVolume(cInfo, cDev));
+  await step("detach the clone", () => detachVolume(cAtt));
 
   const grown = await step("extend the volume to 3 GiB", () => backend.extendVolume(vol, 3));
   await step("delete the snapshot (commit into the base)", () => backend.deleteSnapshot(snap));
   await step("delete the clone", () => backend.deleteVolume(clone));
   await step("delete the volume", () => backend.deleteVolume(grown));
   const stats = await step("stats", () => backend.getVolumeStats());
-  for (const p of stats.pools) console.log(`  pool ${p.poolName}: ${String(p.freeCapacityGb)} of ${String(p.totalCapacityGb)} GiB free, ${p.totalVolumes} volumes`);
+  for (const p of stats.pools) console.log(`  pool ${p.poolName}: ${String(p.freeCapacityGiB)} of ${String(p.totalCapacityGiB)} GiB free, ${p.totalVolumes} volumes`);
 } finally {
   const closed = await backend.close(); // unmounts the shares (last reference)
   if (closed.isErr()) console.error(`close: ${closed.error.message}`);

@@ -1,7 +1,10 @@
 /**
- * volkit core: the typed error model, the command runner, shared volume/connection types, the
- * `VolumeDriver` contract with its base class and runtime, locks, retries, events, and the data
- * copy engine. Drivers and connectors live in their own subpath exports.
+ * volkit core: the typed error model, the records every driver and connector exchanges (zod
+ * schemas with their types), the `VolumeDriver` contract with its base class and runtime
+ * (`createBackend`, `wrapDriver`, the driver registry), the attach and detach flows
+ * (`attachVolume`, `detachVolume`, `createHost`), the command runners, locks, retries, events and
+ * the data copy engine. Drivers and connectors load lazily; their own entry points hold their
+ * config schemas and internals.
  *
  * @packageDocumentation
  */
@@ -11,15 +14,28 @@ export * from "./core/context.js";
 export * from "./core/events.js";
 export * from "./core/locks.js";
 export * from "./core/retry.js";
-export * from "./core/types.js";
+export * from "./core/records.js";
 export * from "./core/validation.js";
+export * from "./core/operation.js";
 export * from "./exec/runner.js";
 export * from "./exec/local-runner.js";
+export * from "./exec/quote.js";
+export * from "./exec/ssh-runner.js";
 export * from "./data/copy.js";
 export * from "./data/qemu-img.js";
 export * from "./drivers/volume-driver.js";
 export * from "./drivers/base.js";
 export * from "./drivers/backend.js";
+export * from "./drivers/driver-definition.js";
 export * from "./drivers/registry.js";
-export * from "./exec/quote.js";
-export * from "./exec/ssh-runner.js";
+export { lvmDriverDefinition, nfsDriverDefinition, type BuiltinDriverConfigs } from "./drivers/builtin-drivers.js";
+export * from "./connectors/connector.js";
+export * from "./connectors/registry.js";
+export * from "./attach/attach.js";
+export * from "./attach/host.js";
+export { attachThrough, detachThrough, undoAttach, type AttachedVolume, type AttachFlowOptions, type DetachFlowOptions, type ExportRemoval, type ExportSteps } from "./attach/attach-flow.js";
+export * from "./host/host-fs.js";
+// The libvirt pieces the attach flow uses (the whole module is `volkit/libvirt`).
+export { buildDiskXml, resolveDisk, type DiskXmlInput } from "./libvirt/libvirt-disk.js";
+export { DiskOptionsSchema, type DiskOptions, type ParsedDiskOptions } from "./libvirt/libvirt-options.js";
+export { serialFromVolumeId } from "./libvirt/libvirt-serial.js";

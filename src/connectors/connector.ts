@@ -1,47 +1,25 @@
 import type { ResultAsync } from "neverthrow";
 import type { OperationOptions } from "../core/context.js";
 import type { VolkitError } from "../core/errors.js";
-import type { ConnectionInfo, ConnectorProperties } from "../core/types.js";
+import type { EventBus, Logger } from "../core/events.js";
+import type { LockBackend } from "../core/locks.js";
+import type { AttachedDevice, AttachedDeviceInput, ConnectionInfoInput, DisconnectReport, HostProperties, Protocol } from "../core/records.js";
+import type { CommandRunner } from "../exec/runner.js";
+import type { HostFs } from "../host/host-fs.js";
 
 /**
- * Connectors run on the compute host: they take the {@link ConnectionInfo} a driver returned,
- * make a local block device or file appear, and undo that on disconnect (os-brick's role).
+ * Connectors run on the attaching host: they take the connection info a driver returned, make a
+ * local block device or file appear, and undo that on disconnect (os-brick's role). One per
+ * protocol; `createConnector(protocol, config, deps)` builds any of them and `createHost()` keeps
+ * one of each for this machine.
  */
 
-/** What a successful connect hands back (and what disconnect and the libvirt builder take). */
-export interface AttachedDevice {
-  /** `block` for a device node, `file` for an image file on a mounted share. */
-  readonly type: "block" | "file";
-  /** Path to use: `/dev/dm-N` (multipath), `/dev/sdX`, a local LV, or the volume file on NFS. */
-  readonly path: string;
-  /** SCSI WWN/WWID (iSCSI), when known. */
-  readonly scsiWwn?: string;
-  /** Multipath map name (the WWID with user_friendly_names off) when multipath is used. */
-  readonly multipathId?: string;
-  /** Every path device behind it (`/dev/sdb`, `/dev/sdc`), empty for files. */
-  readonly paths: readonly string[];
-  /** Image format of a file device. */
-  readonly format?: "raw" | "qcow2";
-  /** Size in bytes, when known. */
-  readonly sizeBytes?: number;
-}
-
-/** Something a disconnect could not remove, and why. */
-export interface LeftBehind {
-  /** What kind of object remains. */
-  readonly kind: "session" | "device" | "map" | "mount";
-  /** Its name (`/dev/sdb`, a map name, `<portal>,<iqn>`, a mount point). */
-  readonly name: string;
-  /** Why it was left (still in use by another LUN, error…). */
-  readonly reason: string;
-}
-
-/** What a disconnect removed and what it left behind (field pain point 3: never silent). */
-export interface DisconnectReport {
-  /** Objects removed, in order (`map 3600…`, `device /dev/sdb`, `session 127.0.0.1:3260,iqn…`). */
-  readonly removed: readonly string[];
-  /** Objects still present afterwards. Empty means the host is clean. */
-  readonly leftBehind: readonly LeftBehind[];
+/** Options of {@link Connector.getHostProperties}. */
+export interface HostPropertiesOptions extends OperationOptions {
+  /** Ask for multipath (iSCSI); default: the connector's config. */
+  readonly multipath?: boolean;
+  /** Fail when multipath is unavailable (iSCSI); default: the connector's config. */
+  readonly enforceMultipath?: boolean;
 }
 
 /** Options of {@link Connector.disconnectVolume}. */
@@ -52,16 +30,38 @@ export interface DisconnectOptions extends OperationOptions {
   readonly ignoreErrors?: boolean;
 }
 
-/** A host-side connector for one protocol. */
+/** A host-side connector for one protocol. Every method validates what it receives before any command. */
 export interface Connector {
-  /** Protocol served (`iscsi`, `nfs`, `local`). */
-  readonly protocol: ConnectionInfo["type"];
+  /** Protocol served. */
+  readonly protocol: Protocol;
+  /** Operation start/end events with per-phase timings. */
+  readonly events: EventBus;
   /** This host's properties for a driver's `initializeConnection`. */
-  getConnectorProperties(options?: OperationOptions & { readonly multipath?: boolean; readonly enforceMultipath?: boolean }): ResultAsync<ConnectorProperties, VolkitError>;
+  getHostProperties(options?: HostPropertiesOptions): ResultAsync<HostProperties, VolkitError>;
   /** Attaches the volume; on failure removes everything it created. */
-  connectVolume(info: ConnectionInfo, options?: OperationOptions): ResultAsync<AttachedDevice, VolkitError>;
-  /** Detaches; flushes, removes paths/maps/sessions it owns, reports anything left. */
-  disconnectVolume(info: ConnectionInfo, device: AttachedDevice, options?: DisconnectOptions): ResultAsync<DisconnectReport, VolkitError>;
+  connectVolume(info: ConnectionInfoInput, options?: OperationOptions): ResultAsync<AttachedDevice, VolkitError>;
+  /** Detaches: flushes, removes the paths/maps/sessions/mounts it owns, reports anything left. */
+  disconnectVolume(info: ConnectionInfoInput, device: AttachedDeviceInput, options?: DisconnectOptions): ResultAsync<DisconnectReport, VolkitError>;
   /** Makes the host see a grown volume; returns the new size in bytes. */
-  extendVolume(info: ConnectionInfo, device: AttachedDevice, options?: OperationOptions): ResultAsync<number, VolkitError>;
+  extendVolume(info: ConnectionInfoInput, device: AttachedDeviceInput, options?: OperationOptions): ResultAsync<number, VolkitError>;
+}
+
+/** Collaborators every connector factory accepts (all optional; defaults are the real host). */
+export interface ConnectorDeps {
+  /** Runs the connector's commands (default: local runner). */
+  readonly runner?: CommandRunner;
+  /** Host files: /sys, /etc, /dev (default: the real root). */
+  readonly hostFs?: HostFs;
+  /** Keyed locks (default in-process; use `FileLocks` when several processes attach on one host). */
+  readonly locks?: LockBackend;
+  /** pino-compatible logger. */
+  readonly logger?: Logger;
+  /** Event bus for operation events (default: a new one). */
+  readonly events?: EventBus;
+}
+
+/** Gives the connector this host uses for a protocol (a `Host` from `createHost` is one). */
+export interface ConnectorSource {
+  /** The connector for `protocol`, built once and shared. */
+  connector(protocol: Protocol): ResultAsync<Connector, VolkitError>;
 }

@@ -1,6 +1,7 @@
 import { type ResultAsync, errAsync } from "neverthrow";
 import { VolkitError } from "./errors.js";
 import { type EventBus, silentLogger, type Logger, type PhaseTiming } from "./events.js";
+import type { AttachedDevice, Volume } from "./records.js";
 
 /**
  * Options every long public operation accepts.
@@ -15,6 +16,17 @@ export interface OperationOptions {
   readonly signal?: AbortSignal;
   /** Absolute deadline (epoch ms or Date). Past it the operation fails with `TIMEOUT`. */
   readonly deadline?: number | Date;
+}
+
+/**
+ * Reaches a volume's bytes on this host for a driver's own I/O (image copies, generic clones,
+ * backups): the runtime attaches the volume through this host's connector, runs `use` with the
+ * device, and always detaches, undoing the export and connection it made. Drivers never import
+ * connectors; they get this port on their {@link OperationContext}.
+ */
+export interface VolumeIo {
+  /** Attaches `volume`, runs `use` with its device, then detaches (also when `use` fails). */
+  withDevice<T>(volume: Volume, use: (device: AttachedDevice) => ResultAsync<T, VolkitError>, options?: { readonly readOnly?: boolean }): ResultAsync<T, VolkitError>;
 }
 
 /**
@@ -47,6 +59,11 @@ export interface OperationContext {
   readonly phases: readonly PhaseTiming[];
   /** The abort reason as a typed error (`ABORTED` or `TIMEOUT`), or undefined if not aborted. */
   abortError(): VolkitError | undefined;
+  /**
+   * Attaches volumes on this host for the driver's own I/O; undefined when the backend was built
+   * without a host (see `BackendOptions.host`).
+   */
+  readonly io: VolumeIo | undefined;
 }
 
 /** Inputs for {@link createOperationContext}. */
@@ -61,6 +78,8 @@ export interface ContextInit extends OperationOptions {
   readonly logger?: Logger;
   /** Event bus receiving progress events. */
   readonly events?: EventBus;
+  /** Builds the context's {@link OperationContext.io} port (it needs the context's own signal). */
+  readonly io?: (ctx: OperationContext) => VolumeIo;
 }
 
 class DeadlineExceeded extends Error {
@@ -147,6 +166,7 @@ export function createOperationContext(init: ContextInit): OperationContext {
   const signal = controller.signal;
   const logger = init.logger ?? silentLogger;
   const events = init.events;
+  let io: VolumeIo | undefined;
   const ctx: OperationContext = {
     operation: init.operation,
     source: init.source,
@@ -179,7 +199,11 @@ export function createOperationContext(init: ContextInit): OperationContext {
       });
     },
     abortError: () => (signal.aborted ? abortReasonToError(signal.reason, init.source) : undefined),
+    get io() {
+      return io;
+    },
   };
+  if (init.io) io = init.io(ctx);
   return ctx;
 }
 

@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
 import { z } from "zod";
 import { VolkitError } from "./errors.js";
+import { registerSecret } from "./secrets.js";
 
 /**
  * Primitive validators for everything a caller hands volkit that may reach a command line.
@@ -48,23 +49,29 @@ export const HostSchema = z.union([
 /** A TCP port. */
 export const PortSchema = z.number().int().min(1).max(65535);
 
-/** An iSCSI portal `host:port` or `[v6]:port`; the port defaults to 3260 when omitted. */
-export const PortalSchema = z
-  .string()
-  .transform((s, ctx) => {
-    const parsed = parsePortal(s);
+/**
+ * A `host:port` address schema (`[v6]:port` for IPv6) whose port defaults to `defaultPort` when
+ * omitted; the parsed value is normalized to `host:port`.
+ */
+export function hostPortSchema(defaultPort: number, what = "host:port") {
+  return z.string().transform((s, ctx) => {
+    const parsed = parsePortal(s, defaultPort);
     if (!parsed) {
-      ctx.addIssue({ code: "custom", message: "must be host:port, [ipv6]:port or host" });
+      ctx.addIssue({ code: "custom", message: `must be ${what}, [ipv6]:port or a host` });
       return z.NEVER;
     }
     return `${parsed.host.includes(":") ? `[${parsed.host}]` : parsed.host}:${parsed.port}`;
   });
+}
 
-/** Splits a portal into host and port (3260 when absent); undefined when malformed. */
-export function parsePortal(portal: string): { host: string; port: number } | undefined {
+/** An iSCSI portal `host:port` or `[v6]:port`; the port defaults to 3260 when omitted. */
+export const PortalSchema = hostPortSchema(3260, "host:port");
+
+/** Splits `host[:port]` (or `[v6][:port]`) into host and port (`defaultPort` when absent); undefined when malformed. */
+export function parsePortal(portal: string, defaultPort = 3260): { host: string; port: number } | undefined {
   const m = /^\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?$/.exec(portal) ?? /^([^:\s[\]]+)(?::(\d{1,5}))?$/.exec(portal);
   if (!m?.[1]) return undefined;
-  const port = m[2] === undefined ? 3260 : Number(m[2]);
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
   const host = m[1];
   if (!HostSchema.safeParse(host).success || !PortSchema.safeParse(port).success) return undefined;
   return { host, port };
@@ -73,24 +80,49 @@ export function parsePortal(portal: string): { host: string; port: number } | un
 /** A volume size in whole GiB (1 GiB to 64 PiB). */
 export const SizeGiBSchema = z.number().int("must be a whole number of GiB").min(1, "must be at least 1 GiB").max(64 * 1024 * 1024);
 
+/** True when `s` holds a C0 control character or DEL (tab, CR, LF, NUL, ESC…). */
+export function hasControlChar(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 /**
- * An absolute path with no `..` segment, no NUL, newline or leading `-`. Paths reach commands as
- * single argv elements, so spaces are allowed.
+ * An absolute path with no `..` segment and no control character (NUL, tab, CR, LF, ESC, DEL…).
+ * Paths reach commands as single argv elements, so spaces are allowed; a leading `-` is impossible.
  */
 export const AbsolutePathSchema = z
   .string()
   .max(4096)
-  .regex(/^\/[^\0\n\r]*$/, "must be an absolute path")
+  .regex(/^\//, "must be an absolute path")
+  .refine((p) => !hasControlChar(p), "must not contain control characters")
   .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
+
+/** An absolute path that names something below the root: not `/` itself, no trailing `/`. */
+export const FilePathSchema = AbsolutePathSchema.refine((p) => p !== "/" && !p.endsWith("/"), "must name a file or device, not a directory");
+
+/** A host name as an attaching host reports itself (`compute-1`, `node7.example.com`). */
+export const HostNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, "must be a host name: letters, digits, '._-', starting with a letter or digit");
 
 /** A CHAP user name (RFC 3720 allows any; we keep argv- and config-file-safe characters). */
 export const ChapUserSchema = z.string().regex(/^[A-Za-z0-9._:@-]{1,255}$/, "must be 1-255 of letters, digits, '._:@-'");
 
 /**
  * A CHAP secret: 12-64 characters from a set that survives tgt's config parser, LIO's configfs and
- * iscsiadm unchanged (12 is the minimum several initiators enforce).
+ * iscsiadm unchanged (12 is the minimum several initiators enforce). The value is registered for
+ * redaction as soon as it is parsed, even when it is refused.
  */
-export const ChapSecretSchema = z.string().regex(/^[A-Za-z0-9._~+=/-]{12,64}$/, "must be 12-64 of letters, digits, '._~+=/-'");
+export const ChapSecretSchema = secretString(z.string().regex(/^[A-Za-z0-9._~+=/-]{12,64}$/, "must be 12-64 of letters, digits, '._~+=/-'"));
+
+/**
+ * Marks a string schema as a secret: every value it sees is registered for redaction before it is
+ * checked, so neither a refusal nor anything derived from the value can show it.
+ */
+export function secretString<S extends z.ZodString>(schema: S): S {
+  return schema.superRefine((value) => registerSecret(value));
+}
 
 /**
  * Parses `value` with `schema` and returns a typed `INVALID_ARGUMENT` (or the given code) error

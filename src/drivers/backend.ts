@@ -1,33 +1,39 @@
-import { ResultAsync, err, errAsync, ok, okAsync, type Result } from "neverthrow";
-import { z } from "zod";
-import { abortReasonToError, createOperationContext, type OperationContext, type OperationOptions } from "../core/context.js";
-import { VolkitError, toVolkitError } from "../core/errors.js";
+import { type ResultAsync, err, errAsync, ok, okAsync, type Result } from "neverthrow";
+import { createOperationContext, type OperationContext, type OperationOptions } from "../core/context.js";
+import { VolkitError } from "../core/errors.js";
 import { EventBus, silentLogger, type Logger } from "../core/events.js";
 import { InProcessLocks, withLocks, type LockBackend } from "../core/locks.js";
-import { registerSecret } from "../core/secrets.js";
+import { guardResult, raceAbort, runOperation } from "../core/operation.js";
 import {
-  ConnectionInfoSchema,
-  ConnectorPropertiesSchema,
+  ExistingRefSchema,
+  HostPropertiesSchema,
+  ImageLocationSchema,
   SnapshotSchema,
   SnapshotSpecSchema,
   VolumeSchema,
   VolumeSpecSchema,
   type ConnectionInfo,
-  type ConnectorProperties,
   type ExistingRef,
+  type HostProperties,
+  type HostPropertiesInput,
   type ImageLocation,
   type ManageableVolume,
-  type ModelUpdate,
   type Snapshot,
-  type SnapshotSpec,
+  type SnapshotInput,
+  type SnapshotSpecInput,
   type Volume,
+  type VolumeInput,
   type VolumeSpec,
+  type VolumeSpecInput,
   type VolumeStats,
-} from "../core/types.js";
-import { AbsolutePathSchema, SizeGiBSchema, validate } from "../core/validation.js";
-import type { DriverCapabilities, VolumeDriver } from "./volume-driver.js";
+} from "../core/records.js";
+import { SizeGiBSchema, validate } from "../core/validation.js";
+import type { ConnectorSource } from "../connectors/connector.js";
+import { DriverOutput } from "./backend-output.js";
+import { driverIo } from "./driver-io.js";
+import type { DriverCapabilities, ExportState, VolumeDriver } from "./volume-driver.js";
 
-/** Options for {@link wrapDriver}. */
+/** Options for {@link wrapDriver} and `createBackend`. */
 export interface BackendOptions {
   /** Backend name reported in stats and events (default: the driver name). */
   readonly name?: string;
@@ -37,45 +43,40 @@ export interface BackendOptions {
   readonly locks?: LockBackend;
   /** Event bus to publish on (default: a new one, see {@link VolumeBackend.events}). */
   readonly events?: EventBus;
+  /**
+   * This machine's connectors (`createHost()`), so the driver can reach a volume's bytes through an
+   * attach (image copies, generic clones, backups of remote volumes). Without it those operations
+   * work only for drivers with a local path.
+   */
+  readonly host?: ConnectorSource;
 }
 
-const ExistingRefSchema = z.union([
-  z.object({ sourceName: z.string().regex(/^[A-Za-z0-9_+.][A-Za-z0-9_+.-]{0,254}$/) }).strict(),
-  z.object({ sourceId: z.string().regex(/^[A-Za-z0-9_.:-]{1,255}$/) }).strict(),
-]);
-const ImageLocationSchema = z.object({ path: AbsolutePathSchema, format: z.string().regex(/^[a-z0-9]{2,16}$/).optional() });
+/** Options of {@link VolumeBackend.getVolumeStats}. */
+export interface StatsOptions extends OperationOptions {
+  /** Stats read at most this long ago are returned from the cache (default 0: always read). */
+  readonly maxAgeMs?: number;
+}
 
-/** How long the driver's setup may run; it has its own deadline, not any caller's. */
+/** How long the driver's initialize and setup may run; they have their own deadline, not a caller's. */
 const SETUP_TIMEOUT_MS = 10 * 60_000;
 
 /**
- * Waits for `shared` (which never rejects) but gives up on `signal`: the caller gets `ABORTED` or
- * `TIMEOUT` while the shared work goes on for whoever else waits on it.
+ * What an operation needs first: every operation needs the driver's read-only `initialize`; those
+ * that write new volumes also need its `setup`.
  */
-function awaitWithSignal<T>(shared: Promise<Result<T, VolkitError>>, signal: AbortSignal, source: string): Promise<Result<T, VolkitError>> {
-  if (signal.aborted) return Promise.resolve(err(abortReasonToError(signal.reason, source)));
-  return new Promise((resolve) => {
-    const onAbort = (): void => resolve(err(abortReasonToError(signal.reason, source)));
-    signal.addEventListener("abort", onAbort, { once: true });
-    void shared.then((result) => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(result);
-    });
-  });
-}
+type Preparation = "initialize" | "setup";
 
 /**
- * The runtime every driver runs inside, built-in or a driver author's. It gives callers the
- * public API — every method returns a `ResultAsync` and accepts a signal and a deadline — and
- * around each driver call it:
- * - runs `setup` once (again on the next call if it failed), on its own context: a caller that
- *   gives up while it runs gets `ABORTED`/`TIMEOUT`, the setup goes on for the others;
+ * The runtime every driver runs inside, built-in or a driver author's; what callers hold. Every
+ * method returns a `ResultAsync` and accepts a signal and a deadline. Around each driver call it:
+ * - runs the driver's read-only `initialize` once before the first operation, and its `setup`
+ *   (which may create things, e.g. a thin pool) once before the first write or on {@link setup};
+ *   each on a context of its own, retried on the next call when it failed;
  * - validates every argument with zod (bad input fails with `INVALID_ARGUMENT` before the driver
- *   sees it, so nothing changes);
- * - checks what the driver returns (connection info against its schema, the volume or snapshot
- *   record against the request): a mismatch is a driver bug and fails with `INTERNAL`;
- * - turns anything a driver throws, or a rejected promise, into an `INTERNAL` error: nothing thrown
- *   crosses the public API;
+ *   sees it, so nothing changes), including the driver's own id rule at create;
+ * - checks and parses what the driver returns (records, connection info, pools): a mismatch is a
+ *   driver bug and fails with `INTERNAL`; builds the stats header from the driver's capabilities;
+ * - turns anything a driver throws, or a rejected promise, into an `INTERNAL` error;
  * - holds per-volume locks (`volume:<id>`), never a global lock;
  * - emits start/end events with per-phase timings, and logs without secrets.
  *
@@ -92,18 +93,23 @@ export class VolumeBackend {
   readonly name: string;
   /** Subscribe here to operation and progress events. */
   readonly events: EventBus;
-  readonly #logger: Logger;
+  /** The logger operations log to (without secrets). */
+  readonly logger: Logger;
   readonly #locks: LockBackend;
-  /** The running or finished setup; never rejects, and cleared when it fails so the next call retries. */
-  #setup: Promise<Result<void, VolkitError>> | undefined;
+  readonly #host: ConnectorSource | undefined;
+  readonly #output: DriverOutput;
+  readonly #startup = new Map<Preparation, Promise<Result<void, VolkitError>>>();
+  #stats: VolumeStats | undefined;
 
-  /** Wraps `driver`; prefer {@link wrapDriver} or `createDriver`. */
+  /** Wraps `driver`; prefer {@link wrapDriver} or `createBackend`. */
   constructor(driver: VolumeDriver, options: BackendOptions = {}) {
     this.driver = driver;
     this.name = options.name ?? driver.driverName;
     this.events = options.events ?? new EventBus();
-    this.#logger = options.logger ?? silentLogger;
+    this.logger = options.logger ?? silentLogger;
     this.#locks = options.locks ?? new InProcessLocks();
+    this.#host = options.host;
+    this.#output = new DriverOutput(driver, this.name);
   }
 
   /** The driver's capabilities. */
@@ -111,151 +117,174 @@ export class VolumeBackend {
     return this.driver.capabilities;
   }
 
-  /** Runs the driver's setup now (otherwise it runs before the first operation). */
+  /** Runs the driver's read-only checks now (otherwise they run before the first operation). */
+  initialize(options: OperationOptions = {}): ResultAsync<void, VolkitError> {
+    return this.#run("initialize", undefined, [], options, "initialize", () => okAsync(undefined));
+  }
+
+  /** Prepares the backend now: initialize, then the driver's setup, which may create things (a thin pool). */
   setup(options: OperationOptions = {}): ResultAsync<void, VolkitError> {
-    return this.#run("setup", undefined, [], options, (ctx) => this.#ensureSetup(ctx), false);
+    return this.#run("setup", undefined, [], options, "setup", () => okAsync(undefined));
   }
 
   /** Creates a volume. `VOLUME_EXISTS` if one with this id exists with other properties. */
-  createVolume(spec: VolumeSpec, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
-    return validate(VolumeSpecSchema, spec, "volume spec").asyncAndThen((s) =>
-      this.#run("createVolume", s.id, [`volume:${s.id}`], options, (ctx) => this.driver.createVolume(s, ctx).andThen((v) => this.#checkVolume("createVolume", v, s.id))),
+  createVolume(spec: VolumeSpecInput, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
+    return this.#spec(spec).asyncAndThen((s) =>
+      this.#run("createVolume", s.id, [`volume:${s.id}`], options, "setup", (ctx) => this.driver.createVolume(s, ctx).andThen((v) => this.#output.volume("createVolume", v, s.id, s.sizeGiB))),
     );
   }
 
   /** Deletes a volume (wiped per config). Succeeds if it is already gone; `VOLUME_BUSY` with snapshots. */
-  deleteVolume(volume: Volume, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
-    return this.#volume(volume).asyncAndThen((v) => this.#run("deleteVolume", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.deleteVolume(v, ctx)));
+  deleteVolume(volume: VolumeInput, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
+    return this.#volume(volume).asyncAndThen((v) => this.#run("deleteVolume", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.deleteVolume(v, ctx)));
   }
 
   /** Snapshots a volume. */
-  createSnapshot(snapshot: SnapshotSpec, volume: Volume, options: OperationOptions = {}): ResultAsync<Snapshot, VolkitError> {
+  createSnapshot(snapshot: SnapshotSpecInput, volume: VolumeInput, options: OperationOptions = {}): ResultAsync<Snapshot, VolkitError> {
     return this.#volume(volume).asyncAndThen((v) =>
-      validate(SnapshotSpecSchema, snapshot, "snapshot spec").asyncAndThen((s) =>
-        s.volumeId !== v.id
-          ? errAsync(new VolkitError("INVALID_ARGUMENT", `snapshot ${s.id} names volume ${s.volumeId} but volume ${v.id} was given`, { source: this.name }))
-          : this.#run("createSnapshot", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.createSnapshot(s, v, ctx).andThen((snap) => this.#checkSnapshot(snap, s.id, v.id))),
-      ),
+      validate(SnapshotSpecSchema, snapshot, "snapshot spec")
+        .andThen((s) => this.#idRule(s.id, "snapshot").map(() => s))
+        .asyncAndThen((s) =>
+          s.volumeId !== v.id
+            ? errAsync(new VolkitError("INVALID_ARGUMENT", `snapshot ${s.id} names volume ${s.volumeId} but volume ${v.id} was given`, { source: this.name }))
+            : this.#run("createSnapshot", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.createSnapshot(s, v, ctx).andThen((snap) => this.#output.snapshot(snap, s.id, v.id))),
+        ),
     );
   }
 
   /** Deletes a snapshot; succeeds if it is already gone. */
-  deleteSnapshot(snapshot: Snapshot, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
-    return this.#snapshot(snapshot).asyncAndThen((s) => this.#run("deleteSnapshot", s.volumeId, [`volume:${s.volumeId}`], options, (ctx) => this.driver.deleteSnapshot(s, ctx)));
+  deleteSnapshot(snapshot: SnapshotInput, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
+    return validate(SnapshotSchema, snapshot, "snapshot").asyncAndThen((s) =>
+      this.#run("deleteSnapshot", s.volumeId, [`volume:${s.volumeId}`], options, "initialize", (ctx) => this.driver.deleteSnapshot(s, ctx)),
+    );
   }
 
   /** Creates a volume from a snapshot (grown to `spec.sizeGiB` if larger). */
-  createVolumeFromSnapshot(spec: VolumeSpec, snapshot: Snapshot, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
-    return validate(VolumeSpecSchema, spec, "volume spec").asyncAndThen((s) =>
-      this.#snapshot(snapshot).asyncAndThen((snap) =>
+  createVolumeFromSnapshot(spec: VolumeSpecInput, snapshot: SnapshotInput, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
+    return this.#spec(spec).asyncAndThen((s) =>
+      validate(SnapshotSchema, snapshot, "snapshot").asyncAndThen((snap) =>
         s.sizeGiB < snap.volumeSizeGiB
           ? errAsync(new VolkitError("INVALID_ARGUMENT", `new volume (${s.sizeGiB} GiB) is smaller than the snapshot (${snap.volumeSizeGiB} GiB)`, { source: this.name }))
-          : this.#run("createVolumeFromSnapshot", s.id, [`volume:${s.id}`, `volume:${snap.volumeId}`], options, (ctx) =>
-              this.driver.createVolumeFromSnapshot(s, snap, ctx).andThen((v) => this.#checkVolume("createVolumeFromSnapshot", v, s.id)),
+          : this.#run("createVolumeFromSnapshot", s.id, [`volume:${s.id}`, `volume:${snap.volumeId}`], options, "setup", (ctx) =>
+              this.driver.createVolumeFromSnapshot(s, snap, ctx).andThen((v) => this.#output.volume("createVolumeFromSnapshot", v, s.id, s.sizeGiB)),
             ),
       ),
     );
   }
 
   /** Clones a volume (grown to `spec.sizeGiB` if larger). */
-  createClonedVolume(spec: VolumeSpec, source: Volume, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
-    return validate(VolumeSpecSchema, spec, "volume spec").asyncAndThen((s) =>
+  createClonedVolume(spec: VolumeSpecInput, source: VolumeInput, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
+    return this.#spec(spec).asyncAndThen((s) =>
       this.#volume(source).asyncAndThen((src) =>
         s.sizeGiB < src.sizeGiB
           ? errAsync(new VolkitError("INVALID_ARGUMENT", `clone (${s.sizeGiB} GiB) is smaller than its source (${src.sizeGiB} GiB)`, { source: this.name }))
-          : this.#run("createClonedVolume", s.id, [`volume:${s.id}`, `volume:${src.id}`], options, (ctx) =>
-              this.driver.createClonedVolume(s, src, ctx).andThen((v) => this.#checkVolume("createClonedVolume", v, s.id)),
+          : this.#run("createClonedVolume", s.id, [`volume:${s.id}`, `volume:${src.id}`], options, "setup", (ctx) =>
+              this.driver.createClonedVolume(s, src, ctx).andThen((v) => this.#output.volume("createClonedVolume", v, s.id, s.sizeGiB)),
             ),
       ),
     );
   }
 
-  /** Grows a volume; shrinking is refused with `INVALID_ARGUMENT`. */
-  extendVolume(volume: Volume, newSizeGiB: number, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
+  /** Grows a volume; shrinking is refused with `INVALID_ARGUMENT`. Returns the record at its new size. */
+  extendVolume(volume: VolumeInput, newSizeGiB: number, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
     return this.#volume(volume).asyncAndThen((v) =>
       validate(SizeGiBSchema, newSizeGiB, "new size").asyncAndThen((size) =>
         size < v.sizeGiB
           ? errAsync(new VolkitError("INVALID_ARGUMENT", `cannot shrink volume ${v.id} from ${v.sizeGiB} to ${size} GiB`, { source: this.name }))
-          : this.#run("extendVolume", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.extendVolume(v, size, ctx).andThen((out) => this.#checkVolume("extendVolume", out, v.id, size))),
+          : this.#run("extendVolume", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.extendVolume(v, size, ctx).andThen((out) => this.#output.volume("extendVolume", out, v.id, size))),
       ),
     );
   }
 
   /** Reverts a volume to one of its snapshots. */
-  revertToSnapshot(volume: Volume, snapshot: Snapshot, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
+  revertToSnapshot(volume: VolumeInput, snapshot: SnapshotInput, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
     return this.#volume(volume).asyncAndThen((v) =>
-      this.#snapshot(snapshot).asyncAndThen((s) =>
+      validate(SnapshotSchema, snapshot, "snapshot").asyncAndThen((s) =>
         s.volumeId !== v.id
           ? errAsync(new VolkitError("INVALID_ARGUMENT", `snapshot ${s.id} belongs to volume ${s.volumeId}, not ${v.id}`, { source: this.name }))
-          : this.#run("revertToSnapshot", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.revertToSnapshot(v, s, ctx)),
+          : this.#run("revertToSnapshot", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.revertToSnapshot(v, s, ctx)),
       ),
     );
   }
 
-  /** Exports a volume. */
-  createExport(volume: Volume, connector?: ConnectorProperties, options: OperationOptions = {}): ResultAsync<ModelUpdate, VolkitError> {
+  /** Exports a volume (idempotent) and returns the updated record (provider location and auth filled in). */
+  createExport(volume: VolumeInput, host?: HostPropertiesInput, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
     return this.#volume(volume).asyncAndThen((v) =>
-      this.#optionalConnector(connector).asyncAndThen((c) =>
-        this.#run("createExport", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.createExport(v, c, ctx)),
+      this.#optionalHost(host).asyncAndThen((h) =>
+        this.#run("createExport", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.createExport(v, h, ctx).andThen((u) => this.#output.exported("createExport", v, u))),
       ),
     );
   }
 
-  /** Re-creates a missing export. */
-  ensureExport(volume: Volume, options: OperationOptions = {}): ResultAsync<ModelUpdate, VolkitError> {
-    return this.#volume(volume).asyncAndThen((v) => this.#run("ensureExport", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.ensureExport(v, ctx)));
+  /** Re-creates a missing export (at service start) and returns the updated record. */
+  ensureExport(volume: VolumeInput, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
+    return this.#volume(volume).asyncAndThen((v) =>
+      this.#run("ensureExport", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.ensureExport(v, ctx).andThen((u) => this.#output.exported("ensureExport", v, u))),
+    );
   }
 
   /** Removes an export; succeeds if there is none. */
-  removeExport(volume: Volume, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
-    return this.#volume(volume).asyncAndThen((v) => this.#run("removeExport", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.removeExport(v, ctx)));
+  removeExport(volume: VolumeInput, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
+    return this.#volume(volume).asyncAndThen((v) => this.#run("removeExport", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.removeExport(v, ctx)));
   }
 
-  /** Grants a host access and returns its connection info. */
-  initializeConnection(volume: Volume, connector: ConnectorProperties, options: OperationOptions = {}): ResultAsync<ConnectionInfo, VolkitError> {
+  /** Whether the volume is exported and which hosts still have access. */
+  describeExport(volume: VolumeInput, options: OperationOptions = {}): ResultAsync<ExportState, VolkitError> {
+    return this.#volume(volume).asyncAndThen((v) => this.#run("describeExport", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.describeExport(v, ctx)));
+  }
+
+  /** Grants a host access and returns its connection info (parsed: defaults applied). */
+  initializeConnection(volume: VolumeInput, host: HostPropertiesInput, options: OperationOptions = {}): ResultAsync<ConnectionInfo, VolkitError> {
     return this.#volume(volume).asyncAndThen((v) =>
-      this.#connector(connector).asyncAndThen((c) =>
-        this.#run("initializeConnection", v.id, [`volume:${v.id}`], options, (ctx) =>
-          this.driver.initializeConnection(v, c, ctx).andThen((info) => this.#checkConnectionInfo(info, v.id)),
-        ),
+      validate(HostPropertiesSchema, host, "host properties").asyncAndThen((h) =>
+        this.#run("initializeConnection", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.initializeConnection(v, h, ctx).andThen((info) => this.#output.connection(info, v.id))),
       ),
     );
   }
 
-  /** Revokes a host's access, or every host's when `connector` is omitted (force detach). */
-  terminateConnection(volume: Volume, connector?: ConnectorProperties, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
+  /** Revokes a host's access, or every host's when `host` is omitted (force detach). */
+  terminateConnection(volume: VolumeInput, host?: HostPropertiesInput, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
     return this.#volume(volume).asyncAndThen((v) =>
-      this.#optionalConnector(connector).asyncAndThen((c) =>
-        this.#run("terminateConnection", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.terminateConnection(v, c, ctx)),
-      ),
+      this.#optionalHost(host).asyncAndThen((h) => this.#run("terminateConnection", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.terminateConnection(v, h, ctx))),
     );
   }
 
-  /** Capacity and capabilities. */
-  getVolumeStats(refresh = true, options: OperationOptions = {}): ResultAsync<VolumeStats, VolkitError> {
-    return this.#run("getVolumeStats", undefined, [], options, (ctx) => this.driver.getVolumeStats(refresh, ctx)).map((s) => ({ ...s, volumeBackendName: this.name }));
+  /**
+   * Capacity and capabilities: the driver's pools under a header the runtime fills from the
+   * driver's declarations. Reads never change the storage (no setup runs for them).
+   */
+  getVolumeStats(options: StatsOptions = {}): ResultAsync<VolumeStats, VolkitError> {
+    const cached = this.#stats;
+    const maxAge = options.maxAgeMs ?? 0;
+    if (cached && maxAge > 0 && Date.now() - cached.updatedAt <= maxAge) return okAsync(cached);
+    return this.#run("getVolumeStats", undefined, [], options, "initialize", (ctx) =>
+      this.driver.getPoolStats(ctx).andThen((pools) => this.#output.stats(pools, Date.now())).map((stats) => {
+        this.#stats = stats;
+        return stats;
+      }),
+    );
   }
 
   /** Copies an image into a volume. */
-  copyImageToVolume(image: ImageLocation, volume: Volume, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
+  copyImageToVolume(image: ImageLocation, volume: VolumeInput, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
     return validate(ImageLocationSchema, image, "image").asyncAndThen((img) =>
-      this.#volume(volume).asyncAndThen((v) => this.#run("copyImageToVolume", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.copyImageToVolume(img, v, ctx))),
+      this.#volume(volume).asyncAndThen((v) => this.#run("copyImageToVolume", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.copyImageToVolume(img, v, ctx))),
     );
   }
 
   /** Copies a volume into an image file of the given format. */
-  copyVolumeToImage(volume: Volume, image: ImageLocation & { readonly format: string }, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
+  copyVolumeToImage(volume: VolumeInput, image: ImageLocation & { readonly format: string }, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
     return validate(ImageLocationSchema.required({ format: true }), image, "image").asyncAndThen((img) =>
-      this.#volume(volume).asyncAndThen((v) => this.#run("copyVolumeToImage", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.copyVolumeToImage(v, img, ctx))),
+      this.#volume(volume).asyncAndThen((v) => this.#run("copyVolumeToImage", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.copyVolumeToImage(v, img, ctx))),
     );
   }
 
   /** Takes over an existing backend object. */
-  manageExisting(spec: VolumeSpec, ref: ExistingRef, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
-    return validate(VolumeSpecSchema, spec, "volume spec").asyncAndThen((s) =>
+  manageExisting(spec: VolumeSpecInput, ref: ExistingRef, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
+    return this.#spec(spec).asyncAndThen((s) =>
       validate(ExistingRefSchema, ref, "existing reference").asyncAndThen((r) =>
-        this.#run("manageExisting", s.id, [`volume:${s.id}`, `manage:${JSON.stringify(r)}`], options, (ctx) =>
-          this.driver.manageExisting(s, r, ctx).andThen((v) => this.#checkVolume("manageExisting", v, s.id)),
+        this.#run("manageExisting", s.id, [`volume:${s.id}`, `manage:${JSON.stringify(r)}`], options, "setup", (ctx) =>
+          this.driver.manageExisting(s, r, ctx).andThen((v) => this.#output.volume("manageExisting", v, s.id)),
         ),
       ),
     );
@@ -263,150 +292,73 @@ export class VolumeBackend {
 
   /** Size in GiB of an existing backend object. */
   manageExistingGetSize(ref: ExistingRef, options: OperationOptions = {}): ResultAsync<number, VolkitError> {
-    return validate(ExistingRefSchema, ref, "existing reference").asyncAndThen((r) => this.#run("manageExistingGetSize", undefined, [], options, (ctx) => this.driver.manageExistingGetSize(r, ctx)));
+    return validate(ExistingRefSchema, ref, "existing reference").asyncAndThen((r) =>
+      this.#run("manageExistingGetSize", undefined, [], options, "initialize", (ctx) => this.driver.manageExistingGetSize(r, ctx)),
+    );
   }
 
   /** Stops managing a volume (data kept). */
-  unmanage(volume: Volume, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
-    return this.#volume(volume).asyncAndThen((v) => this.#run("unmanage", v.id, [`volume:${v.id}`], options, (ctx) => this.driver.unmanage(v, ctx)));
+  unmanage(volume: VolumeInput, options: OperationOptions = {}): ResultAsync<void, VolkitError> {
+    return this.#volume(volume).asyncAndThen((v) => this.#run("unmanage", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.unmanage(v, ctx)));
   }
 
   /** Backend objects that could be managed. */
   listManageable(options: OperationOptions = {}): ResultAsync<readonly ManageableVolume[], VolkitError> {
-    return this.#run("listManageable", undefined, [], options, (ctx) => this.driver.listManageable(ctx));
+    return this.#run("listManageable", undefined, [], options, "initialize", (ctx) => this.driver.listManageable(ctx));
   }
 
   /** Releases the driver's resources. */
   close(): ResultAsync<void, VolkitError> {
-    return this.#guard(() => (this.driver.close ? this.driver.close() : okAsync(undefined)));
+    return guardResult(() => (this.driver.close ? this.driver.close() : okAsync(undefined)), this.name);
   }
 
-  #volume(volume: Volume) {
+  #spec(spec: VolumeSpecInput): Result<VolumeSpec, VolkitError> {
+    return validate(VolumeSpecSchema, spec, "volume spec").andThen((s) => this.#idRule(s.id, "volume").map(() => s));
+  }
+
+  #volume(volume: VolumeInput): Result<Volume, VolkitError> {
     return validate(VolumeSchema, volume, "volume");
   }
 
-  #snapshot(snapshot: Snapshot) {
-    return validate(SnapshotSchema, snapshot, "snapshot");
+  #optionalHost(host: HostPropertiesInput | undefined): Result<HostProperties | undefined, VolkitError> {
+    return host === undefined ? ok(undefined) : validate(HostPropertiesSchema, host, "host properties");
   }
 
-  #connector(connector: ConnectorProperties) {
-    return validate(ConnectorPropertiesSchema, connector, "connector");
-  }
-
-  #optionalConnector(connector: ConnectorProperties | undefined): Result<ConnectorProperties | undefined, VolkitError> {
-    return connector === undefined ? ok(undefined) : this.#connector(connector);
-  }
-
-  /** A driver bug: the driver returned something the runtime cannot hand to callers. */
-  #driverBug(operation: string, message: string, details?: Record<string, unknown>): VolkitError {
-    return new VolkitError("INTERNAL", `driver ${this.driver.driverName}: ${operation} returned ${message}`, {
-      source: this.name,
-      ...(details === undefined ? {} : { details: { driver: this.driver.driverName, operation, ...details } }),
-    });
-  }
-
-  #checkVolume(operation: string, volume: Volume, expectedId: string, expectedSizeGiB?: number): Result<Volume, VolkitError> {
-    const parsed = VolumeSchema.safeParse(volume);
-    if (!parsed.success) {
-      return err(this.#driverBug(operation, "an invalid volume record", { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) }));
-    }
-    if (parsed.data.id !== expectedId) {
-      return err(this.#driverBug(operation, `volume ${parsed.data.id}, not its own volume ${expectedId}`, { expectedId, returnedId: parsed.data.id }));
-    }
-    if (expectedSizeGiB !== undefined && parsed.data.sizeGiB !== expectedSizeGiB) {
-      return err(
-        this.#driverBug(operation, `volume ${expectedId} with ${parsed.data.sizeGiB} GiB, but ${expectedSizeGiB} GiB was requested`, {
-          expectedSizeGiB,
-          returnedSizeGiB: parsed.data.sizeGiB,
-        }),
-      );
-    }
-    return ok(volume); // what the driver returned, unchanged
-  }
-
-  #checkSnapshot(snapshot: Snapshot, expectedId: string, expectedVolumeId: string): Result<Snapshot, VolkitError> {
-    const parsed = SnapshotSchema.safeParse(snapshot);
-    if (!parsed.success) {
-      return err(this.#driverBug("createSnapshot", "an invalid snapshot record", { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) }));
-    }
-    if (parsed.data.id !== expectedId || parsed.data.volumeId !== expectedVolumeId) {
-      return err(
-        this.#driverBug("createSnapshot", `snapshot ${parsed.data.id} of volume ${parsed.data.volumeId}, not its own snapshot ${expectedId} of volume ${expectedVolumeId}`, {
-          expectedId,
-          returnedId: parsed.data.id,
-        }),
-      );
-    }
-    return ok(snapshot);
-  }
-
-  #checkConnectionInfo(info: ConnectionInfo, volumeId: string): Result<ConnectionInfo, VolkitError> {
-    // Register the secrets first, so nothing derived from a malformed info can show them.
-    const raw = info as { authPassword?: unknown; discoveryAuthPassword?: unknown } | null | undefined;
-    if (typeof raw?.authPassword === "string") registerSecret(raw.authPassword);
-    if (typeof raw?.discoveryAuthPassword === "string") registerSecret(raw.discoveryAuthPassword);
-    const parsed = ConnectionInfoSchema.safeParse(info);
-    if (!parsed.success) {
-      return err(
-        this.#driverBug("initializeConnection", `connection info for volume ${volumeId} that is not a valid ConnectionInfo`, {
-          issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
-        }),
-      );
-    }
-    if (parsed.data.volumeId !== volumeId) {
-      return err(
-        this.#driverBug("initializeConnection", `connection info of volume ${parsed.data.volumeId}, not of volume ${volumeId}`, { expectedId: volumeId, returnedId: parsed.data.volumeId }),
-      );
-    }
-    return ok(parsed.data);
-  }
-
-  /**
-   * Calls driver (or lock backend) code so that nothing it throws escapes: a synchronous throw, a
-   * rejected promise or a value that is not a Result all become an `INTERNAL` error.
-   */
-  #guard<T>(call: () => ResultAsync<T, VolkitError>): ResultAsync<T, VolkitError> {
-    let pending: PromiseLike<Result<T, VolkitError>>;
-    try {
-      pending = call();
-    } catch (e) {
-      return errAsync(toVolkitError(e, "INTERNAL", this.name));
-    }
-    return new ResultAsync(
-      Promise.resolve(pending).then(
-        (result): Result<T, VolkitError> =>
-          result !== null && typeof result === "object" && typeof (result as Partial<Result<T, VolkitError>>).isOk === "function"
-            ? result
-            : err(new VolkitError("INTERNAL", `driver ${this.driver.driverName} returned a value that is not a Result`, { source: this.name })),
-        (e: unknown) => err(toVolkitError(e, "INTERNAL", this.name)),
-      ),
+  /** The driver's own id rule (checked at create, so a driver never accepts an id it cannot serve later). */
+  #idRule(id: string, what: "volume" | "snapshot"): Result<void, VolkitError> {
+    const rule = this.driver.idRule;
+    if (!rule || rule.pattern.test(id)) return ok(undefined);
+    return err(
+      new VolkitError("INVALID_ARGUMENT", `${what} id ${id} cannot be served by the ${this.driver.driverName} driver: ids must be ${rule.description}`, {
+        source: this.name,
+        details: { id, rule: rule.description },
+      }),
     );
   }
 
+  /** Runs the driver's initialize (and its setup, for writes) once for everyone; each caller waits with its own signal. */
+  #prepare(level: Preparation, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    const init = raceAbort(this.#shared("initialize"), ctx.signal, this.name);
+    return level === "initialize" ? init : init.andThen(() => raceAbort(this.#shared("setup"), ctx.signal, this.name));
+  }
+
   /**
-   * Runs the driver's setup once for everyone. The setup runs on a context of its own (its own
-   * deadline, no caller's signal), so one caller giving up never fails it for the others; each
-   * caller waits with its own signal. A failed setup (Err, throw or rejection) is forgotten, so
-   * the next operation tries again.
+   * One shared run of a driver start-up step on a context of its own (its own deadline, no caller's
+   * signal: one caller giving up never fails it for the others). A failure is forgotten, so the next
+   * operation tries again.
    */
-  #ensureSetup(ctx: OperationContext): ResultAsync<void, VolkitError> {
-    let shared = this.#setup;
-    if (!shared) {
-      const setupCtx = createOperationContext({
-        operation: "setup",
-        source: this.name,
-        logger: this.#logger,
-        events: this.events,
-        deadline: Date.now() + SETUP_TIMEOUT_MS,
-      });
-      const attempt: Promise<Result<void, VolkitError>> = Promise.resolve(this.#guard(() => this.driver.setup(setupCtx))).then((result) => {
-        if (result.isErr() && this.#setup === attempt) this.#setup = undefined; // let the next call try again
-        return result;
-      });
-      this.#setup = attempt;
-      shared = attempt;
-    }
-    return new ResultAsync(awaitWithSignal(shared, ctx.signal, this.name));
+  #shared(step: Preparation): Promise<Result<void, VolkitError>> {
+    const running = this.#startup.get(step);
+    if (running) return running;
+    const ctx = createOperationContext({ operation: step, source: this.name, logger: this.logger, events: this.events, deadline: Date.now() + SETUP_TIMEOUT_MS });
+    const driver = this.driver;
+    const call = (): ResultAsync<void, VolkitError> => (step === "initialize" ? driver.initialize?.(ctx) : driver.setup?.(ctx)) ?? okAsync(undefined);
+    const attempt: Promise<Result<void, VolkitError>> = Promise.resolve(guardResult(call, this.name)).then((result) => {
+      if (result.isErr() && this.#startup.get(step) === attempt) this.#startup.delete(step);
+      return result;
+    });
+    this.#startup.set(step, attempt);
+    return attempt;
   }
 
   #run<T>(
@@ -414,42 +366,15 @@ export class VolumeBackend {
     volumeId: string | undefined,
     lockKeys: readonly string[],
     options: OperationOptions,
+    preparation: Preparation,
     fn: (ctx: OperationContext) => ResultAsync<T, VolkitError>,
-    needsSetup = true,
   ): ResultAsync<T, VolkitError> {
-    const ctx = createOperationContext({ operation, source: this.name, volumeId, logger: this.#logger, events: this.events, ...options });
-    const started = performance.now();
-    const at = Date.now();
-    this.events.emit({ type: "operation:start", operation, source: this.name, ...(volumeId === undefined ? {} : { volumeId }), at });
-    this.#logger.debug({ operation, volumeId, backend: this.name }, "operation start");
-    const body = (): ResultAsync<T, VolkitError> =>
-      (needsSetup ? ctx.phase("setup", () => this.#ensureSetup(ctx)) : okAsync(undefined)).andThen(() => this.#guard(() => fn(ctx)));
-    return this.#guard(() => withLocks(this.#locks, lockKeys, ctx.signal, body))
-      .mapErr((e) => (e instanceof VolkitError ? e : new VolkitError("INTERNAL", String(e), { source: this.name, cause: e })))
-      .map((value) => {
-        this.#end(operation, volumeId, started, ctx, undefined);
-        return value;
-      })
-      .mapErr((error) => {
-        this.#end(operation, volumeId, started, ctx, error);
-        return error;
-      });
-  }
-
-  #end(operation: string, volumeId: string | undefined, started: number, ctx: OperationContext, error: VolkitError | undefined): void {
-    const durationMs = Math.round((performance.now() - started) * 10) / 10;
-    this.events.emit({
-      type: "operation:end",
-      operation,
-      source: this.name,
-      ...(volumeId === undefined ? {} : { volumeId }),
-      durationMs,
-      phases: [...ctx.phases],
-      ok: error === undefined,
-      ...(error === undefined ? {} : { errorCode: error.code, errorMessage: error.message }),
-    });
-    if (error) this.#logger.warn({ operation, volumeId, backend: this.name, durationMs, code: error.code, err: error.toJSON() }, "operation failed");
-    else this.#logger.info({ operation, volumeId, backend: this.name, durationMs }, "operation done");
+    const host = this.#host;
+    const scope = { source: this.name, logger: this.logger, events: this.events };
+    const io = host === undefined ? {} : { io: (ctx: OperationContext) => driverIo(this.driver, this.#output, host, this.name, ctx) };
+    return runOperation(scope, operation, volumeId, { ...options, ...io }, (ctx) =>
+      withLocks(this.#locks, lockKeys, ctx.signal, () => ctx.phase("prepare", () => this.#prepare(preparation, ctx)).andThen(() => guardResult(() => fn(ctx), this.name))),
+    );
   }
 }
 
@@ -457,4 +382,3 @@ export class VolumeBackend {
 export function wrapDriver(driver: VolumeDriver, options: BackendOptions = {}): VolumeBackend {
   return new VolumeBackend(driver, options);
 }
-

@@ -9,4 +9,4 @@
 export * from "./host-fs.js";
 export * from "./block-sysfs.js";
 export * from "./wait.js";
-export * from "./operation.js";
+

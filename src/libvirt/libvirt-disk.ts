@@ -1,8 +1,8 @@
 import { err, ok, type Result } from "neverthrow";
 import type { z } from "zod";
-import type { AttachedDevice } from "../connectors/connector.js";
+import type { AttachedDevice } from "../core/records.js";
 import type { VolkitError } from "../core/errors.js";
-import type { ConnectionInfo, ConnectionInfoSchema, IscsiConnectionInfo } from "../core/types.js";
+import type { ConnectionInfo, ConnectionInfoSchema, IscsiConnectionInfo } from "../core/records.js";
 import { parsePortal, validate } from "../core/validation.js";
 import {
   AUTH_USERNAME_PATTERN,
@@ -316,7 +316,7 @@ function resolveParsed({ connection: c, device, options: o }: Parsed): Result<Di
 
 /**
  * Validates `input` and works out the disk: every default applied, every refused combination
- * reported as `INVALID_ARGUMENT` with `details.rule` (see {@link DISK_RULES}).
+ * reported as `INVALID_ARGUMENT` with `details.rule` (the rules are listed in `DISK_RULES` of `volkit/libvirt`).
  *
  * Defaults (nova's, unless noted):
  * - host mode: iSCSI and local → `type='block'` on `device.path`; NFS → `type='file'`.

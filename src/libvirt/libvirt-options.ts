@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConnectionInfoSchema } from "../core/types.js";
+import { ConnectionInfoSchema } from "../core/records.js";
 import { AbsolutePathSchema, IqnSchema } from "../core/validation.js";
 import { isXmlSafe } from "./libvirt-xml-writer.js";
 

@@ -1,6 +1,6 @@
 import { err, ok, type Result } from "neverthrow";
 import type { VolkitError } from "../core/errors.js";
-import type { QosSpecs } from "../core/types.js";
+import type { QosSpecs } from "../core/records.js";
 import { IOTUNE_FIELDS, IOTUNE_MAX_VALUE, type IoTune, type IoTuneField } from "./libvirt-options.js";
 import { ruleError } from "./libvirt-rules.js";
 

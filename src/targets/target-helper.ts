@@ -1,7 +1,8 @@
-import type { ResultAsync } from "neverthrow";
+import { err, ok, type Result, type ResultAsync } from "neverthrow";
 import { z } from "zod";
 import type { OperationContext } from "../core/context.js";
-import type { VolkitError } from "../core/errors.js";
+import { VolkitError } from "../core/errors.js";
+import { registerSecret } from "../core/secrets.js";
 import { AbsolutePathSchema, ChapSecretSchema, ChapUserSchema, PortalSchema } from "../core/validation.js";
 
 /**
@@ -39,6 +40,11 @@ export interface TargetExport {
   readonly tid?: number;
   /** Cinder-style `"<ip>:<port>[;<ip2>:<port>],<tid> <iqn> <lun>"`. */
   readonly providerLocation: string;
+  /**
+   * Initiators that have access now: LIO's per-initiator ACLs; for tgt (which admits any initiator
+   * passing CHAP) the initiators with a live session.
+   */
+  readonly initiators: readonly string[];
 }
 
 /**
@@ -54,25 +60,25 @@ export const DevicePathSchema = AbsolutePathSchema.pipe(z.string().regex(SAFE_TA
 /** Config shared by every target helper. */
 export const TargetConfigSchema = z.object({
   /** `tgt` (tgtd + tgt-admin) or `lio` (kernel LIO via targetcli). */
-  helper: z.enum(["tgt", "lio"]).default("tgt"),
+  helper: z.enum(["tgt", "lio"]).default("tgt").meta({ title: "Helper", description: "`tgt` (tgtd + tgt-admin) or `lio` (kernel LIO via targetcli)." }),
   /** IQN prefix; the volume's target is `<prefix>volume-<id>`. */
   iqnPrefix: z
     .string()
     .regex(/^iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*:[A-Za-z0-9.:_-]*$/, "must be an IQN prefix such as iqn.2010-10.org.openstack:")
-    .default("iqn.2010-10.org.openstack:"),
+    .default("iqn.2010-10.org.openstack:").meta({ title: "IQN prefix", description: "IQN prefix; the volume's target is `<prefix>volume-<id>`." }),
   /** Portals the target listens on; several give multipath several paths. */
-  portals: z.array(PortalSchema).min(1).default(["127.0.0.1:3260"]),
+  portals: z.array(PortalSchema).min(1).default(["127.0.0.1:3260"]).meta({ title: "Portals", description: "Portals the target listens on; several give multipath several paths." }),
   /** Require session CHAP (credentials generated per volume and returned in providerAuth). */
-  chap: z.boolean().default(true),
+  chap: z.boolean().default(true).meta({ title: "CHAP", description: "Require session CHAP (credentials generated per volume and returned in providerAuth)." }),
   /** tgt: directory of per-volume target files included by tgtd's config. */
-  volumesDir: AbsolutePathSchema.default("/var/lib/volkit/tgt-volumes"),
+  volumesDir: AbsolutePathSchema.default("/var/lib/volkit/tgt-volumes").meta({ title: "Volumes dir", description: "tgt: directory of per-volume target files included by tgtd's config." }),
   /** tgt: `write-cache on|off` per target. */
-  writeCache: z.boolean().default(true),
+  writeCache: z.boolean().default(true).meta({ title: "Write cache", description: "tgt: `write-cache on|off` per target." }),
   /**
    * LIO: where the configuration is saved so it survives a restart. Debian's targetcli-fb and
    * rtslib-fb restore `/etc/rtslib-fb-target/saveconfig.json` at boot (upstream: /etc/target/).
    */
-  lioSaveFile: AbsolutePathSchema.default("/etc/rtslib-fb-target/saveconfig.json"),
+  lioSaveFile: AbsolutePathSchema.default("/etc/rtslib-fb-target/saveconfig.json").meta({ title: "LIO save file", description: "LIO: where the configuration is saved so it survives a restart. Debian's targetcli-fb and rtslib-fb restore `/etc/rtslib-fb-target/saveconfig.json` at boot (upstream: /etc/target/)." }),
 });
 /** Target helper config (input form). */
 export type TargetConfig = z.input<typeof TargetConfigSchema>;
@@ -132,8 +138,21 @@ export function formatProviderAuth(chap: ChapCredentials): string {
   return `CHAP ${chap.username} ${chap.password}`;
 }
 
-/** Parses `provider_auth`; undefined when absent or not CHAP. */
-export function parseProviderAuth(auth: string | undefined): ChapCredentials | undefined {
-  const m = auth === undefined ? null : /^CHAP (\S+) (\S+)$/.exec(auth.trim());
-  return m?.[1] && m[2] ? { username: m[1], password: m[2] } : undefined;
+/**
+ * Parses a stored `provider_auth` (`"CHAP <user> <secret>"`): undefined when absent, the credentials
+ * when well-formed, and `INVALID_ARGUMENT` naming the field (never its value) when it is anything
+ * else, so a damaged record is refused instead of silently replaced with new credentials.
+ */
+export function parseProviderAuth(auth: string | undefined, volumeId: string): Result<ChapCredentials | undefined, VolkitError> {
+  if (auth === undefined) return ok(undefined);
+  const m = /^CHAP ([^ ]+) ([^ ]+)$/.exec(auth);
+  const user = m?.[1];
+  const password = m?.[2];
+  if (password !== undefined) registerSecret(password);
+  const bad = (why: string): Result<never, VolkitError> =>
+    err(new VolkitError("INVALID_ARGUMENT", `volume ${volumeId}: providerAuth is malformed (${why}); expected "CHAP <user> <secret>"`, { source: "target", details: { volumeId, field: "providerAuth" } }));
+  if (user === undefined || password === undefined) return bad("not three space-separated fields starting with CHAP");
+  if (!ChapUserSchema.safeParse(user).success) return bad("the CHAP user has characters other than letters, digits and '._:@-'");
+  if (!ChapSecretSchema.safeParse(password).success) return bad("the CHAP secret is not 12-64 of letters, digits and '._~+=/-'");
+  return ok({ username: user, password });
 }

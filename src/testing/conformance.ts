@@ -1,11 +1,12 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
-import type { Result, ResultAsync } from "neverthrow";
+import { randomUUID } from "node:crypto";
+import type { ResultAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
 import type { VolkitError } from "../core/errors.js";
-import type { OperationOptions } from "../core/context.js";
-import { ConnectionInfoSchema, VolumeSchema, type Capacity, type ConnectorProperties, type Snapshot, type Volume, type VolumeStats } from "../core/types.js";
-import { VolumeBackend, wrapDriver } from "../drivers/backend.js";
+import { ConnectionInfoSchema, VolumeSchema, type HostPropertiesInput, type Snapshot, type Volume } from "../core/records.js";
+import type { VolumeBackend } from "../drivers/backend.js";
 import type { DriverCapabilities, VolumeDriver } from "../drivers/volume-driver.js";
+import { describeError, expectData, pattern, withSession, type Session } from "./conformance-session.js";
+import { capacitySummary, checkProvisionedGrowth, checkStatsShape, provisioned, totalVolumes } from "./conformance-stats.js";
 
 /**
  * Reads and writes a volume's raw data, so the suite can prove that clones, snapshots and reverts
@@ -27,8 +28,8 @@ export interface DriverConformanceOptions {
    * `wrapDriver`, so the checks always go through the runtime like a real caller.
    */
   readonly create: () => VolumeDriver | VolumeBackend | Promise<VolumeDriver | VolumeBackend>;
-  /** The attaching host used by the export/connection check (default: a fake host with an IQN). */
-  readonly connector?: ConnectorProperties;
+  /** The attaching host's properties used by the export/connection check (default: a fake host with an IQN). */
+  readonly host?: HostPropertiesInput;
   /** Size of test volumes in GiB (default 1). Larger sizes used are `sizeGiB + 1` and `+ 2`. */
   readonly sizeGiB?: number;
   /**
@@ -83,7 +84,7 @@ export const CONFORMANCE_CHECK_TITLES: Readonly<Record<ConformanceCheckName, str
 /** Every check as a function that rejects (with an assertion error) when the driver violates it. */
 export type ConformanceChecks = { readonly [K in ConformanceCheckName]: () => Promise<void> };
 
-const DEFAULT_CONNECTOR: ConnectorProperties = {
+const DEFAULT_HOST: HostPropertiesInput = {
   host: "volkit-conformance",
   initiator: "iqn.2004-10.org.volkit:conformance",
   ip: "127.0.0.1",
@@ -133,20 +134,20 @@ export function describeVolumeDriverConformance(options: DriverConformanceOption
  */
 export function conformanceChecks(options: DriverConformanceOptions): ConformanceChecks {
   const size = options.sizeGiB ?? 1;
-  const connector = options.connector ?? DEFAULT_CONNECTOR;
+  const host = options.host ?? DEFAULT_HOST;
   const ioBytes = options.ioBytes ?? 1024 * 1024;
   const session = (fn: (s: Session) => Promise<void>) => () => withSession(options, fn);
   return {
     lifecycle: session(async (s) => {
       const caps = s.caps;
       const io = options.io;
-      const stats0 = await s.ok("getVolumeStats", s.backend.getVolumeStats(true));
+      const stats0 = await s.ok("getVolumeStats", s.backend.getVolumeStats());
       const id = randomUUID();
       const a = await s.track(s.ok("createVolume", s.backend.createVolume({ id, sizeGiB: size, displayName: "volkit conformance" })));
       expect(a.id, "createVolume returns the requested id").toBe(id);
       expect(a.sizeGiB, "createVolume returns the requested size").toBe(size);
       expect(VolumeSchema.safeParse(a).success, "createVolume returns a valid Volume").toBe(true);
-      const stats1 = await s.ok("getVolumeStats", s.backend.getVolumeStats(true));
+      const stats1 = await s.ok("getVolumeStats", s.backend.getVolumeStats());
       checkStatsShape(stats1, s.backend.name);
       checkProvisionedGrowth(stats0, stats1, size);
 
@@ -200,12 +201,12 @@ export function conformanceChecks(options: DriverConformanceOptions): Conformanc
     }),
 
     statsShape: session(async (s) => {
-      const before = await s.ok("getVolumeStats", s.backend.getVolumeStats(true));
+      const before = await s.ok("getVolumeStats", s.backend.getVolumeStats());
       checkStatsShape(before, s.backend.name);
-      const again = await s.ok("getVolumeStats(refresh=false)", s.backend.getVolumeStats(false));
+      const again = await s.ok("getVolumeStats(cached)", s.backend.getVolumeStats({ maxAgeMs: 60_000 }));
       checkStatsShape(again, s.backend.name);
       await s.createVolume(size + 1);
-      const after = await s.ok("getVolumeStats", s.backend.getVolumeStats(true));
+      const after = await s.ok("getVolumeStats", s.backend.getVolumeStats());
       checkStatsShape(after, s.backend.name);
       checkProvisionedGrowth(before, after, size + 1);
     }),
@@ -231,7 +232,7 @@ export function conformanceChecks(options: DriverConformanceOptions): Conformanc
     createTwice: session(async (s) => {
       const id = randomUUID();
       const first = await s.track(s.ok("createVolume", s.backend.createVolume({ id, sizeGiB: size })));
-      const afterFirst = await s.ok("getVolumeStats", s.backend.getVolumeStats(true));
+      const afterFirst = await s.ok("getVolumeStats", s.backend.getVolumeStats());
       const second = await s.call("createVolume (same id)", s.backend.createVolume({ id, sizeGiB: size }));
       if (second.isOk()) {
         expect(second.value.id, "a repeated create returns the same volume").toBe(first.id);
@@ -239,7 +240,7 @@ export function conformanceChecks(options: DriverConformanceOptions): Conformanc
       } else {
         expect(second.error.code, `a repeated create fails with VOLUME_EXISTS (got ${describeError(second.error)})`).toBe("VOLUME_EXISTS");
       }
-      const afterSecond = await s.ok("getVolumeStats", s.backend.getVolumeStats(true));
+      const afterSecond = await s.ok("getVolumeStats", s.backend.getVolumeStats());
       const p1 = provisioned(afterFirst);
       const p2 = provisioned(afterSecond);
       if (p1 !== undefined && p2 !== undefined) expect(p2, "a repeated create must not allocate again").toBe(p1);
@@ -271,7 +272,7 @@ export function conformanceChecks(options: DriverConformanceOptions): Conformanc
     invalidInput: session(async (s) => {
       const v = await s.ok("extendVolume", s.backend.extendVolume(await s.createVolume(size), size + 1));
       s.replace(v);
-      const before = await s.ok("getVolumeStats", s.backend.getVolumeStats(true));
+      const before = await s.ok("getVolumeStats", s.backend.getVolumeStats());
       const bad: Array<[string, { id: string; sizeGiB: number }]> = [
         ["sizeGiB 0", { id: randomUUID(), sizeGiB: 0 }],
         ["sizeGiB -1", { id: randomUUID(), sizeGiB: -1 }],
@@ -290,12 +291,12 @@ export function conformanceChecks(options: DriverConformanceOptions): Conformanc
       }
       const shrink = await s.call("extendVolume (shrink)", s.backend.extendVolume(v, size));
       expect(shrink.isErr() ? shrink.error.code : "ok", "shrinking fails with INVALID_ARGUMENT").toBe("INVALID_ARGUMENT");
-      const after = await s.ok("getVolumeStats", s.backend.getVolumeStats(true));
+      const after = await s.ok("getVolumeStats", s.backend.getVolumeStats());
       expect(capacitySummary(after), "stats are unchanged after refused requests").toEqual(capacitySummary(before));
     }),
 
     missingSources: session(async (s) => {
-      const before = await s.ok("getVolumeStats", s.backend.getVolumeStats(true));
+      const before = await s.ok("getVolumeStats", s.backend.getVolumeStats());
       const ghost: Volume = { id: randomUUID(), sizeGiB: size };
       const clone = await s.call("createClonedVolume (missing source)", s.backend.createClonedVolume({ id: randomUUID(), sizeGiB: size }, ghost));
       expect(clone.isErr() ? clone.error.code : "ok", "cloning a missing volume fails with VOLUME_NOT_FOUND").toBe("VOLUME_NOT_FOUND");
@@ -312,7 +313,7 @@ export function conformanceChecks(options: DriverConformanceOptions): Conformanc
         expect(from.isErr() ? from.error.code : "ok", "a volume from a missing snapshot fails with SNAPSHOT_NOT_FOUND").toBe("SNAPSHOT_NOT_FOUND");
         if (from.isOk()) s.remember(from.value);
       }
-      const after = await s.ok("getVolumeStats", s.backend.getVolumeStats(true));
+      const after = await s.ok("getVolumeStats", s.backend.getVolumeStats());
       expect(capacitySummary(after), "nothing was allocated").toEqual(capacitySummary(before));
     }),
 
@@ -341,24 +342,27 @@ export function conformanceChecks(options: DriverConformanceOptions): Conformanc
     }),
 
     exportAndConnection: session(async (s) => {
-      let v = await s.createVolume(size);
-      const update = await s.ok("createExport", s.backend.createExport(v, connector));
-      expect(update !== null && typeof update === "object", "createExport returns a model update object").toBe(true);
-      for (const key of ["providerLocation", "providerAuth", "providerId"] as const) {
-        if (update[key] !== undefined) expect(typeof update[key], `model update ${key} is a string`).toBe("string");
-      }
-      v = { ...v, ...update };
+      const created = await s.createVolume(size);
+      const v = await s.ok("createExport", s.backend.createExport(created, host));
+      expect(v.id, "createExport returns the whole volume record").toBe(created.id);
+      expect(v.sizeGiB, "createExport keeps the volume's size").toBe(created.sizeGiB);
+      expect(VolumeSchema.safeParse(v).success, "createExport returns a valid Volume").toBe(true);
       s.replace(v);
-      const first = await s.ok("initializeConnection", s.backend.initializeConnection(v, connector));
+      const again = await s.ok("createExport (again)", s.backend.createExport(v, host));
+      expect(again.providerLocation, "a repeated createExport keeps the export where it is").toBe(v.providerLocation);
+      const state = await s.ok("describeExport", s.backend.describeExport(v));
+      expect(typeof state.exported, "describeExport says whether the volume is exported").toBe("boolean");
+      const first = await s.ok("initializeConnection", s.backend.initializeConnection(v, host));
       const parsed = ConnectionInfoSchema.safeParse(first);
       expect(parsed.success, `initializeConnection returns valid ConnectionInfo: ${parsed.success ? "" : parsed.error.message}`).toBe(true);
       expect(first.volumeId, "connection info names the volume").toBe(v.id);
-      const second = await s.ok("initializeConnection (again)", s.backend.initializeConnection(v, connector));
+      const second = await s.ok("initializeConnection (again)", s.backend.initializeConnection(v, host));
       expect(ConnectionInfoSchema.safeParse(second).success, "a repeated initializeConnection returns valid ConnectionInfo").toBe(true);
       expect(second.type, "a repeated initializeConnection returns the same transport").toBe(first.type);
-      await s.ok("ensureExport", s.backend.ensureExport(v));
-      await s.ok("terminateConnection", s.backend.terminateConnection(v, connector));
-      await s.ok("terminateConnection (again)", s.backend.terminateConnection(v, connector));
+      const ensured = await s.ok("ensureExport", s.backend.ensureExport(v));
+      expect(ensured.id, "ensureExport returns the volume record").toBe(v.id);
+      await s.ok("terminateConnection", s.backend.terminateConnection(v, host));
+      await s.ok("terminateConnection (again)", s.backend.terminateConnection(v, host));
       await s.ok("terminateConnection (all hosts)", s.backend.terminateConnection(v));
       await s.ok("removeExport", s.backend.removeExport(v));
       await s.ok("removeExport (again)", s.backend.removeExport(v));
@@ -367,7 +371,7 @@ export function conformanceChecks(options: DriverConformanceOptions): Conformanc
     }),
 
     abort: session(async (s) => {
-      const before = await s.ok("getVolumeStats", s.backend.getVolumeStats(true));
+      const before = await s.ok("getVolumeStats", s.backend.getVolumeStats());
       const id = randomUUID();
       const aborted = await s.call("createVolume (aborted)", s.backend.createVolume({ id, sizeGiB: size }, { signal: AbortSignal.abort() }));
       expect(aborted.isErr() ? aborted.error.code : "ok", "an aborted signal fails with ABORTED").toBe("ABORTED");
@@ -375,7 +379,7 @@ export function conformanceChecks(options: DriverConformanceOptions): Conformanc
       const late = await s.call("createVolume (past deadline)", s.backend.createVolume({ id, sizeGiB: size }, { deadline: Date.now() - 1 }));
       expect(late.isErr() ? late.error.code : "ok", "a past deadline fails with TIMEOUT").toBe("TIMEOUT");
       if (late.isOk()) s.remember(late.value);
-      const after = await s.ok("getVolumeStats", s.backend.getVolumeStats(true));
+      const after = await s.ok("getVolumeStats", s.backend.getVolumeStats());
       expect(capacitySummary(after), "an aborted create allocates nothing").toEqual(capacitySummary(before));
       // Nothing exists under that id: creating it with another size must succeed (no VOLUME_EXISTS).
       const fresh = await s.track(s.ok("createVolume after the aborted attempts", s.backend.createVolume({ id, sizeGiB: size + 1 })));
@@ -400,210 +404,5 @@ export function conformanceChecks(options: DriverConformanceOptions): Conformanc
       await Promise.all(made.map((v) => s.ok("deleteVolume (concurrent)", s.backend.deleteVolume(v))));
       for (const v of made) s.forgetVolume(v);
     }),
-  };
-}
-
-/** Per-check state: the backend, effective capabilities, and what was created (deleted at the end). */
-class Session {
-  readonly #volumes = new Map<string, Volume>();
-  readonly #snapshots = new Map<string, Snapshot>();
-
-  constructor(
-    readonly backend: VolumeBackend,
-    readonly caps: DriverCapabilities,
-  ) {}
-
-  /** Awaits a backend call, turning a throw or a rejection into an assertion failure. */
-  async call<T>(label: string, pending: ResultAsync<T, VolkitError> | (() => ResultAsync<T, VolkitError>)): Promise<Result<T, VolkitError>> {
-    try {
-      return await (typeof pending === "function" ? pending() : pending);
-    } catch (e) {
-      throw new Error(`${label} threw instead of returning a Result: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-
-  /** Awaits a call that must succeed and returns its value. */
-  async ok<T>(label: string, pending: ResultAsync<T, VolkitError>): Promise<T> {
-    const r = await this.call(label, pending);
-    if (r.isErr()) throw new Error(`${label} failed: ${describeError(r.error)}`);
-    return r.value;
-  }
-
-  async createVolume(sizeGiB: number, options: OperationOptions = {}): Promise<Volume> {
-    return this.track(this.ok("createVolume", this.backend.createVolume({ id: randomUUID(), sizeGiB, displayName: "volkit conformance" }, options)));
-  }
-
-  async createSnapshot(volume: Volume): Promise<Snapshot> {
-    const snap = await this.ok("createSnapshot", this.backend.createSnapshot({ id: randomUUID(), volumeId: volume.id, volumeSizeGiB: volume.sizeGiB }, volume));
-    this.rememberSnapshot(snap);
-    return snap;
-  }
-
-  /** Records a volume a pending call returns, so cleanup deletes it even if a later step fails. */
-  async track(pending: Promise<Volume>): Promise<Volume> {
-    const v = await pending;
-    this.remember(v);
-    return v;
-  }
-
-  remember(volume: Volume): void {
-    this.#volumes.set(volume.id, volume);
-  }
-
-  replace(volume: Volume): void {
-    if (this.#volumes.has(volume.id)) this.#volumes.set(volume.id, volume);
-  }
-
-  rememberSnapshot(snapshot: Snapshot): void {
-    this.#snapshots.set(snapshot.id, snapshot);
-  }
-
-  forgetVolume(volume: Volume): void {
-    this.#volumes.delete(volume.id);
-  }
-
-  forgetSnapshot(snapshot: Snapshot): void {
-    this.#snapshots.delete(snapshot.id);
-  }
-
-  liveVolumes(): Volume[] {
-    return [...this.#volumes.values()].reverse();
-  }
-
-  /** Best-effort removal of everything still recorded; errors are collected, not thrown. */
-  async cleanup(): Promise<string[]> {
-    const problems: string[] = [];
-    const attempt = async (label: string, pending: () => ResultAsync<void, VolkitError>): Promise<void> => {
-      try {
-        const r = await pending();
-        if (r.isErr()) problems.push(`${label}: ${describeError(r.error)}`);
-      } catch (e) {
-        problems.push(`${label} threw: ${String(e)}`);
-      }
-    };
-    for (const snap of this.#snapshots.values()) await attempt(`deleteSnapshot ${snap.id}`, () => this.backend.deleteSnapshot(snap));
-    for (const v of this.liveVolumes()) {
-      await attempt(`terminateConnection ${v.id}`, () => this.backend.terminateConnection(v));
-      await attempt(`removeExport ${v.id}`, () => this.backend.removeExport(v));
-      await attempt(`deleteVolume ${v.id}`, () => this.backend.deleteVolume(v));
-    }
-    this.#snapshots.clear();
-    this.#volumes.clear();
-    return problems;
-  }
-}
-
-async function withSession(options: DriverConformanceOptions, fn: (s: Session) => Promise<void>): Promise<void> {
-  const made = await options.create();
-  const backend = made instanceof VolumeBackend ? made : wrapDriver(made);
-  const session = new Session(backend, { ...backend.capabilities, ...options.features });
-  let failure: Error | undefined;
-  try {
-    await fn(session);
-  } catch (e) {
-    failure = e instanceof Error ? e : new Error(String(e));
-  }
-  const leftovers = await session.cleanup();
-  await options.cleanup?.(backend);
-  const closed = await backend.close();
-  if (closed.isErr()) leftovers.push(`close: ${describeError(closed.error)}`);
-  if (failure !== undefined) throw failure;
-  if (leftovers.length > 0) throw new Error(`cleanup of the check's volumes failed: ${leftovers.join("; ")}`);
-}
-
-function describeError(e: VolkitError): string {
-  return `${e.code}: ${e.message}`;
-}
-
-function pattern(bytes: number): Buffer {
-  return randomBytes(bytes);
-}
-
-async function expectData(io: ConformanceIo, volume: Volume, expected: Buffer, what: string): Promise<void> {
-  const actual = await io.read(volume, expected.length);
-  expect(sha256(actual), `${what} holds the expected data`).toBe(sha256(expected));
-}
-
-function sha256(data: Buffer): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-function isCapacity(value: unknown): value is Capacity {
-  return value === "unknown" || value === "infinite" || (typeof value === "number" && Number.isFinite(value) && value >= 0);
-}
-
-/** Fails unless the stats have Cinder's required keys with valid values. */
-function checkStatsShape(stats: VolumeStats, backendName: string): void {
-  expect(stats.volumeBackendName, "volumeBackendName is the backend's name").toBe(backendName);
-  for (const key of ["vendorName", "driverVersion", "storageProtocol"] as const) {
-    expect(typeof stats[key] === "string" && stats[key].length > 0, `${key} is a non-empty string`).toBe(true);
-  }
-  expect(isCapacity(stats.totalCapacityGb), `totalCapacityGb is a number ≥ 0, 'unknown' or 'infinite' (got ${String(stats.totalCapacityGb)})`).toBe(true);
-  expect(isCapacity(stats.freeCapacityGb), `freeCapacityGb is a number ≥ 0, 'unknown' or 'infinite' (got ${String(stats.freeCapacityGb)})`).toBe(true);
-  if (typeof stats.totalCapacityGb === "number" && typeof stats.freeCapacityGb === "number") {
-    expect(stats.freeCapacityGb, "free ≤ total").toBeLessThanOrEqual(stats.totalCapacityGb);
-  }
-  expect(stats.reservedPercentage >= 0 && stats.reservedPercentage <= 100, "reservedPercentage is 0-100").toBe(true);
-  for (const key of ["onlineExtendSupport", "sparseCopyVolume", "sharedTargets"] as const) {
-    expect(typeof stats[key], `${key} is a boolean`).toBe("boolean");
-  }
-  expect(Array.isArray(stats.pools) && stats.pools.length > 0, "pools is a non-empty array").toBe(true);
-  const names = new Set<string>();
-  for (const pool of stats.pools) {
-    expect(typeof pool.poolName === "string" && pool.poolName.length > 0, "every pool has a name").toBe(true);
-    names.add(pool.poolName);
-    expect(isCapacity(pool.totalCapacityGb), `pool ${pool.poolName}: totalCapacityGb valid`).toBe(true);
-    expect(isCapacity(pool.freeCapacityGb), `pool ${pool.poolName}: freeCapacityGb valid`).toBe(true);
-    if (typeof pool.totalCapacityGb === "number" && typeof pool.freeCapacityGb === "number") {
-      expect(pool.freeCapacityGb, `pool ${pool.poolName}: free ≤ total`).toBeLessThanOrEqual(pool.totalCapacityGb);
-    }
-    expect(pool.reservedPercentage >= 0 && pool.reservedPercentage <= 100, `pool ${pool.poolName}: reservedPercentage is 0-100`).toBe(true);
-    for (const key of ["thinProvisioningSupport", "thickProvisioningSupport", "multiattach", "qosSupport"] as const) {
-      expect(typeof pool[key], `pool ${pool.poolName}: ${key} is a boolean`).toBe("boolean");
-    }
-    expect(pool.thinProvisioningSupport || pool.thickProvisioningSupport, `pool ${pool.poolName} supports thin or thick volumes`).toBe(true);
-    if (pool.provisionedCapacityGb !== undefined) {
-      expect(Number.isFinite(pool.provisionedCapacityGb) && pool.provisionedCapacityGb >= 0, `pool ${pool.poolName}: provisionedCapacityGb ≥ 0`).toBe(true);
-    }
-    if (pool.totalVolumes !== undefined) {
-      expect(Number.isInteger(pool.totalVolumes) && pool.totalVolumes >= 0, `pool ${pool.poolName}: totalVolumes is a count`).toBe(true);
-    }
-  }
-  expect(names.size, "pool names are unique").toBe(stats.pools.length);
-}
-
-/** Sum of the pools' provisioned capacity, when every pool reports it. */
-function provisioned(stats: VolumeStats): number | undefined {
-  let sum = 0;
-  for (const pool of stats.pools) {
-    if (pool.provisionedCapacityGb === undefined) return undefined;
-    sum += pool.provisionedCapacityGb;
-  }
-  return sum;
-}
-
-/** Sum of the pools' volume counts, when every pool reports one. */
-function totalVolumes(stats: VolumeStats): number | undefined {
-  let sum = 0;
-  for (const pool of stats.pools) {
-    if (pool.totalVolumes === undefined) return undefined;
-    sum += pool.totalVolumes;
-  }
-  return sum;
-}
-
-function checkProvisionedGrowth(before: VolumeStats, after: VolumeStats, sizeGiB: number): void {
-  const p0 = provisioned(before);
-  const p1 = provisioned(after);
-  if (p0 !== undefined && p1 !== undefined) {
-    expect(p1 - p0, `provisioned capacity grows by at least ${sizeGiB} GiB after creating a ${sizeGiB} GiB volume`).toBeGreaterThanOrEqual(sizeGiB);
-  }
-}
-
-/** The capacity-related part of the stats, compared before/after operations that must change nothing. */
-function capacitySummary(stats: VolumeStats): unknown {
-  return {
-    free: stats.freeCapacityGb,
-    pools: stats.pools.map((p) => ({ pool: p.poolName, free: p.freeCapacityGb, provisioned: p.provisionedCapacityGb, volumes: p.totalVolumes })),
   };
 }

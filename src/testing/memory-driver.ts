@@ -3,17 +3,18 @@ import { ResultAsync, errAsync, okAsync } from "neverthrow";
 import type { OperationContext } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
 import type {
-  ConnectionInfo,
-  ConnectorProperties,
-  ModelUpdate,
+  ConnectionInfoInput,
+  HostProperties,
+  ModelUpdateInput,
+  PoolStatsInput,
   Snapshot,
   SnapshotSpec,
   Volume,
   VolumeSpec,
-  VolumeStats,
-} from "../core/types.js";
+} from "../core/records.js";
 import { GiB, VolumeDriverBase } from "../drivers/base.js";
-import type { DriverCapabilities } from "../drivers/volume-driver.js";
+import type { CommandRunner } from "../exec/runner.js";
+import type { DriverCapabilities, ExportState } from "../drivers/volume-driver.js";
 
 /** Options for {@link MemoryVolumeDriver}. */
 export interface MemoryVolumeDriverOptions {
@@ -26,6 +27,11 @@ export interface MemoryVolumeDriverOptions {
   readonly latencyMs?: number;
   /** Driver name (default `memory`). */
   readonly driverName?: string;
+  /**
+   * Runner for the base class's generic copy paths (`qemu-img convert` of images). The driver has no
+   * local path, so those paths attach the volume through the runtime's `ctx.io`.
+   */
+  readonly runner?: CommandRunner;
 }
 
 /** Reads and writes the start of a volume's data (what the conformance suite's `io` option needs). */
@@ -76,6 +82,8 @@ export class MemoryVolumeDriver extends VolumeDriverBase {
     multiattach: true,
     manageExisting: false,
     sparseCopy: true,
+    qos: false,
+    sharedTargets: false,
     protocol: "local",
   };
 
@@ -88,7 +96,7 @@ export class MemoryVolumeDriver extends VolumeDriverBase {
 
   /** @param options - capacity, simulated latency, name. */
   constructor(options: MemoryVolumeDriverOptions = {}) {
-    super();
+    super(options.runner);
     this.driverName = options.driverName ?? "memory";
     this.#capacityGiB = options.capacityGiB ?? 1000;
     this.#latencyMs = options.latencyMs ?? 0;
@@ -138,8 +146,8 @@ export class MemoryVolumeDriver extends VolumeDriverBase {
     };
   }
 
-  /** Nothing to prepare. */
-  setup(ctx: OperationContext): ResultAsync<void, VolkitError> {
+  /** Nothing to prepare (the simulated latency applies). */
+  override setup(ctx: OperationContext): ResultAsync<void, VolkitError> {
     return this.#step(ctx);
   }
 
@@ -206,7 +214,7 @@ export class MemoryVolumeDriver extends VolumeDriverBase {
   }
 
   /** A new volume holding a copy of the source's data. */
-  override createClonedVolume(spec: VolumeSpec, source: Volume, ctx: OperationContext): ResultAsync<Volume, VolkitError> {
+  createClonedVolume(spec: VolumeSpec, source: Volume, ctx: OperationContext): ResultAsync<Volume, VolkitError> {
     return this.#step(ctx).andThen(() => {
       const stored = this.#volumes.get(source.id);
       if (!stored) return errAsync(this.#notFound(source.id));
@@ -218,7 +226,7 @@ export class MemoryVolumeDriver extends VolumeDriverBase {
   }
 
   /** Grows the volume; data is kept. */
-  override extendVolume(volume: Volume, newSizeGiB: number, ctx: OperationContext): ResultAsync<Volume, VolkitError> {
+  extendVolume(volume: Volume, newSizeGiB: number, ctx: OperationContext): ResultAsync<Volume, VolkitError> {
     return this.#step(ctx).andThen(() => {
       const stored = this.#volumes.get(volume.id);
       if (!stored) return errAsync(this.#notFound(volume.id));
@@ -246,7 +254,7 @@ export class MemoryVolumeDriver extends VolumeDriverBase {
   }
 
   /** Marks the volume exported (idempotent). */
-  override createExport(volume: Volume, _connector: ConnectorProperties | undefined, ctx: OperationContext): ResultAsync<ModelUpdate, VolkitError> {
+  override createExport(volume: Volume, _host: HostProperties | undefined, ctx: OperationContext): ResultAsync<ModelUpdateInput, VolkitError> {
     return this.#step(ctx).andThen(() => {
       if (!this.#volumes.has(volume.id)) return errAsync(this.#notFound(volume.id));
       this.#exports.add(volume.id);
@@ -261,65 +269,54 @@ export class MemoryVolumeDriver extends VolumeDriverBase {
     });
   }
 
+  /** Whether the volume is exported and which hosts are connected. */
+  override describeExport(volume: Volume, ctx: OperationContext): ResultAsync<ExportState, VolkitError> {
+    return this.#step(ctx).map(() => ({ exported: this.#exports.has(volume.id), hosts: this.connectedHosts(volume.id) }));
+  }
+
   /** Records the host and returns `local` connection info with a fake device path. */
-  initializeConnection(volume: Volume, connector: ConnectorProperties, ctx: OperationContext): ResultAsync<ConnectionInfo, VolkitError> {
+  initializeConnection(volume: Volume, host: HostProperties, ctx: OperationContext): ResultAsync<ConnectionInfoInput, VolkitError> {
     return this.#step(ctx).andThen(() => {
       if (!this.#volumes.has(volume.id)) return errAsync(this.#notFound(volume.id));
       const hosts = this.#connections.get(volume.id) ?? new Set<string>();
-      hosts.add(connector.host);
+      hosts.add(host.host);
       this.#connections.set(volume.id, hosts);
       return okAsync({
         type: "local" as const,
         volumeId: volume.id,
         devicePath: `/dev/volkit-memory/${volume.id}`,
-        accessMode: connector.readOnly === true ? ("ro" as const) : ("rw" as const),
+        accessMode: host.readOnly === true ? ("ro" as const) : ("rw" as const),
         encrypted: false,
         discard: true,
       });
     });
   }
 
-  /** Forgets the host, or every host when `connector` is undefined; ok if not connected. */
-  override terminateConnection(volume: Volume, connector: ConnectorProperties | undefined, ctx: OperationContext): ResultAsync<void, VolkitError> {
+  /** Forgets the host, or every host when `host` is undefined; ok if not connected. */
+  override terminateConnection(volume: Volume, host: HostProperties | undefined, ctx: OperationContext): ResultAsync<void, VolkitError> {
     return this.#step(ctx).map(() => {
-      if (connector === undefined) this.#connections.delete(volume.id);
-      else this.#connections.get(volume.id)?.delete(connector.host);
+      if (host === undefined) this.#connections.delete(volume.id);
+      else this.#connections.get(volume.id)?.delete(host.host);
     });
   }
 
   /** One pool; thick accounting (provisioned = allocated = sum of volume sizes). */
-  getVolumeStats(_refresh: boolean, ctx: OperationContext): ResultAsync<VolumeStats, VolkitError> {
+  getPoolStats(ctx: OperationContext): ResultAsync<readonly PoolStatsInput[], VolkitError> {
     return this.#step(ctx).map(() => {
       const provisioned = this.#provisionedGiB();
-      const free = this.#capacityGiB - provisioned;
-      return {
-        volumeBackendName: this.driverName,
-        vendorName: this.vendorName,
-        driverVersion: this.driverVersion,
-        storageProtocol: "local",
-        totalCapacityGb: this.#capacityGiB,
-        freeCapacityGb: free,
-        reservedPercentage: 0,
-        onlineExtendSupport: true,
-        sparseCopyVolume: true,
-        sharedTargets: false,
-        pools: [
-          {
-            poolName: "memory",
-            totalCapacityGb: this.#capacityGiB,
-            freeCapacityGb: free,
-            reservedPercentage: 0,
-            provisionedCapacityGb: provisioned,
-            allocatedCapacityGb: provisioned,
-            thinProvisioningSupport: false,
-            thickProvisioningSupport: true,
-            totalVolumes: this.#volumes.size,
-            multiattach: true,
-            qosSupport: false,
-            backendState: "up",
-          },
-        ],
-      };
+      return [
+        {
+          poolName: "memory",
+          totalCapacityGiB: this.#capacityGiB,
+          freeCapacityGiB: this.#capacityGiB - provisioned,
+          provisionedCapacityGiB: provisioned,
+          allocatedCapacityGiB: provisioned,
+          thinProvisioningSupport: false,
+          thickProvisioningSupport: true,
+          totalVolumes: this.#volumes.size,
+          multiattach: true,
+        },
+      ];
     });
   }
 

@@ -7,6 +7,7 @@
  *
  *   npx vitest run --project host test/host/nfs-driver.host.test.ts
  */
+import { wrapDriver } from "../../src/drivers/backend.js";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -15,7 +16,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ResultAsync } from "neverthrow";
 import type { VolkitError } from "../../src/core/errors.js";
-import type { Snapshot, Volume } from "../../src/core/types.js";
+import type { Snapshot, Volume } from "../../src/core/records.js";
 import type { VolumeBackend } from "../../src/drivers/backend.js";
 import { createNfsDriver, type NfsConfig } from "../../src/drivers/nfs/index.js";
 import { createLocalRunner } from "../../src/exec/local-runner.js";
@@ -53,7 +54,7 @@ afterAll(() => {
 
 function backend(config: Partial<NfsConfig> = {}): VolumeBackend {
   const mounts = new LocalDirectoryMounts({ runner, directories: dirs });
-  return createNfsDriver({ driver: "nfs", shares: [SHARE1, SHARE2], ...config }, { runner, mounts })._unsafeUnwrap();
+  return wrapDriver(createNfsDriver({ driver: "nfs", shares: [SHARE1, SHARE2], ...config }, { runner, mounts })._unsafeUnwrap());
 }
 
 async function must<T>(pending: ResultAsync<T, VolkitError>): Promise<T> {
@@ -330,7 +331,7 @@ describe.runIf(process.getuid?.() === 0 && spawnSync("setpriv", ["--version"]).s
 
   it("creates 0660 files owned by the unprivileged user through snapshot, clone and delete", async () => {
     const mounts = new LocalDirectoryMounts({ runner: asNobody, directories: { [SHARE1]: owned } });
-    const b = createNfsDriver({ driver: "nfs", shares: [SHARE1] }, { runner: asNobody, mounts })._unsafeUnwrap();
+    const b = wrapDriver(createNfsDriver({ driver: "nfs", shares: [SHARE1] }, { runner: asNobody, mounts })._unsafeUnwrap());
     const v = await must(b.createVolume({ id: "nobody1", sizeGiB: 1 }));
     const s = await must(b.createSnapshot({ id: "s1", volumeId: v.id, volumeSizeGiB: 1 }, v));
     const c = await must(b.createClonedVolume({ id: "nobody2", sizeGiB: 1 }, v));
@@ -348,7 +349,7 @@ describe.runIf(process.getuid?.() === 0 && spawnSync("setpriv", ["--version"]).s
 
   it("refuses at setup a share the user cannot write (root_squash), naming the fix", async () => {
     const mounts = new LocalDirectoryMounts({ runner: asNobody, directories: { [SHARE1]: foreign } });
-    const b = createNfsDriver({ driver: "nfs", shares: [SHARE1] }, { runner: asNobody, mounts })._unsafeUnwrap();
+    const b = wrapDriver(createNfsDriver({ driver: "nfs", shares: [SHARE1] }, { runner: asNobody, mounts })._unsafeUnwrap());
     const e = (await b.setup())._unsafeUnwrapErr();
     expect(e.code).toBe("BACKEND_UNAVAILABLE");
     expect(e.message).toContain("not writable by the driver's user");

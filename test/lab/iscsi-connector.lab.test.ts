@@ -7,16 +7,17 @@
  *
  * Prints a timing summary (connect/disconnect per phase, path failure stall) at the end.
  */
+import { wrapDriver } from "../../src/drivers/backend.js";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AttachedDevice } from "../../src/connectors/connector.js";
+import type { AttachedDevice } from "../../src/core/records.js";
 import { createIscsiConnector, type IscsiConnector } from "../../src/connectors/iscsi/index.js";
 import { parseMultipathdMaps } from "../../src/connectors/iscsi/iscsi-parsers.js";
-import { LocalConnector } from "../../src/connectors/local/index.js";
-import type { ConnectionInfo, ConnectorProperties, Volume } from "../../src/core/types.js";
+import { createLocalConnector } from "../../src/connectors/local/index.js";
+import type { ConnectionInfo, HostPropertiesInput, Volume } from "../../src/core/records.js";
 import { EventBus, type OperationEndEvent } from "../../src/core/events.js";
 import type { VolumeBackend } from "../../src/drivers/backend.js";
 import { createLvmDriver } from "../../src/drivers/lvm/index.js";
@@ -105,7 +106,7 @@ function pathVia(dev: AttachedDevice, address: string): string {
 // ------------------------------------------------------------------ fixtures
 let lio: VolumeBackend;
 let tgt: VolumeBackend;
-let props: ConnectorProperties;
+let props: HostPropertiesInput;
 const cleanup: (() => PromiseLike<unknown>)[] = [];
 
 function connector(multipath: boolean, enforce = multipath): IscsiConnector {
@@ -125,11 +126,11 @@ async function exported(backend: VolumeBackend, sizeGiB = 1): Promise<{ volume: 
 }
 
 beforeAll(async () => {
-  lio = createLvmDriver({ driver: "lvm", volumeGroup: lab.vgThick, lvmType: "default", volumeClear: "none", target: { helper: "lio", portals: LIO_PORTALS, chap: true } })._unsafeUnwrap();
-  tgt = createLvmDriver({ driver: "lvm", volumeGroup: lab.vgThick, lvmType: "default", volumeClear: "none", target: { helper: "tgt", portals: TGT_PORTALS, chap: true, volumesDir: lab.tgtVolumesDir } })._unsafeUnwrap();
+  lio = wrapDriver(createLvmDriver({ driver: "lvm", volumeGroup: lab.vgThick, lvmType: "default", volumeClear: "none", target: { helper: "lio", portals: LIO_PORTALS, chap: true } })._unsafeUnwrap());
+  tgt = wrapDriver(createLvmDriver({ driver: "lvm", volumeGroup: lab.vgThick, lvmType: "default", volumeClear: "none", target: { helper: "tgt", portals: TGT_PORTALS, chap: true, volumesDir: lab.tgtVolumesDir } })._unsafeUnwrap());
   await must(lio.setup());
   await must(tgt.setup());
-  props = await must(connector(true).getConnectorProperties());
+  props = await must(connector(true).getHostProperties());
 });
 
 afterAll(async () => {
@@ -358,7 +359,7 @@ describe("local connector on a real LV", () => {
     cleanup.push(() => Promise.resolve(spawnSync("lvremove", ["-qq", "-f", `${lab.vgThick}/${lvName}`])));
     const path = `/dev/${lab.vgThick}/${lvName}`;
     const info: ConnectionInfo = { type: "local", volumeId: "localv", accessMode: "rw", encrypted: false, devicePath: path };
-    const local = new LocalConnector({ events });
+    const local = createLocalConnector({}, { events })._unsafeUnwrap();
     label = "local LV";
     const dev = await must(local.connectVolume(info));
     expect(dev).toEqual({ type: "block", path, paths: [], sizeBytes: 64 * MiB });

@@ -1,8 +1,9 @@
+import { wrapDriver } from "../../src/drivers/backend.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { VolumeBackend } from "../../src/drivers/backend.js";
 import { createLvmDriver } from "../../src/drivers/lvm/index.js";
 import { GiB } from "../../src/drivers/base.js";
-import type { Snapshot, Volume } from "../../src/core/types.js";
+import type { Snapshot, Volume } from "../../src/core/records.js";
 import { deviceSize, lab, must, lvPhysicalOffset, lvsRows, pattern, readAt, sha256, uid, vgsRow, writeAt } from "./helpers.js";
 
 const MiB = 1024 * 1024;
@@ -18,7 +19,7 @@ for (const mode of ["thick", "thin"] as const) {
     beforeAll(async () => {
       // Lifecycle deletes zero only the first 64 MiB (emulated I/O is slow); the wipe test below
       // uses a full-wipe backend and checks every written extent on the PV.
-      backend = createLvmDriver({ driver: "lvm", volumeGroup: vg, lvmType: mode === "thick" ? "default" : "thin", volumeClear: "zero", volumeClearSizeMiB: 64 })._unsafeUnwrap();
+      backend = wrapDriver(createLvmDriver({ driver: "lvm", volumeGroup: vg, lvmType: mode === "thick" ? "default" : "thin", volumeClear: "zero", volumeClearSizeMiB: 64 })._unsafeUnwrap());
       await must(backend.setup());
     });
 
@@ -32,15 +33,15 @@ for (const mode of ["thick", "thin"] as const) {
       expect(pool).toBeDefined();
       if (mode === "thick") {
         const row = vgsRow(vg);
-        expect(stats.totalCapacityGb).toBeCloseTo(Number(row.vg_size) / GiB, 2);
-        expect(stats.freeCapacityGb).toBeCloseTo(Number(row.vg_free) / GiB, 2);
+        expect(stats.totalCapacityGiB).toBeCloseTo(Number(row.vg_size) / GiB, 2);
+        expect(stats.freeCapacityGiB).toBeCloseTo(Number(row.vg_free) / GiB, 2);
         expect(pool?.thickProvisioningSupport).toBe(true);
       } else {
         const poolRow = lvsRows(vg).get(`${vg}-pool`);
         expect(poolRow?.lv_attr?.[0]).toBe("t");
         const total = Number(poolRow?.lv_size) / GiB;
-        expect(stats.totalCapacityGb).toBeCloseTo(total, 2);
-        expect(stats.freeCapacityGb).toBeCloseTo(total - (total * Number(poolRow?.data_percent)) / 100, 2);
+        expect(stats.totalCapacityGiB).toBeCloseTo(total, 2);
+        expect(stats.freeCapacityGiB).toBeCloseTo(total - (total * Number(poolRow?.data_percent)) / 100, 2);
         expect(pool?.thinProvisioningSupport).toBe(true);
       }
     });
@@ -138,7 +139,7 @@ for (const mode of ["thick", "thin"] as const) {
 
     if (mode === "thick") {
       it("zeroes a thick volume's extents on delete", async () => {
-        const fullWipe = createLvmDriver({ driver: "lvm", volumeGroup: vg, lvmType: "default", volumeClear: "zero" })._unsafeUnwrap();
+        const fullWipe = wrapDriver(createLvmDriver({ driver: "lvm", volumeGroup: vg, lvmType: "default", volumeClear: "zero" })._unsafeUnwrap());
         const v = await must(fullWipe.createVolume({ id: uid("w"), sizeGiB: 1 }));
         cleanup.push(async () => await fullWipe.deleteVolume(v));
         const p = pattern(2 * MiB);

@@ -4,17 +4,18 @@
  *
  *   VOLKIT_LAB_DISK_GIB=10 npx tsx lab/run.ts -- npx vitest run --project lab test/lab/nfs.lab.test.ts
  */
+import { wrapDriver } from "../../src/drivers/backend.js";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ResultAsync } from "neverthrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createNfsConnector, type NfsConnector } from "../../src/connectors/nfs/index.js";
-import type { AttachedDevice } from "../../src/connectors/connector.js";
+import type { AttachedDevice } from "../../src/core/records.js";
 import { createOperationContext } from "../../src/core/context.js";
 import type { VolkitError } from "../../src/core/errors.js";
 import { withRetry } from "../../src/core/retry.js";
-import type { Volume } from "../../src/core/types.js";
+import type { Volume } from "../../src/core/records.js";
 import type { VolumeBackend } from "../../src/drivers/backend.js";
 import { createNfsDriver, type NfsConfig } from "../../src/drivers/nfs/index.js";
 import { createLocalRunner } from "../../src/exec/local-runner.js";
@@ -46,7 +47,7 @@ function manager(name: string, options: NfsMountManagerOptions = {}): NfsMountMa
 }
 
 function driver(mounts: NfsMountManager, config: Partial<NfsConfig> = {}): VolumeBackend {
-  return createNfsDriver({ driver: "nfs", shares: [S1, S2], mountPointBase: "/unused", ...config }, { runner, mounts })._unsafeUnwrap();
+  return wrapDriver(createNfsDriver({ driver: "nfs", shares: [S1, S2], mountPointBase: "/unused", ...config }, { runner, mounts })._unsafeUnwrap());
 }
 
 function mountTable(): MountEntry[] {
@@ -135,7 +136,7 @@ afterAll(() => {
 describe("NFS driver on a real nfsd", () => {
   const mounts = manager("driver-mnt");
   const backend = driver(mounts);
-  const nfs: NfsConnector = createNfsConnector({ runner, mounts: manager("connector-mnt") })._unsafeUnwrap();
+  const nfs: NfsConnector = createNfsConnector({}, { runner, mounts: manager("connector-mnt") })._unsafeUnwrap();
 
   beforeAll(async () => {
     await must(backend.setup());
@@ -160,7 +161,7 @@ describe("NFS driver on a real nfsd", () => {
 
   it("places each volume on the least-allocated share", async () => {
     const allocated = async (): Promise<Map<string, number>> =>
-      new Map((await must(backend.getVolumeStats())).pools.map((p) => [p.poolName, p.provisionedCapacityGb ?? 0]));
+      new Map((await must(backend.getVolumeStats())).pools.map((p) => [p.poolName, p.provisionedCapacityGiB ?? 0]));
     const vols: Volume[] = [];
     for (const sizeGiB of [3, 1, 1, 2]) {
       const before = await allocated();
@@ -247,7 +248,7 @@ describe("NFS driver on a real nfsd", () => {
 
   it("refcounts connector mounts: two attachments, one detach keeps the mount, the second unmounts", async () => {
     const one = driver(mounts, { shares: [S1] }); // both volumes on S1
-    const own = createNfsConnector({ runner, mounts: manager("refcount-mnt") })._unsafeUnwrap();
+    const own = createNfsConnector({}, { runner, mounts: manager("refcount-mnt") })._unsafeUnwrap();
     const mp = mountPointFor(join(work, "refcount-mnt"), S1);
     const v1 = await must(one.createVolume({ id: uid("r"), sizeGiB: 1 }));
     const v2 = await must(one.createVolume({ id: uid("r"), sizeGiB: 1 }));
@@ -258,7 +259,7 @@ describe("NFS driver on a real nfsd", () => {
     expect(mountsAt(mp)).toHaveLength(1);
     expect(own.mounts.references(S1)).toBe(2);
     const r1 = await must(own.disconnectVolume(i1, d1));
-    expect(r1).toEqual({ removed: [], leftBehind: [{ kind: "mount", name: mp, reason: "still used by 1 other user(s)" }] });
+    expect(r1).toEqual({ removed: [], leftBehind: [{ kind: "mount", name: mp, reason: "still used by 1 other user(s)", expected: true }] });
     expect(mountsAt(mp)).toHaveLength(1);
     const r2 = await must(own.disconnectVolume(i2, d2));
     expect(r2).toEqual({ removed: [`mount ${mp}`], leftBehind: [] });
@@ -303,7 +304,7 @@ describe("NFS driver on a real nfsd", () => {
 /** Conformance data hooks: attach with the connector, qemu-io in, qemu-img convert out. */
 function conformanceIo(): ConformanceIo & { close(): ResultAsync<void, VolkitError> } {
   const mounts = manager("conformance-io-mnt");
-  const nfs = createNfsConnector({ runner, mounts })._unsafeUnwrap();
+  const nfs = createNfsConnector({}, { runner, mounts })._unsafeUnwrap();
   const b = driver(manager("conformance-io-driver-mnt"), { shares: [...CONF] });
   return {
     write: (v, data) => attached(b, nfs, v, (dev) => writeFile(dev, 0, data)),
@@ -330,7 +331,7 @@ describe("NFS with the server stopped (rpc.nfsd 0)", () => {
     const b = driver(m, { shares: [S1], probeTimeoutMs: 3000, fileTimeoutMs: 5000 });
     await must(b.setup());
     const fresh = manager("dead-fresh-mnt", { mountTimeoutMs: 4000, mountAttempts: 2 });
-    const nfs = createNfsConnector({ runner, mounts: manager("dead-connector-mnt", { mountTimeoutMs: 4000, mountAttempts: 2 }) })._unsafeUnwrap();
+    const nfs = createNfsConnector({}, { runner, mounts: manager("dead-connector-mnt", { mountTimeoutMs: 4000, mountAttempts: 2 }) })._unsafeUnwrap();
     const v = await must(b.createVolume({ id: uid("z"), sizeGiB: 1 }));
     const info = await must(b.initializeConnection(v, host));
     const timed = async <T,>(p: ResultAsync<T, VolkitError>): Promise<{ code: string; ms: number }> => {
@@ -350,7 +351,7 @@ describe("NFS with the server stopped (rpc.nfsd 0)", () => {
     const results: Record<string, { code: string; ms: number }> = {};
     try {
       results.probe = await timed(m.probe(S1, ctx()));
-      results.stats = await timed(b.getVolumeStats(true, { deadline: Date.now() + 20_000 }));
+      results.stats = await timed(b.getVolumeStats({ deadline: Date.now() + 20_000 }));
       results.create = await timed(b.createVolume({ id: uid("z"), sizeGiB: 1 }, { deadline: Date.now() + 20_000 }));
       results.freshMount = await timed(fresh.acquire({ share: S2 }, ctx()));
       results.connect = await timed(nfs.connectVolume(info, { deadline: Date.now() + 15_000 }));

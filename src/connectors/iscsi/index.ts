@@ -20,12 +20,9 @@
  *
  * @packageDocumentation
  */
-export { IscsiConnector, createIscsiConnector, type IscsiConnectorDeps, type ConnectorPropertiesOptions } from "./iscsi-connector.js";
+export { IscsiConnector, createIscsiConnector, type IscsiConnectorDeps } from "./iscsi-connector.js";
 export { IscsiConnectorConfigSchema, type IscsiConnectorConfig, type ParsedIscsiConnectorConfig } from "./iscsi-config.js";
 export { ISCSIADM_EXIT, ISCSIADM_OUTCOMES, classifyIscsiadmError, type ExitOutcome, type IscsiadmWhere } from "./iscsi-errors.js";
 export * from "./iscsi-parsers.js";
 export { listIscsiSessions, sessionLuns, findSessionLun, scanSessionLun, sessionMatches, type IscsiSession, type SessionLun } from "./iscsi-sysfs.js";
 export { pathTargets, resolveWithSystem, type IscsiPathTarget, type ResolveHost } from "./iscsi-targets.js";
-export { AttachedDeviceSchema, parseAttachedDevice } from "./attached-device.js";
-export type { AttachedDevice, Connector, DisconnectOptions, DisconnectReport, LeftBehind } from "../connector.js";
-export * from "../../host/host-fs.js";

@@ -1,8 +1,8 @@
 import { ResultAsync, errAsync, okAsync } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
-import type { IscsiConnectionInfo } from "../../core/types.js";
-import type { AttachedDevice } from "../connector.js";
+import type { IscsiConnectionInfo } from "../../core/records.js";
+import type { AttachedDevice } from "../../core/records.js";
 import { assembleMap, commonWwid, connectPath, diskDevice, mapDevice, newPathState, releaseHolds, rollback, type PathState } from "./iscsi-connect.js";
 import type { IscsiDeps } from "./iscsi-deps.js";
 import { discoveredTarget, type IscsiPathTarget } from "./iscsi-targets.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { HostSchema } from "../../core/validation.js";
+import { HostNameSchema } from "../../core/validation.js";
 
 const ms = (def: number) => z.number().int().min(1).max(24 * 3600_000).default(def);
 
@@ -15,7 +15,7 @@ const ms = (def: number) => z.number().int().min(1).max(24 * 3600_000).default(d
  *   with a warning (os-brick's behaviour).
  * - `enforceMultipath: true` (with multipath): every listed portal must log in and the map must
  *   show all of them active; otherwise the connect fails and removes what it created. A single
- *   `/dev/sdX` is never returned. `getConnectorProperties` fails with `BACKEND_UNAVAILABLE`
+ *   `/dev/sdX` is never returned. `getHostProperties` fails with `BACKEND_UNAVAILABLE`
  *   when multipathd does not answer.
  *
  * @example
@@ -25,18 +25,18 @@ const ms = (def: number) => z.number().int().min(1).max(24 * 3600_000).default(d
  */
 export const IscsiConnectorConfigSchema = z.object({
   /** Use dm-multipath over every portal. */
-  multipath: z.boolean().default(false),
+  multipath: z.boolean().default(false).meta({ title: "Multipath", description: "Use dm-multipath over every portal." }),
   /** Fail instead of degrading when multipath cannot be set up with every path. */
-  enforceMultipath: z.boolean().default(false),
+  enforceMultipath: z.boolean().default(false).meta({ title: "Enforce multipath", description: "Fail instead of degrading when multipath cannot be set up with every path." }),
   /**
    * With multipath and connection info that lists one portal only: ask that portal for the
    * target's other portals (`sendtargets`, with discovery CHAP when the info has it).
    */
-  discoverPortals: z.boolean().default(false),
+  discoverPortals: z.boolean().default(false).meta({ title: "Discover portals", description: "With multipath and connection info that lists one portal only: ask that portal for the target's other portals (`sendtargets`, with discovery CHAP when the info has it)." }),
   /** Host name reported in connector properties (default: `os.hostname()`). */
-  hostName: z.string().min(1).max(255).optional(),
+  hostName: HostNameSchema.optional().meta({ title: "Host name", description: "Host name reported in connector properties (default: `os.hostname()`)." }),
   /** Storage IP reported in connector properties. */
-  ip: HostSchema.optional(),
+  ip: z.union([z.ipv4(), z.ipv6()]).optional().meta({ title: "IP", description: "Storage IP reported in connector properties." }),
   /** Upper bounds of each wait (each also ends at the operation's deadline). */
   timeouts: z
     .object({
@@ -53,11 +53,11 @@ export const IscsiConnectorConfigSchema = z.object({
       /** One `blockdev --flushbufs`. */
       flushMs: ms(120_000),
     })
-    .prefault({}),
+    .prefault({}).meta({ title: "Timeouts", description: "Upper bounds of each wait (each also ends at the operation's deadline)." }),
   /** Back-off of sysfs polling: first and largest delay in ms. */
-  poll: z.object({ minMs: z.number().int().min(1).default(50), maxMs: z.number().int().min(1).default(1000) }).prefault({}),
+  poll: z.object({ minMs: z.number().int().min(1).default(50), maxMs: z.number().int().min(1).default(1000) }).prefault({}).meta({ title: "Poll", description: "Back-off of sysfs polling: first and largest delay in ms." }),
   /** Retries of transient failures (iscsiadm exit 6/28/29, busy maps). */
-  retries: z.number().int().min(0).max(20).default(4),
+  retries: z.number().int().min(0).max(20).default(4).meta({ title: "Retries", description: "Retries of transient failures (iscsiadm exit 6/28/29, busy maps)." }),
 });
 
 /** Connector options (input form). */

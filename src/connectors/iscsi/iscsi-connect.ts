@@ -3,7 +3,7 @@ import { rollbackContext, type OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
 import { withLock } from "../../core/locks.js";
 import { blockDeviceSize, dmSlaves, multipathHolder, scsiWwid, type DmDevice } from "../../host/block-sysfs.js";
-import type { AttachedDevice } from "../connector.js";
+import type { AttachedDevice } from "../../core/records.js";
 import { findSession, holdPending, poll, sameWwid, type IscsiDeps } from "./iscsi-deps.js";
 import { findSessionLun, scanSessionLun, type IscsiSession, type SessionLun } from "./iscsi-sysfs.js";
 import { TeardownReport, releaseSession, removeDisk, removeMap } from "./iscsi-teardown.js";

@@ -2,17 +2,24 @@ import { hostname, machine } from "node:os";
 import { type ResultAsync, err, errAsync, ok, okAsync, type Result } from "neverthrow";
 import type { OperationContext, OperationOptions } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
-import { EventBus, silentLogger, type Logger } from "../../core/events.js";
-import { InProcessLocks, withLock, type LockBackend } from "../../core/locks.js";
-import { registerSecret } from "../../core/secrets.js";
-import { ConnectorPropertiesSchema, IscsiConnectionInfoSchema, type ConnectionInfo, type ConnectorProperties, type IscsiConnectionInfo } from "../../core/types.js";
+import { EventBus, silentLogger } from "../../core/events.js";
+import { InProcessLocks, withLock } from "../../core/locks.js";
+import { runOperation, type OperationScope } from "../../core/operation.js";
+import {
+  HostPropertiesSchema,
+  IscsiConnectionInfoSchema,
+  type AttachedDevice,
+  type AttachedDeviceInput,
+  type ConnectionInfoInput,
+  type DisconnectReport,
+  type HostProperties,
+  type IscsiConnectionInfo,
+} from "../../core/records.js";
 import { validate } from "../../core/validation.js";
 import { createLocalRunner } from "../../exec/local-runner.js";
-import type { CommandRunner } from "../../exec/runner.js";
-import { isNotFound, createHostFs, type HostFs } from "../../host/host-fs.js";
-import { runHostOperation, type HostOperationScope } from "../../host/operation.js";
-import type { AttachedDevice, Connector, DisconnectOptions, DisconnectReport } from "../connector.js";
-import { parseAttachedDevice } from "./attached-device.js";
+import { isNotFound, createHostFs } from "../../host/host-fs.js";
+import type { Connector, ConnectorDeps, DisconnectOptions, HostPropertiesOptions } from "../connector.js";
+import { attachedDeviceOf, connectionFor } from "../connector-input.js";
 import { connectMultipath, connectSinglePath, discoverTargets } from "./iscsi-attach.js";
 import { IscsiConnectorConfigSchema, type IscsiConnectorConfig, type ParsedIscsiConnectorConfig } from "./iscsi-config.js";
 import type { IscsiDeps } from "./iscsi-deps.js";
@@ -24,23 +31,10 @@ import { Iscsiadm, type ChapSettings } from "./iscsiadm.js";
 import { Multipath } from "./multipath.js";
 
 /** Injected collaborators of {@link IscsiConnector}. */
-export interface IscsiConnectorDeps {
-  /** Runs iscsiadm, multipath-tools and blockdev (default: local runner). */
-  readonly runner?: CommandRunner;
-  /** Host files: /sys, /etc, /dev (default: the real root). */
-  readonly hostFs?: HostFs;
-  /** Keyed locks (default in-process; use `FileLocks` when several processes attach on one host). */
-  readonly locks?: LockBackend;
-  /** pino-compatible logger. */
-  readonly logger?: Logger;
-  /** Event bus for operation start/end events with per-phase timings (default: a new one). */
-  readonly events?: EventBus;
+export interface IscsiConnectorDeps extends ConnectorDeps {
   /** Portal host name resolution (default: the system resolver). */
   readonly resolveHost?: ResolveHost;
 }
-
-/** Options of {@link IscsiConnector.getConnectorProperties}. */
-export type ConnectorPropertiesOptions = OperationOptions & { readonly multipath?: boolean; readonly enforceMultipath?: boolean };
 
 const INITIATOR_FILE = "/etc/iscsi/initiatorname.iscsi";
 
@@ -53,7 +47,7 @@ const INITIATOR_FILE = "/etc/iscsi/initiatorname.iscsi";
  * @example
  * ```ts
  * const iscsi = createIscsiConnector({ multipath: true })._unsafeUnwrap();
- * const props = (await iscsi.getConnectorProperties())._unsafeUnwrap();
+ * const props = (await iscsi.getHostProperties())._unsafeUnwrap();
  * const info = (await backend.initializeConnection(volume, props))._unsafeUnwrap();
  * const dev = (await iscsi.connectVolume(info, { deadline: Date.now() + 120_000 }))._unsafeUnwrap();
  * // … use dev.path (/dev/dm-N) …
@@ -61,14 +55,14 @@ const INITIATOR_FILE = "/etc/iscsi/initiatorname.iscsi";
  * ```
  */
 export class IscsiConnector implements Connector {
-  /** {@inheritDoc Connector.protocol} */
+  /** {@inheritDoc index!Connector.protocol} */
   readonly protocol = "iscsi" as const;
   /** Operation start/end events (with phase timings: `login <portal>`, `device <portal>`, `multipath`, `flush`…). */
   readonly events: EventBus;
   /** The validated options. */
   readonly config: ParsedIscsiConnectorConfig;
   readonly #deps: IscsiDeps;
-  readonly #scope: HostOperationScope;
+  readonly #scope: OperationScope;
 
   /** Prefer {@link createIscsiConnector}, which validates `config`. */
   constructor(config: ParsedIscsiConnectorConfig, deps: IscsiConnectorDeps = {}) {
@@ -95,10 +89,10 @@ export class IscsiConnector implements Connector {
    * `BACKEND_UNAVAILABLE` when multipath is enforced but multipathd does not answer, or when the
    * initiator name file is missing.
    */
-  getConnectorProperties(options: ConnectorPropertiesOptions = {}): ResultAsync<ConnectorProperties, VolkitError> {
+  getHostProperties(options: HostPropertiesOptions = {}): ResultAsync<HostProperties, VolkitError> {
     const requested = options.multipath ?? this.config.multipath;
     const enforce = options.enforceMultipath ?? this.config.enforceMultipath;
-    return runHostOperation(this.#scope, "getConnectorProperties", undefined, options, (ctx) =>
+    return runOperation(this.#scope, "getHostProperties", undefined, options, (ctx) =>
       this.#deps.fs
         .readFile(INITIATOR_FILE)
         .mapErr((e) => (isNotFound(e) ? new VolkitError("BACKEND_UNAVAILABLE", `${INITIATOR_FILE} is missing: is open-iscsi installed?`, { source: "iscsi", cause: e }) : e))
@@ -114,7 +108,7 @@ export class IscsiConnector implements Connector {
               platform: machine(),
               osType: "linux2",
             };
-            return validate(ConnectorPropertiesSchema, props, "connector properties");
+            return validate(HostPropertiesSchema, props, "host properties");
           }),
         ),
     );
@@ -126,9 +120,9 @@ export class IscsiConnector implements Connector {
    * (sessions, node records, disks, map) is removed, pre-existing ones are left alone; the error
    * carries `details.rollback`.
    */
-  connectVolume(info: ConnectionInfo, options: OperationOptions = {}): ResultAsync<AttachedDevice, VolkitError> {
+  connectVolume(info: ConnectionInfoInput, options: OperationOptions = {}): ResultAsync<AttachedDevice, VolkitError> {
     return this.#info(info).asyncAndThen(({ parsed, chap, discoveryChap }) =>
-      runHostOperation(this.#scope, "connectVolume", parsed.volumeId, options, (ctx) =>
+      runOperation(this.#scope, "connectVolume", parsed.volumeId, options, (ctx) =>
         withLock(this.#deps.locks, lunLockKey(parsed), ctx.signal, () =>
           this.#targets(parsed, discoveryChap, ctx).andThen(({ targets, addresses }) =>
             this.config.multipath
@@ -145,11 +139,11 @@ export class IscsiConnector implements Connector {
    * out sessions no other LUN uses, deletes their node records. A session kept for other LUNs is
    * listed in `leftBehind` with a reason starting `kept:` and is not an error.
    */
-  disconnectVolume(info: ConnectionInfo, device: AttachedDevice, options: DisconnectOptions = {}): ResultAsync<DisconnectReport, VolkitError> {
+  disconnectVolume(info: ConnectionInfoInput, device: AttachedDeviceInput, options: DisconnectOptions = {}): ResultAsync<DisconnectReport, VolkitError> {
     const flags = { force: options.force ?? false, ignoreErrors: options.ignoreErrors ?? false };
     return this.#info(info).asyncAndThen(({ parsed }) =>
-      parseAttachedDevice(device).asyncAndThen((dev) =>
-        runHostOperation(this.#scope, "disconnectVolume", parsed.volumeId, options, (ctx) =>
+      attachedDeviceOf(device).asyncAndThen((dev) =>
+        runOperation(this.#scope, "disconnectVolume", parsed.volumeId, options, (ctx) =>
           withLock(this.#deps.locks, lunLockKey(parsed), ctx.signal, () =>
             this.#targets(parsed, undefined, ctx, false).andThen(({ targets, addresses }) =>
               volumeInventory(this.#deps, targets, addresses, dev, ctx).andThen((inv) => disconnect(this.#deps, targets, addresses, inv, flags, ctx)),
@@ -161,10 +155,10 @@ export class IscsiConnector implements Connector {
   }
 
   /** Rescans every path, resizes the map, and returns the new size in bytes. */
-  extendVolume(info: ConnectionInfo, device: AttachedDevice, options: OperationOptions = {}): ResultAsync<number, VolkitError> {
+  extendVolume(info: ConnectionInfoInput, device: AttachedDeviceInput, options: OperationOptions = {}): ResultAsync<number, VolkitError> {
     return this.#info(info).asyncAndThen(({ parsed }) =>
-      parseAttachedDevice(device).asyncAndThen((dev) =>
-        runHostOperation(this.#scope, "extendVolume", parsed.volumeId, options, (ctx) =>
+      attachedDeviceOf(device).asyncAndThen((dev) =>
+        runOperation(this.#scope, "extendVolume", parsed.volumeId, options, (ctx) =>
           withLock(this.#deps.locks, lunLockKey(parsed), ctx.signal, () =>
             this.#targets(parsed, undefined, ctx, false).andThen(({ targets, addresses }) => volumeInventory(this.#deps, targets, addresses, dev, ctx).andThen((inv) => extend(this.#deps, inv, dev, ctx))),
           ),
@@ -173,11 +167,8 @@ export class IscsiConnector implements Connector {
     );
   }
 
-  #info(info: ConnectionInfo): Result<{ parsed: IscsiConnectionInfo; chap: ChapSettings | undefined; discoveryChap: ChapSettings | undefined }, VolkitError> {
-    if (info.type !== "iscsi") return err(new VolkitError("INVALID_ARGUMENT", `the iSCSI connector cannot attach a ${String(info.type)} connection`, { source: "iscsi" }));
-    return validate(IscsiConnectionInfoSchema, info, "iSCSI connection info").andThen((parsed) => {
-      registerSecret(parsed.authPassword);
-      registerSecret(parsed.discoveryAuthPassword);
+  #info(info: ConnectionInfoInput): Result<{ parsed: IscsiConnectionInfo; chap: ChapSettings | undefined; discoveryChap: ChapSettings | undefined }, VolkitError> {
+    return connectionFor("iscsi", IscsiConnectionInfoSchema, info).andThen((parsed) => {
       const chap = chapOf(parsed.authMethod, parsed.authUsername, parsed.authPassword, "auth");
       const discoveryChap = chapOf(parsed.discoveryAuthMethod, parsed.discoveryAuthUsername, parsed.discoveryAuthPassword, "discoveryAuth");
       if (chap instanceof VolkitError) return err(chap);

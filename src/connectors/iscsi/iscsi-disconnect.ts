@@ -2,7 +2,7 @@ import { ResultAsync, err, errAsync, ok, okAsync, safeTry } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
 import { blockDeviceSize, dmSlaves, rescanScsiDisk, scsiHctl } from "../../host/block-sysfs.js";
-import type { AttachedDevice, DisconnectReport } from "../connector.js";
+import type { AttachedDevice, DisconnectReport } from "../../core/records.js";
 import { findSession, poll, type IscsiDeps } from "./iscsi-deps.js";
 import type { VolumeInventory } from "./iscsi-inventory.js";
 import { TeardownReport, releaseSession, removeDisk, removeMap } from "./iscsi-teardown.js";

@@ -2,7 +2,7 @@ import { ResultAsync, okAsync } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import type { VolkitError } from "../../core/errors.js";
 import { blockDeviceExists, dmDevice, dmSlaves, kernelNameOf, listDmDevices, multipathHolder, scsiWwid, type DmDevice } from "../../host/block-sysfs.js";
-import type { AttachedDevice } from "../connector.js";
+import type { AttachedDevice } from "../../core/records.js";
 import { sameWwid, type IscsiDeps } from "./iscsi-deps.js";
 import { findSessionLun, listIscsiSessions, sessionMatches } from "./iscsi-sysfs.js";
 import type { IscsiPathTarget } from "./iscsi-targets.js";

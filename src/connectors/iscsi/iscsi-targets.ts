@@ -2,7 +2,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { ResultAsync, okAsync } from "neverthrow";
 import { VolkitError } from "../../core/errors.js";
-import type { IscsiConnectionInfo } from "../../core/types.js";
+import type { IscsiConnectionInfo } from "../../core/records.js";
 import { parsePortal } from "../../core/validation.js";
 
 /** One path to a LUN: a target IQN reached through one portal. */

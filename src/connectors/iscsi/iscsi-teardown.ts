@@ -4,7 +4,7 @@ import { VolkitError } from "../../core/errors.js";
 import { withLock } from "../../core/locks.js";
 import { blockDeviceExists, deleteScsiDisk, dmDevice, type DmDevice } from "../../host/block-sysfs.js";
 import { isNotFound } from "../../host/host-fs.js";
-import type { DisconnectReport, LeftBehind } from "../connector.js";
+import type { DisconnectReport, LeftBehind } from "../../core/records.js";
 import { findSession, holdPending, poll, type IscsiDeps } from "./iscsi-deps.js";
 import { sessionLuns } from "./iscsi-sysfs.js";
 import { sessionLockKey, sessionName, type IscsiPathTarget } from "./iscsi-targets.js";
@@ -16,7 +16,7 @@ import { sessionLockKey, sessionName, type IscsiPathTarget } from "./iscsi-targe
  */
 
 /** A left-behind entry plus whether it is a failure (a shared session kept on purpose is not). */
-interface LeftEntry extends LeftBehind {
+interface LeftEntry extends Omit<LeftBehind, "expected"> {
   readonly failed: boolean;
 }
 
@@ -47,7 +47,7 @@ export class TeardownReport {
 
   /** The public report. */
   toReport(): DisconnectReport {
-    return { removed: [...this.removed], leftBehind: this.left.map(({ kind, name, reason }) => ({ kind, name, reason })) };
+    return { removed: [...this.removed], leftBehind: this.left.map(({ kind, name, reason, failed }) => ({ kind, name, reason, expected: !failed })) };
   }
 }
 

@@ -1,32 +1,39 @@
-import { type ResultAsync, err, errAsync, ok, okAsync, type Result } from "neverthrow";
 import { hostname, machine } from "node:os";
+import { type Result, type ResultAsync, errAsync, okAsync } from "neverthrow";
+import { z } from "zod";
 import type { OperationContext, OperationOptions } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
-import { EventBus, silentLogger, type Logger } from "../../core/events.js";
-import { ConnectorPropertiesSchema, LocalConnectionInfoSchema, type ConnectionInfo, type ConnectorProperties, type LocalConnectionInfo } from "../../core/types.js";
-import { validate } from "../../core/validation.js";
+import { EventBus, silentLogger } from "../../core/events.js";
+import { runOperation, type OperationScope } from "../../core/operation.js";
+import {
+  HostPropertiesSchema,
+  LocalConnectionInfoSchema,
+  type AttachedDevice,
+  type AttachedDeviceInput,
+  type ConnectionInfoInput,
+  type DisconnectReport,
+  type HostProperties,
+  type LocalConnectionInfo,
+} from "../../core/records.js";
+import { HostNameSchema, validate } from "../../core/validation.js";
 import { createLocalRunner } from "../../exec/local-runner.js";
 import type { CommandRunner } from "../../exec/runner.js";
 import { blockDeviceSize, kernelNameOf } from "../../host/block-sysfs.js";
 import { createHostFs, type HostFs } from "../../host/host-fs.js";
-import { runHostOperation, type HostOperationScope } from "../../host/operation.js";
-import type { AttachedDevice, Connector, DisconnectOptions, DisconnectReport } from "../connector.js";
+import type { Connector, ConnectorDeps, DisconnectOptions, HostPropertiesOptions } from "../connector.js";
+import { attachedDeviceOf, connectionFor } from "../connector-input.js";
 
-/** Options of {@link LocalConnector}. */
-export interface LocalConnectorOptions {
-  /** Runs `blockdev --flushbufs` (default: local runner). */
-  readonly runner?: CommandRunner;
-  /** Host files (default: the real root). */
-  readonly hostFs?: HostFs;
-  /** Logger. */
-  readonly logger?: Logger;
-  /** Event bus for operation events (default: a new one). */
-  readonly events?: EventBus;
-  /** Host name reported in connector properties (default `os.hostname()`). */
-  readonly hostName?: string;
-  /** Timeout of one flush in ms (default 120 000). */
-  readonly flushTimeoutMs?: number;
-}
+/** Options of the local connector (validated by {@link createLocalConnector}). */
+export const LocalConnectorConfigSchema = z.object({
+  /** Host name reported in host properties (default `os.hostname()`). */
+  hostName: HostNameSchema.optional().meta({ title: "Host name", description: "Reported to drivers; default: this machine's host name" }),
+  /** Bound on one `blockdev --flushbufs` (ms). */
+  flushTimeoutMs: z.number().int().min(100).max(3_600_000).default(120_000).meta({ title: "Flush timeout (ms)" }),
+});
+/** Local connector options (input form). */
+export type LocalConnectorConfig = z.input<typeof LocalConnectorConfigSchema>;
+/** Local connector options (parsed form). */
+export type ParsedLocalConnectorConfig = z.output<typeof LocalConnectorConfigSchema>;
 
 /**
  * The connector for `type: "local"` connections: the volume is already a block device on this
@@ -36,42 +43,41 @@ export interface LocalConnectorOptions {
  *
  * @example
  * ```ts
- * const local = new LocalConnector();
- * const dev = (await local.connectVolume({ type: "local", volumeId: "v1", devicePath: "/dev/vg/volume-v1" }))._unsafeUnwrap();
+ * const local = createLocalConnector()._unsafeUnwrap();
+ * const dev = await local.connectVolume({ type: "local", volumeId: "v1", devicePath: "/dev/vg/volume-v1" });
  * ```
  */
 export class LocalConnector implements Connector {
-  /** {@inheritDoc Connector.protocol} */
+  /** {@inheritDoc index!Connector.protocol} */
   readonly protocol = "local" as const;
   /** Operation start/end events. */
   readonly events: EventBus;
+  /** The validated options. */
+  readonly config: ParsedLocalConnectorConfig;
   readonly #runner: CommandRunner;
   readonly #fs: HostFs;
-  readonly #scope: HostOperationScope;
-  readonly #host: string | undefined;
-  readonly #flushTimeoutMs: number;
+  readonly #scope: OperationScope;
 
-  /** Builds the connector; every collaborator has a default. */
-  constructor(options: LocalConnectorOptions = {}) {
-    this.#runner = options.runner ?? createLocalRunner();
-    this.#fs = options.hostFs ?? createHostFs();
-    this.events = options.events ?? new EventBus();
-    this.#scope = { source: "local", logger: options.logger ?? silentLogger, events: this.events };
-    this.#host = options.hostName;
-    this.#flushTimeoutMs = options.flushTimeoutMs ?? 120_000;
+  /** Prefer {@link createLocalConnector}, which validates `config`. */
+  constructor(config: ParsedLocalConnectorConfig, deps: ConnectorDeps = {}) {
+    this.config = config;
+    this.#runner = deps.runner ?? createLocalRunner();
+    this.#fs = deps.hostFs ?? createHostFs();
+    this.events = deps.events ?? new EventBus();
+    this.#scope = { source: "local", logger: deps.logger ?? silentLogger, events: this.events };
   }
 
   /** Host name and platform; local volumes need no initiator. */
-  getConnectorProperties(options: OperationOptions = {}): ResultAsync<ConnectorProperties, VolkitError> {
-    return runHostOperation(this.#scope, "getConnectorProperties", undefined, options, () =>
-      validate(ConnectorPropertiesSchema, { host: this.#host ?? hostname(), multipath: false, platform: machine(), osType: "linux2" }, "connector properties").asyncAndThen((p) => okAsync(p)),
+  getHostProperties(options: HostPropertiesOptions = {}): ResultAsync<HostProperties, VolkitError> {
+    return runOperation(this.#scope, "getHostProperties", undefined, options, () =>
+      validate(HostPropertiesSchema, { host: this.config.hostName ?? hostname(), multipath: false, platform: machine(), osType: "linux2" }, "host properties").asyncAndThen((p) => okAsync(p)),
     );
   }
 
   /** Checks the device exists and is a block device; returns it. `DEVICE_NOT_FOUND` otherwise. */
-  connectVolume(info: ConnectionInfo, options: OperationOptions = {}): ResultAsync<AttachedDevice, VolkitError> {
+  connectVolume(info: ConnectionInfoInput, options: OperationOptions = {}): ResultAsync<AttachedDevice, VolkitError> {
     return parseInfo(info).asyncAndThen((i) =>
-      runHostOperation(this.#scope, "connectVolume", i.volumeId, options, () =>
+      runOperation(this.#scope, "connectVolume", i.volumeId, options, () =>
         this.#device(i.devicePath).map((d): AttachedDevice => ({ type: "block", path: i.devicePath, paths: [], sizeBytes: d.sizeBytes })),
       ),
     );
@@ -82,19 +88,20 @@ export class LocalConnector implements Connector {
    * to the volume. A device already gone is reported as such, not as an error. A failed flush is
    * `DETACH_INCOMPLETE` unless `force` or `ignoreErrors`.
    */
-  disconnectVolume(info: ConnectionInfo, _device: AttachedDevice, options: DisconnectOptions = {}): ResultAsync<DisconnectReport, VolkitError> {
-    return parseInfo(info).asyncAndThen((i) =>
-      runHostOperation(this.#scope, "disconnectVolume", i.volumeId, options, (ctx) =>
+  disconnectVolume(info: ConnectionInfoInput, device: AttachedDeviceInput, options: DisconnectOptions = {}): ResultAsync<DisconnectReport, VolkitError> {
+    return parseInfo(info).andThen((i) => parseDevice(device).map(() => i)).asyncAndThen((i) =>
+      runOperation(this.#scope, "disconnectVolume", i.volumeId, options, (ctx) =>
         kernelNameOf(this.#fs, i.devicePath).andThen((name) => {
-          if (name === undefined) return okAsync<DisconnectReport, VolkitError>({ removed: [], leftBehind: [] });
+          const clean: DisconnectReport = { removed: [], leftBehind: [] };
+          if (name === undefined) return okAsync<DisconnectReport, VolkitError>(clean);
           return this.#flush(i.devicePath, ctx)
-            .map((): DisconnectReport => ({ removed: [], leftBehind: [] }))
+            .map(() => clean)
             .orElse((e) => {
               if (e.code === "ABORTED") return errAsync(e);
-              const report: DisconnectReport = { removed: [], leftBehind: [{ kind: "device", name: i.devicePath, reason: `flush failed: ${e.message}` }] };
+              const report: DisconnectReport = { removed: [], leftBehind: [{ kind: "device", name: i.devicePath, reason: `flush failed: ${e.message}`, expected: false }] };
               if (options.force) {
                 ctx.logger.warn({ device: i.devicePath, err: e.toJSON() }, "flush failed; ignored because force is set");
-                return okAsync<DisconnectReport, VolkitError>({ removed: [], leftBehind: [] });
+                return okAsync<DisconnectReport, VolkitError>(clean);
               }
               if (options.ignoreErrors) return okAsync<DisconnectReport, VolkitError>(report);
               return errAsync(new VolkitError("DETACH_INCOMPLETE", `flushing ${i.devicePath} failed: ${e.message}`, { source: "local", cause: e, details: { report } }));
@@ -105,8 +112,10 @@ export class LocalConnector implements Connector {
   }
 
   /** Returns the size the kernel reports now (the driver already grew the LV). */
-  extendVolume(info: ConnectionInfo, _device: AttachedDevice, options: OperationOptions = {}): ResultAsync<number, VolkitError> {
-    return parseInfo(info).asyncAndThen((i) => runHostOperation(this.#scope, "extendVolume", i.volumeId, options, () => this.#device(i.devicePath).map((d) => d.sizeBytes)));
+  extendVolume(info: ConnectionInfoInput, device: AttachedDeviceInput, options: OperationOptions = {}): ResultAsync<number, VolkitError> {
+    return parseInfo(info)
+      .andThen((i) => parseDevice(device).map(() => i))
+      .asyncAndThen((i) => runOperation(this.#scope, "extendVolume", i.volumeId, options, () => this.#device(i.devicePath).map((d) => d.sizeBytes)));
   }
 
   #device(path: string): ResultAsync<{ name: string; sizeBytes: number }, VolkitError> {
@@ -122,11 +131,26 @@ export class LocalConnector implements Connector {
   }
 
   #flush(path: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    return ctx.phase("flush", () => this.#runner.run({ argv: ["blockdev", "--flushbufs", path], signal: ctx.signal, timeoutMs: this.#flushTimeoutMs })).map(() => undefined);
+    return ctx.phase("flush", () => this.#runner.run({ argv: ["blockdev", "--flushbufs", path], signal: ctx.signal, timeoutMs: this.config.flushTimeoutMs })).map(() => undefined);
   }
 }
 
-function parseInfo(info: ConnectionInfo): Result<LocalConnectionInfo, VolkitError> {
-  if (info.type !== "local") return err(new VolkitError("INVALID_ARGUMENT", `the local connector cannot attach a ${String(info.type)} connection`, { source: "local" }));
-  return validate(LocalConnectionInfoSchema, info, "local connection info").andThen((i) => ok(i));
+function parseInfo(info: ConnectionInfoInput): Result<LocalConnectionInfo, VolkitError> {
+  return connectionFor("local", LocalConnectionInfoSchema, info);
+}
+
+function parseDevice(device: AttachedDeviceInput): Result<AttachedDevice, VolkitError> {
+  return attachedDeviceOf(device);
+}
+
+/**
+ * Validates `config` and builds the local connector. Fails with `INVALID_CONFIG` naming every bad field.
+ *
+ * @example
+ * ```ts
+ * const local = createLocalConnector({ hostName: "compute-1" })._unsafeUnwrap();
+ * ```
+ */
+export function createLocalConnector(config: LocalConnectorConfig = {}, deps: ConnectorDeps = {}): Result<LocalConnector, VolkitError> {
+  return validate(LocalConnectorConfigSchema, config, "local connector config", "INVALID_CONFIG").map((parsed) => new LocalConnector(parsed, deps));
 }

@@ -1,39 +1,55 @@
-import { errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
+import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
+import { z } from "zod";
 import { rollbackContext, type OperationContext, type OperationOptions } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
-import { EventBus, silentLogger, type Logger } from "../../core/events.js";
-import { ConnectorPropertiesSchema, NfsConnectionInfoSchema, type ConnectionInfo, type ConnectorProperties, type NfsConnectionInfo } from "../../core/types.js";
-import { validate } from "../../core/validation.js";
+import { EventBus, silentLogger } from "../../core/events.js";
+import { runOperation, type OperationScope } from "../../core/operation.js";
+import {
+  HostPropertiesSchema,
+  NfsConnectionInfoSchema,
+  type AttachedDevice,
+  type AttachedDeviceInput,
+  type ConnectionInfoInput,
+  type DisconnectReport,
+  type HostProperties,
+  type LeftBehind,
+  type NfsConnectionInfo,
+} from "../../core/records.js";
+import { HostNameSchema, validate } from "../../core/validation.js";
 import { parseImageInfo } from "../../data/qemu-img.js";
 import { createLocalRunner } from "../../exec/local-runner.js";
 import type { CommandRunner } from "../../exec/runner.js";
-import { runHostOperation, type HostOperationScope } from "../../host/operation.js";
 import { runBounded } from "../../remotefs/bounded-run.js";
 import type { MountManager, ReleaseReport } from "../../remotefs/mount-manager.js";
-import { createNfsMountManager, type NfsMountManagerOptions } from "../../remotefs/nfs-mount-manager.js";
-import type { AttachedDevice, Connector, DisconnectOptions, DisconnectReport, LeftBehind } from "../connector.js";
+import { NfsMountManagerOptionsSchema, createNfsMountManager } from "../../remotefs/nfs-mount-manager.js";
+import type { Connector, ConnectorDeps, DisconnectOptions, HostPropertiesOptions } from "../connector.js";
+import { attachedDeviceOf, connectionFor } from "../connector-input.js";
 
-/** Options of {@link createNfsConnector}. */
-export interface NfsConnectorOptions {
-  /** Runs `qemu-img info`, `hostname`, `uname` and the mount manager's probes (default: local). */
-  readonly runner?: CommandRunner;
+/** Options of the NFS connector (validated by {@link createNfsConnector}). */
+export const NfsConnectorConfigSchema = z.object({
+  /** Host name reported in host properties (default: `hostname` through the runner). */
+  hostName: HostNameSchema.optional().meta({ title: "Host name", description: "Reported to drivers; default: the host's name" }),
+  /** Bound on `qemu-img info` of the volume file (ms). */
+  commandTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000).meta({ title: "Command timeout (ms)" }),
+  /** Settings of the default mount manager (mount point base, root helper, timeouts…). */
+  mount: NfsMountManagerOptionsSchema.prefault({}).meta({ title: "Mounts", description: "Where and how shares are mounted on this host" }),
+});
+/** NFS connector options (input form). */
+export type NfsConnectorConfig = z.input<typeof NfsConnectorConfigSchema>;
+/** NFS connector options (parsed form). */
+export type ParsedNfsConnectorConfig = z.output<typeof NfsConnectorConfigSchema>;
+
+/** Collaborators of the NFS connector. */
+export interface NfsConnectorDeps extends ConnectorDeps {
   /**
-   * Mount manager (default: an `NfsMountManager` built from `mount`). Share one with the NFS
+   * Mount manager (default: an `NfsMountManager` built from `config.mount`). Share one with the NFS
    * driver of the same process so both count references on the same mounts.
    */
   readonly mounts?: MountManager;
-  /** Settings of the default mount manager (mount point base, root helper, timeouts…). */
-  readonly mount?: NfsMountManagerOptions;
-  /** Bound on `qemu-img info` of the volume file (default 60 s). */
-  readonly commandTimeoutMs?: number;
-  /** Logger. */
-  readonly logger?: Logger;
-  /** Event bus for operation events (default: a new one). */
-  readonly events?: EventBus;
 }
 
 /**
- * Validates the options and builds an {@link NfsConnector}.
+ * Validates `config` and builds an {@link NfsConnector}. Fails with `INVALID_CONFIG` naming every bad field.
  *
  * @example
  * ```ts
@@ -41,10 +57,12 @@ export interface NfsConnectorOptions {
  * const dev = (await nfs.connectVolume(info))._unsafeUnwrap(); // { type: "file", path: "/var/lib/volkit/mnt/<md5>/volume-…" }
  * ```
  */
-export function createNfsConnector(options: NfsConnectorOptions = {}): Result<NfsConnector, VolkitError> {
-  const runner = options.runner ?? createLocalRunner();
-  const mounts = options.mounts ? ok<MountManager, VolkitError>(options.mounts) : createNfsMountManager(runner, options.mount ?? {});
-  return mounts.map((m) => new NfsConnector({ ...options, runner, mounts: m }));
+export function createNfsConnector(config: NfsConnectorConfig = {}, deps: NfsConnectorDeps = {}): Result<NfsConnector, VolkitError> {
+  return validate(NfsConnectorConfigSchema, config, "NFS connector config", "INVALID_CONFIG").andThen((parsed) => {
+    const runner = deps.runner ?? createLocalRunner();
+    const mounts = deps.mounts ? ok<MountManager, VolkitError>(deps.mounts) : createNfsMountManager(runner, parsed.mount);
+    return mounts.map((m) => new NfsConnector(parsed, { ...deps, runner, mounts: m }));
+  });
 }
 
 /**
@@ -57,7 +75,8 @@ export function createNfsConnector(options: NfsConnectorOptions = {}): Result<Nf
  * Shares are mounted under this host's mount point base (the manager's, like nova's
  * `nfs_mount_point_base`); the `mountPointBase` in the connection info is the driver host's and
  * only informational. A mount this host did not make (nova's, an earlier process's) is reused and
- * never unmounted.
+ * never unmounted. The volume file's path is always derived from the connection info and this
+ * host's mount point, never taken from a device handed back by a caller.
  */
 export class NfsConnector implements Connector {
   /** Protocol this connector serves (`nfs`). */
@@ -66,25 +85,27 @@ export class NfsConnector implements Connector {
   readonly events: EventBus;
   /** The mount manager (for inspection: `references(share)`). */
   readonly mounts: MountManager;
+  /** The validated options. */
+  readonly config: ParsedNfsConnectorConfig;
   readonly #runner: CommandRunner;
-  readonly #scope: HostOperationScope;
-  readonly #timeoutMs: number;
+  readonly #scope: OperationScope;
 
-  /** Prefer {@link createNfsConnector}, which builds a default mount manager. */
-  constructor(options: NfsConnectorOptions & { readonly runner: CommandRunner; readonly mounts: MountManager }) {
-    this.#runner = options.runner;
-    this.mounts = options.mounts;
-    this.events = options.events ?? new EventBus();
-    this.#scope = { source: "nfs", logger: options.logger ?? silentLogger, events: this.events };
-    this.#timeoutMs = options.commandTimeoutMs ?? 60_000;
+  /** Prefer {@link createNfsConnector}, which validates `config` and builds a default mount manager. */
+  constructor(config: ParsedNfsConnectorConfig, deps: NfsConnectorDeps & { readonly runner: CommandRunner; readonly mounts: MountManager }) {
+    this.config = config;
+    this.#runner = deps.runner;
+    this.mounts = deps.mounts;
+    this.events = deps.events ?? new EventBus();
+    this.#scope = { source: "nfs", logger: deps.logger ?? silentLogger, events: this.events };
   }
 
   /** Host name and platform (`hostname`, `uname -m` through the runner); NFS needs no initiator. */
-  getConnectorProperties(options: OperationOptions = {}): ResultAsync<ConnectorProperties, VolkitError> {
-    return runHostOperation(this.#scope, "getConnectorProperties", undefined, options, (ctx) =>
-      runBounded(this.#runner, { argv: ["hostname"] }, ctx, this.#timeoutMs).andThen((host) =>
-        runBounded(this.#runner, { argv: ["uname", "-m"] }, ctx, this.#timeoutMs).andThen((arch) =>
-          validate(ConnectorPropertiesSchema, { host: host.stdout.trim(), multipath: false, platform: arch.stdout.trim(), osType: "linux2" }, "connector properties"),
+  getHostProperties(options: HostPropertiesOptions = {}): ResultAsync<HostProperties, VolkitError> {
+    const timeout = this.config.commandTimeoutMs;
+    return runOperation(this.#scope, "getHostProperties", undefined, options, (ctx) =>
+      (this.config.hostName === undefined ? runBounded(this.#runner, { argv: ["hostname"] }, ctx, timeout).map((o) => o.stdout.trim()) : okAsync(this.config.hostName)).andThen((host) =>
+        runBounded(this.#runner, { argv: ["uname", "-m"] }, ctx, timeout).andThen((arch) =>
+          validate(HostPropertiesSchema, { host, multipath: false, platform: arch.stdout.trim(), osType: "linux2" }, "host properties"),
         ),
       ),
     );
@@ -95,9 +116,9 @@ export class NfsConnector implements Connector {
    * have the announced format, and any backing file must sit next to it. On failure the reference
    * is dropped again. Returns `{ type: "file", path: <mount point>/<name>, format, paths: [] }`.
    */
-  connectVolume(info: ConnectionInfo, options: OperationOptions = {}): ResultAsync<AttachedDevice, VolkitError> {
+  connectVolume(info: ConnectionInfoInput, options: OperationOptions = {}): ResultAsync<AttachedDevice, VolkitError> {
     return parseInfo(info).asyncAndThen((i) =>
-      runHostOperation(this.#scope, "connectVolume", i.volumeId, options, (ctx) =>
+      runOperation(this.#scope, "connectVolume", i.volumeId, options, (ctx) =>
         ctx.phase("mount", () => this.mounts.acquire({ share: i.export, ...(i.options === undefined ? {} : { options: i.options }) }, ctx)).andThen((lease) => {
           const path = `${lease.mountPoint}/${i.name}`;
           return ctx
@@ -115,29 +136,46 @@ export class NfsConnector implements Connector {
    * The report lists the unmount, or the mount left in place and why. A failure is
    * `DETACH_INCOMPLETE` unless `ignoreErrors`, which reports it instead.
    */
-  disconnectVolume(info: ConnectionInfo, _device: AttachedDevice, options: DisconnectOptions = {}): ResultAsync<DisconnectReport, VolkitError> {
-    return parseInfo(info).asyncAndThen((i) =>
-      runHostOperation(this.#scope, "disconnectVolume", i.volumeId, options, (ctx) =>
-        ctx
-          .phase("release", () => this.mounts.release(i.export, ctx))
-          .map(toReport)
-          .orElse((e) => {
-            if (e.code === "ABORTED" || e.code === "TIMEOUT") return errAsync(e);
-            const report: DisconnectReport = { removed: [], leftBehind: [{ kind: "mount", name: this.mounts.mountPointOf(i.export), reason: `release failed: ${e.message}` }] };
-            if (options.ignoreErrors) return okAsync<DisconnectReport, VolkitError>(report);
-            return errAsync(new VolkitError("DETACH_INCOMPLETE", `releasing ${i.export} failed: ${e.message}`, { source: "nfs", cause: e, details: { report } }));
-          }),
-      ),
-    );
+  disconnectVolume(info: ConnectionInfoInput, device: AttachedDeviceInput, options: DisconnectOptions = {}): ResultAsync<DisconnectReport, VolkitError> {
+    return parseInfo(info)
+      .andThen((i) => this.#checkDevice(i, device).map(() => i))
+      .asyncAndThen((i) =>
+        runOperation(this.#scope, "disconnectVolume", i.volumeId, options, (ctx) =>
+          ctx
+            .phase("release", () => this.mounts.release(i.export, ctx))
+            .map(toReport)
+            .orElse((e) => {
+              if (e.code === "ABORTED" || e.code === "TIMEOUT") return errAsync(e);
+              const report: DisconnectReport = { removed: [], leftBehind: [{ kind: "mount", name: this.mounts.mountPointOf(i.export), reason: `release failed: ${e.message}`, expected: false }] };
+              if (options.ignoreErrors) return okAsync<DisconnectReport, VolkitError>(report);
+              return errAsync(new VolkitError("DETACH_INCOMPLETE", `releasing ${i.export} failed: ${e.message}`, { source: "nfs", cause: e, details: { report } }));
+            }),
+        ),
+      );
   }
 
   /** The file's virtual size now (the driver already grew it). */
-  extendVolume(info: ConnectionInfo, device: AttachedDevice, options: OperationOptions = {}): ResultAsync<number, VolkitError> {
-    return parseInfo(info).asyncAndThen((i) => runHostOperation(this.#scope, "extendVolume", i.volumeId, options, (ctx) => this.#virtualSize(device.path, i, ctx)));
+  extendVolume(info: ConnectionInfoInput, device: AttachedDeviceInput, options: OperationOptions = {}): ResultAsync<number, VolkitError> {
+    return parseInfo(info)
+      .andThen((i) => this.#checkDevice(i, device).map((path) => ({ i, path })))
+      .asyncAndThen(({ i, path }) => runOperation(this.#scope, "extendVolume", i.volumeId, options, (ctx) => this.#virtualSize(path, i, ctx)));
+  }
+
+  /**
+   * The volume file's path on this host, from the connection info; a device handed back must name
+   * exactly that file (a caller's path never reaches a command).
+   */
+  #checkDevice(info: NfsConnectionInfo, device: AttachedDeviceInput): Result<string, VolkitError> {
+    const path = `${this.mounts.mountPointOf(info.export)}/${info.name}`;
+    return attachedDeviceOf(device).andThen((d) =>
+      d.type === "file" && d.path === path
+        ? ok(path)
+        : err(new VolkitError("INVALID_ARGUMENT", `the device is not volume ${info.volumeId}'s file on this host (expected a file device at ${path})`, { source: "nfs", details: { expected: path } })),
+    );
   }
 
   #virtualSize(path: string, info: NfsConnectionInfo, ctx: OperationContext): ResultAsync<number, VolkitError> {
-    return runBounded(this.#runner, { argv: ["qemu-img", "info", "--output=json", "-U", "-f", info.format, path], env: { LC_ALL: "C" } }, ctx, this.#timeoutMs)
+    return runBounded(this.#runner, { argv: ["qemu-img", "info", "--output=json", "-U", "-f", info.format, path], env: { LC_ALL: "C" } }, ctx, this.config.commandTimeoutMs)
       .mapErr((e) =>
         e.code === "COMMAND_FAILED" && /No such file/.test(String(e.details.stderr ?? ""))
           ? new VolkitError("DEVICE_NOT_FOUND", `volume file ${path} does not exist on ${info.export}`, { source: "nfs", cause: e, details: { path, share: info.export } })
@@ -155,12 +193,14 @@ export class NfsConnector implements Connector {
 }
 
 /** `INVALID_ARGUMENT` unless `info` is valid NFS connection info. */
-function parseInfo(info: ConnectionInfo): Result<NfsConnectionInfo, VolkitError> {
-  return validate(NfsConnectionInfoSchema, info, "NFS connection info");
+function parseInfo(info: ConnectionInfoInput): Result<NfsConnectionInfo, VolkitError> {
+  return connectionFor("nfs", NfsConnectionInfoSchema, info);
 }
 
 function toReport(r: ReleaseReport): DisconnectReport {
   if (r.unmounted) return { removed: [`mount ${r.mountPoint}${r.unmountMode === "lazy" ? " (lazily: server not answering)" : ""}`], leftBehind: [] };
-  const left: LeftBehind[] = r.references > 0 || r.stillMountedReason?.startsWith("target is busy") ? [{ kind: "mount", name: r.mountPoint, reason: r.stillMountedReason ?? "still mounted" }] : [];
+  // Still mounted because other volumes use it (expected), or because umount found it busy (a failure to report).
+  const busy = r.stillMountedReason?.startsWith("target is busy") === true;
+  const left: LeftBehind[] = r.references > 0 || busy ? [{ kind: "mount", name: r.mountPoint, reason: r.stillMountedReason ?? "still mounted", expected: !busy }] : [];
   return { removed: [], leftBehind: left };
 }

@@ -15,46 +15,46 @@ export const LvmConfigSchema = z.object({
   /** Discriminator for `createDriver`. */
   driver: z.literal("lvm"),
   /** Backend name reported in stats (default `lvm-<volumeGroup>`). */
-  backendName: z.string().min(1).max(255).optional(),
+  backendName: z.string().min(1).max(255).optional().meta({ title: "Backend name", description: "Backend name reported in stats (default `lvm-<volumeGroup>`)." }),
   /** Volume group holding the volumes. */
-  volumeGroup: LvmNameSchema.default("cinder-volumes"),
+  volumeGroup: LvmNameSchema.default("cinder-volumes").meta({ title: "Volume group", description: "Volume group holding the volumes." }),
   /**
    * `default` = thick LVs; `thin` = thin LVs in `<vg>-pool` (created when missing);
    * `auto` = thin when the pool exists or the VG is empty, else thick (Cinder's rule).
    */
-  lvmType: z.enum(["default", "thin", "auto"]).default("auto"),
+  lvmType: z.enum(["default", "thin", "auto"]).default("auto").meta({ title: "LVM type", description: "`default` = thick LVs; `thin` = thin LVs in `<vg>-pool` (created when missing); `auto` = thin when the pool exists or the VG is empty, else thick (Cinder's rule)." }),
   /** Thin pool name (default `<volumeGroup>-pool`). */
-  thinPoolName: LvmNameSchema.optional(),
+  thinPoolName: LvmNameSchema.optional().meta({ title: "Thin pool name", description: "Thin pool name (default `<volumeGroup>-pool`)." }),
   /** Share of the VG's free space a new thin pool takes, in percent (Cinder: 95). */
-  thinPoolPercentOfFree: z.number().int().min(1).max(100).default(95),
+  thinPoolPercentOfFree: z.number().int().min(1).max(100).default(95).meta({ title: "Thin pool percent of free", description: "Share of the VG's free space a new thin pool takes, in percent (Cinder: 95)." }),
   /** Thick volumes mirrored with this many extra copies (raid1). */
-  mirrors: z.number().int().min(0).max(4).default(0),
+  mirrors: z.number().int().min(0).max(4).default(0).meta({ title: "Mirrors", description: "Thick volumes mirrored with this many extra copies (raid1)." }),
   /** lvm.conf to use (sets LVM_SYSTEM_DIR to its directory). */
-  lvmConfFile: AbsolutePathSchema.optional(),
+  lvmConfFile: AbsolutePathSchema.optional().meta({ title: "LVM config file", description: "lvm.conf to use (sets LVM_SYSTEM_DIR to its directory)." }),
   /** Silence lvm's "File descriptor leaked" warnings. */
-  suppressFdWarnings: z.boolean().default(true),
+  suppressFdWarnings: z.boolean().default(true).meta({ title: "Suppress FD warnings", description: "Silence lvm's \"File descriptor leaked\" warnings." }),
   /** How deleted thick volumes are wiped: `zero` (dd from /dev/zero) or `none`. Thin volumes are discarded. */
-  volumeClear: z.enum(["zero", "none"]).default("zero"),
+  volumeClear: z.enum(["zero", "none"]).default("zero").meta({ title: "Volume clear", description: "How deleted thick volumes are wiped: `zero` (dd from /dev/zero) or `none`. Thin volumes are discarded." }),
   /** MiB to wipe from the start (0 = whole volume). */
-  volumeClearSizeMiB: z.number().int().min(0).default(0),
+  volumeClearSizeMiB: z.number().int().min(0).default(0).meta({ title: "Volume clear size (MiB)", description: "MiB to wipe from the start (0 = whole volume)." }),
   /** ionice class for wipes, e.g. `-c3` or `-c2 -n7`. */
-  volumeClearIonice: z.string().regex(/^-c[1-3]( -n[0-7])?$/, "must look like -c3 or -c2 -n7").optional(),
+  volumeClearIonice: z.string().regex(/^-c[1-3]( -n[0-7])?$/, "must look like -c3 or -c2 -n7").optional().meta({ title: "Volume clear ionice", description: "ionice class for wipes, e.g. `-c3` or `-c2 -n7`." }),
   /** Block size of copies and wipes in bytes (Cinder's volume_dd_blocksize, 1M). */
-  copyBlockBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(1024 * 1024),
+  copyBlockBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(1024 * 1024).meta({ title: "Copy block bytes", description: "Block size of copies and wipes in bytes (Cinder's volume_dd_blocksize, 1M)." }),
   /** Bandwidth cap for copies and wipes in bytes/s (0 = none). */
-  copyBandwidthLimitBps: z.number().int().min(0).default(0),
+  copyBandwidthLimitBps: z.number().int().min(0).default(0).meta({ title: "Copy bandwidth limit (bytes/s)", description: "Bandwidth cap for copies and wipes in bytes/s (0 = none)." }),
   /** Thin over-subscription ratio, or `auto` (derived from current provisioning). */
-  maxOverSubscriptionRatio: z.union([z.number().min(1), z.literal("auto")]).default(20),
+  maxOverSubscriptionRatio: z.union([z.number().min(1), z.literal("auto")]).default(20).meta({ title: "Max over-subscription ratio", description: "Thin over-subscription ratio, or `auto` (derived from current provisioning)." }),
   /** Space kept free, percent. */
-  reservedPercentage: z.number().min(0).max(100).default(0),
+  reservedPercentage: z.number().min(0).max(100).default(0).meta({ title: "Reserved percentage", description: "Space kept free, percent." }),
   /**
    * iSCSI export settings. Omit to serve only `local` connections (the LV path on this host).
    */
-  target: TargetConfigSchema.optional(),
+  target: TargetConfigSchema.optional().meta({ title: "Target", description: "iSCSI export settings. Omit to serve only `local` connections (the LV path on this host)." }),
   /** Host name reported in location info (default: the runner host's `hostname`). */
-  host: z.string().min(1).max(255).optional(),
+  host: z.string().min(1).max(255).optional().meta({ title: "Host", description: "Host name reported in location info (default: the runner host's `hostname`)." }),
   /** Privilege prefix for the default local runner, e.g. `["sudo", "-n"]`. */
-  rootHelper: z.array(z.string().regex(/^[A-Za-z0-9_./=-]+$/)).optional(),
+  rootHelper: z.array(z.string().regex(/^[A-Za-z0-9_./=-]+$/)).optional().meta({ title: "Root helper", description: "Privilege prefix for the default local runner, e.g. `[\"sudo\", \"-n\"]`." }),
 });
 
 /** LVM driver config (input form). */

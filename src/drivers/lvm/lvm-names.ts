@@ -1,5 +1,3 @@
-import { err, ok, type Result } from "neverthrow";
-import { VolkitError } from "../../core/errors.js";
 
 /**
  * Naming rules. Volumes are `volume-<id>`; snapshots `_snapshot-<id>` because lvm2 reserves
@@ -20,14 +18,3 @@ export const revertTempLvName = (id: string): string => `_revert-${id}`;
 export const revertOldLvName = (id: string): string => `_revert-old-${id}`;
 /** Tag marking a snapshot's volume. */
 export const originTag = (volumeId: string): string => `volkit-origin-${volumeId}`;
-
-/** Substrings lvm2 refuses inside LV names (internal sub-LV suffixes). */
-const RESERVED = ["_cdata", "_cmeta", "_corig", "_mimage", "_mlog", "_pmspare", "_rimage", "_rmeta", "_tdata", "_tmeta", "_vdata", "_vorigin", "_wcorig"];
-
-/** Rejects ids that would produce names lvm2 refuses. */
-export function checkLvmId(id: string): Result<string, VolkitError> {
-  const bad = RESERVED.find((r) => id.includes(r));
-  return bad
-    ? err(new VolkitError("INVALID_ARGUMENT", `id ${id} contains '${bad}', which lvm2 reserves for internal volumes`, { source: "lvm" }))
-    : ok(id);
-}

@@ -6,77 +6,38 @@
  *
  * @example
  * ```ts
- * import { createNfsDriver } from "volkit/drivers/nfs";
- * const backend = createNfsDriver({ driver: "nfs", shares: ["10.0.0.5:/export"], rootHelper: ["sudo", "-n"] })._unsafeUnwrap();
+ * import { createBackend } from "volkit";
+ * const backend = (await createBackend({ driver: "nfs", shares: ["10.0.0.5:/export"], rootHelper: ["sudo", "-n"] }))._unsafeUnwrap();
  * const vol = await backend.createVolume({ id: "vol-1", sizeGiB: 10 });
  * ```
  *
  * @packageDocumentation
  */
-import { ok, type Result } from "neverthrow";
+import type { Result } from "neverthrow";
 import type { VolkitError } from "../../core/errors.js";
 import { validate } from "../../core/validation.js";
-import { createLocalRunner } from "../../exec/local-runner.js";
-import type { Argv, CommandRunner } from "../../exec/runner.js";
-import type { MountManager } from "../../remotefs/mount-manager.js";
-import { createNfsMountManager } from "../../remotefs/nfs-mount-manager.js";
-import { VolumeBackend, type BackendOptions } from "../backend.js";
-import { NfsConfigSchema, resolveShares, type NfsConfig } from "./nfs-config.js";
-import { NfsDriver } from "./nfs-driver.js";
+import type { DriverDeps } from "../driver-definition.js";
+import { NfsConfigSchema, type NfsConfig } from "./nfs-config.js";
+import type { NfsDriver } from "./nfs-driver.js";
+import { buildNfsDriver } from "./nfs-factory.js";
 
 export { NfsConfigSchema, NfsShareEntrySchema, resolveShares, type NfsConfig, type ParsedNfsConfig } from "./nfs-config.js";
 export { NfsDriver, type NfsDriverDeps } from "./nfs-driver.js";
 export { ShareFiles, type ShareFilesOptions } from "./nfs-files.js";
 export { ShareSet, type Located, type ShareSetOptions, type ShareUsage } from "./nfs-share-set.js";
+export { nfsDriverDefinition } from "../builtin-drivers.js";
 export * from "./nfs-capacity.js";
 export * from "./nfs-chain.js";
 export * from "./nfs-names.js";
 export * from "./nfs-parsers.js";
 
-/** Options for {@link createNfsDriver}. */
-export interface CreateNfsDriverOptions extends BackendOptions {
-  /** Runner for file commands and probes (default: local, unprivileged). */
-  readonly runner?: CommandRunner;
-  /**
-   * Mount manager (default: an `NfsMountManager` from the config's mount settings, using
-   * `rootHelper` for mount/umount). Pass the one your NFS connector uses so both count references
-   * on the same mounts, or a `LocalDirectoryMounts` on a host without NFS.
-   */
-  readonly mounts?: MountManager;
-}
-
 /**
- * Validates `config` and builds the NFS driver inside the volkit runtime. Fails with
- * `INVALID_CONFIG` naming every bad field (a share that is not `host:/path`, mount options that
- * try to smuggle arguments, an invalid shares file…) before anything runs.
+ * Validates `config` and builds the NFS driver; wrap it with `wrapDriver` (or use `createBackend`,
+ * which does both). Fails with `INVALID_CONFIG` naming every bad field (a share that is not
+ * `host:/path`, mount options that try to smuggle arguments, an invalid shares file…) before
+ * anything runs. Pass `deps.mounts` (the mount manager your NFS connector uses) so both count
+ * references on the same mounts, or a `LocalDirectoryMounts` on a host without NFS.
  */
-export function createNfsDriver(config: NfsConfig, options: CreateNfsDriverOptions = {}): Result<VolumeBackend, VolkitError> {
-  return validate(NfsConfigSchema, config, "NFS driver config", "INVALID_CONFIG").andThen((parsed) =>
-    resolveShares(parsed).andThen((shares) => {
-      const runner = options.runner ?? createLocalRunner();
-      const fileRunner = !parsed.secureFileOperations && parsed.rootHelper?.length ? prefixedRunner(runner, parsed.rootHelper) : runner;
-      const mounts: Result<MountManager, VolkitError> = options.mounts
-        ? ok(options.mounts)
-        : createNfsMountManager(runner, {
-            mountPointBase: parsed.mountPointBase,
-            mountAttempts: parsed.mountAttempts,
-            mountTimeoutMs: parsed.mountTimeoutMs,
-            probeTimeoutMs: parsed.probeTimeoutMs,
-            ...(parsed.rootHelper ? { rootHelper: parsed.rootHelper } : {}),
-            ...(parsed.nfsVersions ? { versions: parsed.nfsVersions } : {}),
-            ...(parsed.mountOptions === undefined ? {} : { mountOptions: parsed.mountOptions }),
-          });
-      return mounts.map(
-        (m) => new VolumeBackend(new NfsDriver(parsed, shares, { runner: fileRunner, mounts: m }), { name: parsed.backendName ?? "nfs", ...options }),
-      );
-    }),
-  );
-}
-
-/** A runner that prepends `prefix` (a root helper) to every command. */
-function prefixedRunner(runner: CommandRunner, prefix: readonly string[]): CommandRunner {
-  return {
-    description: `${runner.description} via ${prefix.join(" ")}`,
-    run: (spec) => runner.run({ ...spec, argv: [...prefix, ...spec.argv] as unknown as Argv }),
-  };
+export function createNfsDriver(config: NfsConfig, deps: DriverDeps = {}): Result<NfsDriver, VolkitError> {
+  return validate(NfsConfigSchema, config, "NFS driver config", "INVALID_CONFIG").andThen((parsed) => buildNfsDriver(parsed, deps));
 }

@@ -21,47 +21,47 @@ export const NfsConfigSchema = z
     /** Discriminator for `createDriver`. */
     driver: z.literal("nfs"),
     /** Backend name reported in stats (default `nfs`). */
-    backendName: z.string().min(1).max(255).optional(),
+    backendName: z.string().min(1).max(255).optional().meta({ title: "Backend name", description: "Backend name reported in stats (default `nfs`)." }),
     /** Shares holding volumes. */
-    shares: z.array(NfsShareEntrySchema).max(256).default([]),
+    shares: z.array(NfsShareEntrySchema).max(256).default([]).meta({ title: "Shares", description: "Shares holding volumes." }),
     /**
      * The text of a Cinder `nfs_shares_config` file (`host:/export [-o options]` per line, `#`
      * comments); its shares are added to `shares`.
      */
-    sharesConfig: z.string().max(1024 * 1024).optional(),
+    sharesConfig: z.string().max(1024 * 1024).optional().meta({ title: "Shares config", description: "The text of a Cinder `nfs_shares_config` file (`host:/export [-o options]` per line, `#` comments); its shares are added to `shares`." }),
     /** Where shares are mounted (`<base>/<md5(share)>`, as Cinder and nova). Must be canonical. */
-    mountPointBase: AbsolutePathSchema.default(DEFAULT_MOUNT_POINT_BASE),
+    mountPointBase: AbsolutePathSchema.default(DEFAULT_MOUNT_POINT_BASE).meta({ title: "Mount point base", description: "Where shares are mounted (`<base>/<md5(share)>`, as Cinder and nova). Must be canonical." }),
     /** Mount options for every share (Cinder's `nfs_mount_options`); each share's own options win. */
-    mountOptions: MountOptionsSchema.optional(),
+    mountOptions: MountOptionsSchema.optional().meta({ title: "Mount options", description: "Mount options for every share (Cinder's `nfs_mount_options`); each share's own options win." }),
     /** Sparse volume files (Cinder's `nfs_sparsed_volumes`); false = fully allocated raw files. */
-    sparsedVolumes: z.boolean().default(true),
+    sparsedVolumes: z.boolean().default(true).meta({ title: "Sparsed volumes", description: "Sparse volume files (Cinder's `nfs_sparsed_volumes`); false = fully allocated raw files." }),
     /** New volumes are qcow2 files with preallocated metadata (Cinder's `nfs_qcow2_volumes`). */
-    qcow2Volumes: z.boolean().default(false),
+    qcow2Volumes: z.boolean().default(false).meta({ title: "Qcow2 volumes", description: "New volumes are qcow2 files with preallocated metadata (Cinder's `nfs_qcow2_volumes`)." }),
     /** qcow2 overlay snapshots (Cinder's `nfs_snapshot_support`). */
-    snapshotSupport: z.boolean().default(true),
+    snapshotSupport: z.boolean().default(true).meta({ title: "Snapshot support", description: "qcow2 overlay snapshots (Cinder's `nfs_snapshot_support`)." }),
     /**
      * Run file commands without the root helper (Cinder's `nas_secure_file_operations`). The share
      * must then be writable by the runner's user (checked by setup).
      */
-    secureFileOperations: z.boolean().default(true),
+    secureFileOperations: z.boolean().default(true).meta({ title: "Secure file operations", description: "Run file commands without the root helper (Cinder's `nas_secure_file_operations`). The share must then be writable by the runner's user (checked by setup)." }),
     /** Volume files get mode 0660 (true) or 0666 (Cinder's `nas_secure_file_permissions`). */
-    secureFilePermissions: z.boolean().default(true),
+    secureFilePermissions: z.boolean().default(true).meta({ title: "Secure file permissions", description: "Volume files get mode 0660 (true) or 0666 (Cinder's `nas_secure_file_permissions`)." }),
     /** How far allocated sizes may exceed a share's size (sparse and qcow2 volumes). */
-    maxOverSubscriptionRatio: z.number().min(1).max(1000).default(20),
+    maxOverSubscriptionRatio: z.number().min(1).max(1000).default(20).meta({ title: "Max over-subscription ratio", description: "How far allocated sizes may exceed a share's size (sparse and qcow2 volumes)." }),
     /** Space kept free on each share, percent. */
-    reservedPercentage: z.number().min(0).max(100).default(0),
+    reservedPercentage: z.number().min(0).max(100).default(0).meta({ title: "Reserved percentage", description: "Space kept free on each share, percent." }),
     /** Mount attempts per share (Cinder's `nfs_mount_attempts`). */
-    mountAttempts: z.number().int().min(1).max(20).default(3),
+    mountAttempts: z.number().int().min(1).max(20).default(3).meta({ title: "Mount attempts", description: "Mount attempts per share (Cinder's `nfs_mount_attempts`)." }),
     /** Bound on one `mount` command (killed past it). */
-    mountTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
+    mountTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000).meta({ title: "Mount timeout (ms)", description: "Bound on one `mount` command (killed past it)." }),
     /** Bound on the `statfs` probe that checks a share answers before it is used. */
-    probeTimeoutMs: z.number().int().min(100).max(600_000).default(15_000),
+    probeTimeoutMs: z.number().int().min(100).max(600_000).default(15_000).meta({ title: "Probe timeout (ms)", description: "Bound on the `statfs` probe that checks a share answers before it is used." }),
     /** Bound on short file commands (`test`, `cat`, `mv`, `rm`, `du`, `qemu-img info`…); copies use the operation's deadline. */
-    fileTimeoutMs: z.number().int().min(100).max(3_600_000).default(120_000),
+    fileTimeoutMs: z.number().int().min(100).max(3_600_000).default(120_000).meta({ title: "File timeout (ms)", description: "Bound on short file commands (`test`, `cat`, `mv`, `rm`, `du`, `qemu-img info`…); copies use the operation's deadline." }),
     /** NFS versions tried in order when a share's options pin none (default 4.2, 4.1, 4, 3). */
-    nfsVersions: z.array(z.enum(NFS_VERSIONS)).min(1).optional(),
+    nfsVersions: z.array(z.enum(NFS_VERSIONS)).min(1).optional().meta({ title: "NFS versions", description: "NFS versions tried in order when a share's options pin none (default 4.2, 4.1, 4, 3)." }),
     /** Privilege prefix for mount/umount (and, with `secureFileOperations: false`, file commands), e.g. `["sudo", "-n"]`. */
-    rootHelper: z.array(z.string().regex(/^[A-Za-z0-9_./=-]+$/)).optional(),
+    rootHelper: z.array(z.string().regex(/^[A-Za-z0-9_./=-]+$/)).optional().meta({ title: "Root helper", description: "Privilege prefix for mount/umount (and, with `secureFileOperations: false`, file commands), e.g. `[\"sudo\", \"-n\"]`." }),
   })
   .superRefine((c, ctx) => {
     const shares = resolveShares(c);

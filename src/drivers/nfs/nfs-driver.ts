@@ -1,19 +1,18 @@
 import { ResultAsync, err, errAsync, ok, okAsync, safeTry, type Err, type Result } from "neverthrow";
 import { createOperationContext, rollbackContext, type OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
-import {
-  ConnectionInfoSchema,
-  type ConnectionInfo,
-  type ConnectorProperties,
-  type ImageLocation,
-  type PoolStats,
-  type Snapshot,
-  type SnapshotSpec,
-  type Volume,
-  type VolumeSpec,
-  type VolumeStats,
-} from "../../core/types.js";
-import { validate } from "../../core/validation.js";
+import type {
+  ConnectionInfoInput,
+  HostProperties,
+  ImageLocation,
+  PoolStatsInput,
+  Snapshot,
+  SnapshotInput,
+  SnapshotSpec,
+  Volume,
+  VolumeInput,
+  VolumeSpec,
+} from "../../core/records.js";
 import type { CommandRunner } from "../../exec/runner.js";
 import type { MountManager } from "../../remotefs/mount-manager.js";
 import type { ShareSpec } from "../../remotefs/nfs-share.js";
@@ -66,14 +65,13 @@ export class NfsDriver extends VolumeDriverBase {
   /** {@inheritDoc index!VolumeDriver.vendorName} */
   override readonly vendorName = "Open Source";
   /** {@inheritDoc index!VolumeDriver.driverVersion} */
-  override readonly driverVersion = "0.1.0";
+  override readonly driverVersion = "0.2.0";
 
   /** File commands on the shares (exposed for tests and advanced callers). */
   readonly files: ShareFiles;
   /** The driver's shares. */
   readonly shares: ShareSet;
   readonly #config: ParsedNfsConfig;
-  #cachedStats: VolumeStats | undefined;
 
   /** @param config - parsed config; @param shares - resolved shares; @param deps - runner and mount manager. */
   constructor(config: ParsedNfsConfig, shares: readonly ShareSpec[], deps: NfsDriverDeps) {
@@ -104,12 +102,14 @@ export class NfsDriver extends VolumeDriverBase {
       multiattach: false,
       manageExisting: false,
       sparseCopy: this.#thin,
-      protocol: "NFS",
+      qos: false,
+      sharedTargets: false,
+      protocol: "nfs",
     };
   }
 
-  /** Checks qemu-img is there and mounts the shares (at least one must work). */
-  setup(ctx: OperationContext): ResultAsync<void, VolkitError> {
+  /** Checks qemu-img is there and mounts the shares (at least one must work); writes nothing. */
+  override initialize(ctx: OperationContext): ResultAsync<void, VolkitError> {
     return ctx
       .phase("qemu-img", () =>
         this.files.run(["qemu-img", "--version"], ctx).mapErr((e) =>
@@ -125,7 +125,7 @@ export class NfsDriver extends VolumeDriverBase {
   }
 
   /** Creates `volume-<id>` on the least-allocated eligible share. */
-  createVolume(spec: VolumeSpec, ctx: OperationContext): ResultAsync<Volume, VolkitError> {
+  createVolume(spec: VolumeSpec, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
     return safeTry(() => this.#createVolume(spec, ctx));
   }
 
@@ -162,7 +162,7 @@ export class NfsDriver extends VolumeDriverBase {
   }
 
   /** New qcow2 overlay on top of the active image; it becomes active; `.info` records it. */
-  override createSnapshot(snapshot: SnapshotSpec, volume: Volume, ctx: OperationContext): ResultAsync<Snapshot, VolkitError> {
+  override createSnapshot(snapshot: SnapshotSpec, volume: Volume, ctx: OperationContext): ResultAsync<SnapshotInput, VolkitError> {
     if (!this.#config.snapshotSupport) return this.notSupported("createSnapshot", volume.id);
     return checkSnapshotId(snapshot.id).asyncAndThen(() => safeTry(() => this.#createSnapshot(snapshot, volume, ctx)));
   }
@@ -228,7 +228,7 @@ export class NfsDriver extends VolumeDriverBase {
   }
 
   /** `qemu-img convert` of the snapshot's data (its overlay's backing) into a new volume, grown as asked. */
-  override createVolumeFromSnapshot(spec: VolumeSpec, snapshot: Snapshot, ctx: OperationContext): ResultAsync<Volume, VolkitError> {
+  override createVolumeFromSnapshot(spec: VolumeSpec, snapshot: Snapshot, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
     if (!this.#config.snapshotSupport) return this.notSupported("createVolumeFromSnapshot", spec.id);
     return safeTry(() => this.#fromSnapshot(spec, snapshot, ctx));
   }
@@ -247,7 +247,7 @@ export class NfsDriver extends VolumeDriverBase {
   }
 
   /** `qemu-img convert` of the source's active image (its whole chain, flattened), grown as asked. */
-  override createClonedVolume(spec: VolumeSpec, source: Volume, ctx: OperationContext): ResultAsync<Volume, VolkitError> {
+  createClonedVolume(spec: VolumeSpec, source: Volume, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
     return safeTry(() => this.#clone(spec, source, ctx));
   }
 
@@ -259,7 +259,7 @@ export class NfsDriver extends VolumeDriverBase {
   }
 
   /** `qemu-img resize` of the active image after checking the share has room; a retry is a no-op. */
-  override extendVolume(volume: Volume, newSizeGiB: number, ctx: OperationContext): ResultAsync<Volume, VolkitError> {
+  extendVolume(volume: Volume, newSizeGiB: number, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
     return safeTry(() => this.#extend(volume, newSizeGiB, ctx));
   }
 
@@ -306,11 +306,11 @@ export class NfsDriver extends VolumeDriverBase {
    * NFS connection info for the active image after `qemu-img info` confirms its format and that
    * its virtual size is the volume's (`INVALID_STATE` otherwise).
    */
-  initializeConnection(volume: Volume, connector: ConnectorProperties, ctx: OperationContext): ResultAsync<ConnectionInfo, VolkitError> {
-    return safeTry(() => this.#connection(volume, connector, ctx));
+  initializeConnection(volume: Volume, host: HostProperties, ctx: OperationContext): ResultAsync<ConnectionInfoInput, VolkitError> {
+    return safeTry(() => this.#connection(volume, host, ctx));
   }
 
-  async *#connection(volume: Volume, connector: ConnectorProperties, ctx: OperationContext): Flow<ConnectionInfo> {
+  async *#connection(volume: Volume, host: HostProperties, ctx: OperationContext): Flow<ConnectionInfoInput> {
     const loc = yield* this.#locateVolume(volume, ctx);
     const info = yield* this.#readInfo(loc, volume.id, ctx);
     const active = yield* this.#activeImage(loc, volume.id, info, ctx);
@@ -324,29 +324,24 @@ export class NfsDriver extends VolumeDriverBase {
       );
     }
     const options = this.shares.connectionOptions(loc.share);
-    return validate(
-      ConnectionInfoSchema,
-      {
-        type: "nfs",
-        volumeId: volume.id,
-        accessMode: connector.readOnly ? "ro" : "rw",
-        discard: this.#thin,
-        export: loc.share,
-        name: active.name,
-        ...(options === undefined ? {} : { options }),
-        format: active.format,
-        mountPointBase: this.#config.mountPointBase,
-      },
-      "connection info",
-    );
+    return ok({
+      type: "nfs",
+      volumeId: volume.id,
+      accessMode: host.readOnly ? "ro" : "rw",
+      discard: this.#thin,
+      export: loc.share,
+      name: active.name,
+      ...(options === undefined ? {} : { options }),
+      format: active.format,
+      mountPointBase: this.#config.mountPointBase,
+    });
   }
 
-  /** One pool per share (name = the share); totals over the shares that answer. */
-  getVolumeStats(refresh: boolean, ctx: OperationContext): ResultAsync<VolumeStats, VolkitError> {
-    if (!refresh && this.#cachedStats) return okAsync(this.#cachedStats);
+  /** One pool per share (name = the share); a share that does not answer is reported down. */
+  getPoolStats(ctx: OperationContext): ResultAsync<readonly PoolStatsInput[], VolkitError> {
     return ResultAsync.fromSafePromise(
       (async () => {
-        const pools: PoolStats[] = [];
+        const pools: PoolStatsInput[] = [];
         for (const s of this.shares.shares) {
           const u = await this.shares.usage(s.share, ctx);
           pools.push(u.isOk() ? this.#pool(s.share, u.value) : this.#downPool(s.share));
@@ -355,24 +350,8 @@ export class NfsDriver extends VolumeDriverBase {
       })(),
     ).andThen((pools) => {
       if (ctx.signal.aborted) return errAsync(ctx.abortError() as VolkitError);
-      const up = pools.filter((p) => p.backendState === "up");
-      if (up.length === 0) return errAsync(new VolkitError("BACKEND_UNAVAILABLE", "no NFS share answers", { source: "nfs" }));
-      const sum = (f: (p: PoolStats) => number | string): number => round2(up.reduce((acc, p) => acc + Number(f(p)), 0));
-      const stats: VolumeStats = {
-        volumeBackendName: this.#config.backendName ?? "nfs",
-        vendorName: this.vendorName,
-        driverVersion: this.driverVersion,
-        storageProtocol: "nfs",
-        totalCapacityGb: sum((p) => p.totalCapacityGb),
-        freeCapacityGb: sum((p) => p.freeCapacityGb),
-        reservedPercentage: this.#config.reservedPercentage,
-        onlineExtendSupport: false,
-        sparseCopyVolume: this.#thin,
-        sharedTargets: false,
-        pools,
-      };
-      this.#cachedStats = stats;
-      return okAsync(stats);
+      if (!pools.some((p) => p.backendState !== "down")) return errAsync(new VolkitError("BACKEND_UNAVAILABLE", "no NFS share answers", { source: "nfs" }));
+      return okAsync(pools);
     });
   }
 
@@ -534,14 +513,14 @@ export class NfsDriver extends VolumeDriverBase {
     });
   }
 
-  #pool(share: string, u: { totalBytes: number; availableBytes: number; allocatedBytes: number; volumes: number }): PoolStats {
+  #pool(share: string, u: { totalBytes: number; availableBytes: number; allocatedBytes: number; volumes: number }): PoolStatsInput {
     return {
       poolName: share,
-      totalCapacityGb: round2(u.totalBytes / GiB),
-      freeCapacityGb: round2(u.availableBytes / GiB),
+      totalCapacityGiB: round2(u.totalBytes / GiB),
+      freeCapacityGiB: round2(u.availableBytes / GiB),
       reservedPercentage: this.#config.reservedPercentage,
-      provisionedCapacityGb: round2(u.allocatedBytes / GiB),
-      allocatedCapacityGb: round2((u.totalBytes - u.availableBytes) / GiB),
+      provisionedCapacityGiB: round2(u.allocatedBytes / GiB),
+      allocatedCapacityGiB: round2((u.totalBytes - u.availableBytes) / GiB),
       maxOverSubscriptionRatio: this.#thin ? this.#config.maxOverSubscriptionRatio : 1,
       thinProvisioningSupport: this.#thin,
       thickProvisioningSupport: !this.#thin,
@@ -553,11 +532,11 @@ export class NfsDriver extends VolumeDriverBase {
     };
   }
 
-  #downPool(share: string): PoolStats {
+  #downPool(share: string): PoolStatsInput {
     return {
       poolName: share,
-      totalCapacityGb: "unknown",
-      freeCapacityGb: "unknown",
+      totalCapacityGiB: "unknown",
+      freeCapacityGiB: "unknown",
       reservedPercentage: this.#config.reservedPercentage,
       thinProvisioningSupport: this.#thin,
       thickProvisioningSupport: !this.#thin,

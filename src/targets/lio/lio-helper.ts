@@ -223,7 +223,8 @@ export class LioHelper implements TargetHelper {
     };
     const sorted = [...live].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
     const portals = sorted.length ? sorted : this.#config.portals;
-    return { iqn, portals, lun: LIO_VOLUME_LUN, providerLocation: formatProviderLocation(portals, 1, iqn, LIO_VOLUME_LUN) };
+    const initiators = state.tpg?.node_acls.map((a) => a.node_wwn) ?? [];
+    return { iqn, portals, lun: LIO_VOLUME_LUN, providerLocation: formatProviderLocation(portals, 1, iqn, LIO_VOLUME_LUN), initiators };
   }
 
   #export(req: ValidRequest, ctx: OperationContext): ResultAsync<TargetExport, VolkitError> {

@@ -165,7 +165,14 @@ export class TgtHelper implements TargetHelper {
 
   #exportOf(target: TgtTarget): TargetExport {
     const portals = this.#config.portals;
-    return { iqn: target.iqn, portals, lun: TGT_VOLUME_LUN, tid: target.tid, providerLocation: formatProviderLocation(portals, target.tid, target.iqn, TGT_VOLUME_LUN) };
+    return {
+      iqn: target.iqn,
+      portals,
+      lun: TGT_VOLUME_LUN,
+      tid: target.tid,
+      providerLocation: formatProviderLocation(portals, target.tid, target.iqn, TGT_VOLUME_LUN),
+      initiators: [...new Set(target.sessions.map((s) => s.initiator).filter((i) => i !== ""))],
+    };
   }
 
   #filePath(volumeId: string): string {

@@ -1,4 +1,4 @@
-import type { ConnectionInfo } from "../../../src/core/types.js";
+import type { ConnectionInfo } from "../../../src/core/records.js";
 import type { Logger } from "../../../src/core/events.js";
 
 export const IQN = "iqn.2010-10.org.openstack:volume-aaaa";

@@ -49,7 +49,7 @@ describe("IscsiConnector concurrency (keyed locks, never one global lock)", () =
     const [second, report] = await Promise.all([c.connectVolume(lunInfo(2)), c.disconnectVolume(lunInfo(1), first)]);
     expect(second._unsafeUnwrap().sizeBytes).toBe(2 * MiB);
     // Kept because of the in-flight connect (its LUN was not in sysfs yet), and no second login.
-    expect(report._unsafeUnwrap().leftBehind).toEqual([{ kind: "session", name: `${P1},${SHARED}`, reason: "kept: another attach on this host is using it (not an error)" }]);
+    expect(report._unsafeUnwrap().leftBehind).toEqual([{ kind: "session", name: `${P1},${SHARED}`, reason: "kept: another attach on this host is using it (not an error)", expected: true }]);
     expect(logins(host)).toHaveLength(1);
     expect(host.sessions.size).toBe(1);
     expect(host.disks()).toHaveLength(1);

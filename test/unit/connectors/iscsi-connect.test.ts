@@ -13,10 +13,10 @@ function lioHost(chap?: typeof CHAP): FakeIscsiHost {
 
 const node = (portal: string, ...rest: string[]): string[] => ["iscsiadm", "-m", "node", "-T", IQN, "-p", portal, ...rest];
 
-describe("IscsiConnector.getConnectorProperties", () => {
+describe("IscsiConnector.getHostProperties", () => {
   it("reads the initiator from /etc/iscsi/initiatorname.iscsi and reports multipath when multipathd answers", async () => {
     lioHost();
-    const props = (await host.connector({ multipath: true, hostName: "compute-1" }).getConnectorProperties())._unsafeUnwrap();
+    const props = (await host.connector({ multipath: true, hostName: "compute-1" }).getHostProperties())._unsafeUnwrap();
     expect(props).toMatchObject({ host: "compute-1", initiator: "iqn.2026-11.io.volkit:lab-initiator", multipath: true, osType: "linux2" });
     expect(host.fake.commands()).toEqual([["multipathd", "show", "status"]]);
   });
@@ -25,14 +25,14 @@ describe("IscsiConnector.getConnectorProperties", () => {
     lioHost();
     host.multipathd = false;
     const c = host.connector({ multipath: true });
-    expect((await c.getConnectorProperties())._unsafeUnwrap().multipath).toBe(false);
-    const e = (await c.getConnectorProperties({ enforceMultipath: true }))._unsafeUnwrapErr();
+    expect((await c.getHostProperties())._unsafeUnwrap().multipath).toBe(false);
+    const e = (await c.getHostProperties({ enforceMultipath: true }))._unsafeUnwrapErr();
     expect(e.code).toBe("BACKEND_UNAVAILABLE");
   });
 
   it("does not ask multipathd when multipath is not requested", async () => {
     lioHost();
-    expect((await host.connector().getConnectorProperties())._unsafeUnwrap().multipath).toBe(false);
+    expect((await host.connector().getHostProperties())._unsafeUnwrap().multipath).toBe(false);
     expect(host.fake.commands()).toEqual([]);
   });
 });

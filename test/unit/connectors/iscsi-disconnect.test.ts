@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { AttachedDevice } from "../../../src/connectors/connector.js";
+import type { AttachedDevice } from "../../../src/core/records.js";
 import { EventBus, type OperationEndEvent } from "../../../src/core/events.js";
 import { FakeIscsiHost } from "./fake-iscsi-host.js";
 import { IQN, MiB, P1, P2, UDEV_WWID, WWID, iscsiInfo, multipathInfo } from "./helpers.js";
@@ -92,7 +92,7 @@ describe("IscsiConnector.disconnectVolume", () => {
     expect(host.fake.commands().some((a) => a.includes("--login"))).toBe(false);
     const report = (await c.disconnectVolume(iscsiInfo(), dev))._unsafeUnwrap();
     expect(report.removed).toEqual([`device ${dev.path}`]);
-    expect(report.leftBehind).toEqual([{ kind: "session", name: `${P1},${IQN}`, reason: "kept: in use by LUN 2 of this target (not an error)" }]);
+    expect(report.leftBehind).toEqual([{ kind: "session", name: `${P1},${IQN}`, reason: "kept: in use by LUN 2 of this target (not an error)", expected: true }]);
     expect(host.fake.commands().some((a) => a.includes("--logout"))).toBe(false);
     expect(host.disks()).toEqual(["sda"]); // LUN 2's disk is untouched
   });
@@ -136,8 +136,8 @@ describe("IscsiConnector.disconnectVolume", () => {
     expect(e.details.report).toEqual({
       removed: [],
       leftBehind: [
-        { kind: "device", name: "/dev/sda", reason: expect.stringContaining("still present after its SCSI delete") as string },
-        { kind: "session", name: `${P1},${IQN}`, reason: "LUN 0 of this volume is still present on it" },
+        { kind: "device", name: "/dev/sda", reason: expect.stringContaining("still present after its SCSI delete") as string, expected: false },
+        { kind: "session", name: `${P1},${IQN}`, reason: "LUN 0 of this volume is still present on it", expected: false },
       ],
     });
     expect(host.sessions.size).toBe(1);
@@ -152,7 +152,7 @@ describe("IscsiConnector.disconnectVolume", () => {
     const report = (await c.disconnectVolume(iscsiInfo(), stale))._unsafeUnwrap();
     expect(host.disks()).toEqual(["sda"]);
     expect(report.removed).toEqual([]);
-    expect(report.leftBehind).toEqual([{ kind: "session", name: `${P1},${IQN}`, reason: "kept: in use by LUN 0 (another volume: WWID differs) of this target (not an error)" }]);
+    expect(report.leftBehind).toEqual([{ kind: "session", name: `${P1},${IQN}`, reason: "kept: in use by LUN 0 (another volume: WWID differs) of this target (not an error)", expected: true }]);
   });
 
   it("is idempotent: disconnecting again finds nothing and removes only the stale node record", async () => {

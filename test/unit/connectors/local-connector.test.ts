@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { LocalConnector } from "../../../src/connectors/local/local-connector.js";
-import type { ConnectionInfo } from "../../../src/core/types.js";
-import { FakeHostTree } from "../../../src/host/fake-tree.js";
+import { createLocalConnector } from "../../../src/connectors/local/local-connector.js";
+import type { ConnectionInfo } from "../../../src/core/records.js";
+import { FakeHostTree } from "../../../src/testing/fake-tree.js";
 import { FakeRunner } from "../../../src/testing/fake-runner.js";
 
 let tree: FakeHostTree;
@@ -24,7 +24,7 @@ describe("LocalConnector", () => {
   it("returns the LV with its size and flushes it on disconnect", async () => {
     lvTree();
     const runner = new FakeRunner().on(["blockdev", "--flushbufs"], {});
-    const c = new LocalConnector({ runner, hostFs: tree.hostFs() });
+    const c = createLocalConnector({}, { runner, hostFs: tree.hostFs() })._unsafeUnwrap();
     const dev = (await c.connectVolume(info()))._unsafeUnwrap();
     expect(dev).toEqual({ type: "block", path: LV, paths: [], sizeBytes: 1024 * 1024 * 1024 });
     expect(runner.calls).toHaveLength(0);
@@ -36,7 +36,7 @@ describe("LocalConnector", () => {
 
   it("fails with DEVICE_NOT_FOUND for a missing path or a file that is not a block device", async () => {
     lvTree();
-    const c = new LocalConnector({ runner: new FakeRunner(), hostFs: tree.hostFs() });
+    const c = createLocalConnector({}, { runner: new FakeRunner(), hostFs: tree.hostFs() })._unsafeUnwrap();
     expect((await c.connectVolume(info("/dev/volkit-thick/nope")))._unsafeUnwrapErr().code).toBe("DEVICE_NOT_FOUND");
     expect((await c.connectVolume(info("/srv/not-a-device.img")))._unsafeUnwrapErr().code).toBe("DEVICE_NOT_FOUND");
     expect((await c.connectVolume({ ...info(), type: "iscsi" } as unknown as ConnectionInfo))._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
@@ -46,7 +46,7 @@ describe("LocalConnector", () => {
   it("reports a failed flush: DETACH_INCOMPLETE, in the report with ignoreErrors, ignored with force", async () => {
     lvTree();
     const runner = new FakeRunner().on(["blockdev"], { exitCode: 1, stderr: "blockdev: ioctl error on BLKFLSBUF: Input/output error\n" });
-    const c = new LocalConnector({ runner, hostFs: tree.hostFs() });
+    const c = createLocalConnector({}, { runner, hostFs: tree.hostFs() })._unsafeUnwrap();
     const dev = (await c.connectVolume(info()))._unsafeUnwrap();
     expect((await c.disconnectVolume(info(), dev))._unsafeUnwrapErr().code).toBe("DETACH_INCOMPLETE");
     expect((await c.disconnectVolume(info(), dev, { ignoreErrors: true }))._unsafeUnwrap().leftBehind).toHaveLength(1);
@@ -55,7 +55,7 @@ describe("LocalConnector", () => {
 
   it("reports host properties without an initiator", async () => {
     lvTree();
-    const props = (await new LocalConnector({ hostFs: tree.hostFs(), hostName: "h1" }).getConnectorProperties())._unsafeUnwrap();
+    const props = (await createLocalConnector({ hostName: "h1" }, { hostFs: tree.hostFs() })._unsafeUnwrap().getHostProperties())._unsafeUnwrap();
     expect(props).toMatchObject({ host: "h1", multipath: false });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConnectorPropertiesSchema } from "../../../src/core/types.js";
+import { HostPropertiesSchema } from "../../../src/core/records.js";
 import { HostSchema, PortalSchema, parsePortal } from "../../../src/core/validation.js";
 
 describe("HostSchema: a numeric last label must be a valid IPv4 address", () => {
@@ -16,7 +16,7 @@ describe("HostSchema: a numeric last label must be a valid IPv4 address", () => 
     expect(PortalSchema.safeParse("256.1.1.1").success).toBe(false);
     expect(parsePortal("1.2.3:3260")).toBeUndefined();
     expect(PortalSchema.parse("10.0.0.9")).toBe("10.0.0.9:3260");
-    expect(ConnectorPropertiesSchema.safeParse({ host: "compute-1", ip: "10.0.0.999" }).success).toBe(false);
-    expect(ConnectorPropertiesSchema.safeParse({ host: "compute-1", ip: "10.0.0.99" }).success).toBe(true);
+    expect(HostPropertiesSchema.safeParse({ host: "compute-1", ip: "10.0.0.999" }).success).toBe(false);
+    expect(HostPropertiesSchema.safeParse({ host: "compute-1", ip: "10.0.0.99" }).success).toBe(true);
   });
 });

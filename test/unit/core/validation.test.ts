@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { ConnectionInfoSchema, ConnectorPropertiesSchema, VolumeSpecSchema } from "../../../src/core/types.js";
+import { ConnectionInfoSchema, HostPropertiesSchema, VolumeSpecSchema } from "../../../src/core/records.js";
 import {
   AbsolutePathSchema,
   ChapSecretSchema,
@@ -133,8 +133,8 @@ describe("validate", () => {
 
 describe("shared schemas", () => {
   it("connector properties default multipath to false and validate the initiator", () => {
-    expect(ConnectorPropertiesSchema.parse({ host: "h1" })).toEqual({ host: "h1", multipath: false });
-    expect(accepts(ConnectorPropertiesSchema, { host: "h1", initiator: "not an iqn" })).toBe(false);
+    expect(HostPropertiesSchema.parse({ host: "h1" })).toEqual({ host: "h1", multipath: false });
+    expect(accepts(HostPropertiesSchema, { host: "h1", initiator: "not an iqn" })).toBe(false);
   });
 
   it("iSCSI connection info normalizes portals and applies defaults", () => {

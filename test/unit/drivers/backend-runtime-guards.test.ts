@@ -4,11 +4,11 @@ import type { OperationContext } from "../../../src/core/context.js";
 import { VolkitError } from "../../../src/core/errors.js";
 import type { VolkitEvent } from "../../../src/core/events.js";
 import { redactText } from "../../../src/core/secrets.js";
-import type { ConnectionInfo, ConnectorProperties, ExistingRef, Snapshot, SnapshotSpec, Volume, VolumeSpec } from "../../../src/core/types.js";
+import type { ConnectionInfo, HostPropertiesInput, ExistingRef, Snapshot, SnapshotSpec, Volume, VolumeSpec } from "../../../src/core/records.js";
 import { wrapDriver } from "../../../src/drivers/backend.js";
 import { MemoryVolumeDriver } from "../../../src/testing/memory-driver.js";
 
-const connector: ConnectorProperties = { host: "compute-1", initiator: "iqn.1994-05.com.redhat:compute-1" };
+const connector: HostPropertiesInput = { host: "compute-1", initiator: "iqn.1994-05.com.redhat:compute-1" };
 
 /** A promise settled from outside. */
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
@@ -126,7 +126,7 @@ describe("VolumeBackend: nothing a driver throws crosses the public API", () => 
     const driver = new MemoryVolumeDriver();
     const backend = wrapDriver(driver);
     vi.spyOn(driver, "listManageable").mockImplementationOnce((() => Promise.resolve([])) as never);
-    expect((await backend.listManageable())._unsafeUnwrapErr()).toMatchObject({ code: "INTERNAL", message: "driver memory returned a value that is not a Result" });
+    expect((await backend.listManageable())._unsafeUnwrapErr()).toMatchObject({ code: "INTERNAL", message: "memory returned a value that is not a Result" });
   });
 
   it("a close() that throws → Err(INTERNAL)", async () => {
@@ -238,7 +238,7 @@ describe("VolumeBackend checks what drivers return", () => {
     });
   });
 
-  it("a valid driver's volume records pass through unchanged (same object)", async () => {
+  it("a valid driver's volume records are parsed once and handed out equal to what the driver returned", async () => {
     const driver = new MemoryVolumeDriver();
     const create = vi.spyOn(driver, "createVolume");
     const extend = vi.spyOn(driver, "extendVolume");
@@ -248,9 +248,9 @@ describe("VolumeBackend checks what drivers return", () => {
       return pending ? (await pending)._unsafeUnwrap() : undefined;
     };
     const v = (await backend.createVolume({ id: "v1", sizeGiB: 1, metadata: { a: "b" } }))._unsafeUnwrap();
-    expect(v).toBe(await returned(create));
+    expect(v).toEqual(await returned(create));
     const grown = (await backend.extendVolume(v, 4))._unsafeUnwrap();
-    expect(grown).toBe(await returned(extend));
+    expect(grown).toEqual(await returned(extend));
     expect(grown.sizeGiB).toBe(4);
   });
 });

@@ -5,11 +5,11 @@ import type { OperationContext } from "../../../src/core/context.js";
 import { VolkitError } from "../../../src/core/errors.js";
 import type { Logger, VolkitEvent } from "../../../src/core/events.js";
 import { redactText, registerSecret } from "../../../src/core/secrets.js";
-import type { ConnectionInfo, ConnectorProperties, Volume, VolumeSpec } from "../../../src/core/types.js";
+import type { ConnectionInfo, HostPropertiesInput, Volume, VolumeSpec } from "../../../src/core/records.js";
 import { wrapDriver } from "../../../src/drivers/backend.js";
 import { MemoryVolumeDriver } from "../../../src/testing/memory-driver.js";
 
-const connector: ConnectorProperties = { host: "compute-1", initiator: "iqn.1994-05.com.redhat:compute-1" };
+const connector: HostPropertiesInput = { host: "compute-1", initiator: "iqn.1994-05.com.redhat:compute-1" };
 
 interface Span {
   readonly name: string;
@@ -74,6 +74,21 @@ describe("VolumeBackend: setup", () => {
     expect(setup).toHaveBeenCalledTimes(2);
     expect((await backend.createVolume({ id: "b", sizeGiB: 1 })).isOk()).toBe(true);
     expect(setup).toHaveBeenCalledTimes(2);
+  });
+
+  it("reads never run the driver's setup (it may create things); they run its read-only initialize once", async () => {
+    const driver = new MemoryVolumeDriver();
+    const setup = vi.spyOn(driver, "setup");
+    const initialize = vi.spyOn(driver, "initialize");
+    const backend = wrapDriver(driver);
+    expect((await backend.getVolumeStats())._unsafeUnwrap().pools).toHaveLength(1);
+    expect((await backend.listManageable()).isErr()).toBe(true); // NOT_SUPPORTED, but initialized first
+    expect((await backend.describeExport({ id: "a", sizeGiB: 1 }))._unsafeUnwrap()).toEqual({ exported: false, hosts: [] });
+    expect(setup).not.toHaveBeenCalled();
+    expect(initialize).toHaveBeenCalledTimes(1);
+    (await backend.createVolume({ id: "a", sizeGiB: 1 }))._unsafeUnwrap();
+    expect(setup).toHaveBeenCalledTimes(1);
+    expect(initialize).toHaveBeenCalledTimes(1);
   });
 
   it("an explicit setup() initializes the driver so later operations do not", async () => {
@@ -228,12 +243,12 @@ describe("VolumeBackend: events and logs", () => {
     expect(start1).toMatchObject({ type: "operation:start", operation: "createVolume", source: "lab-memory", volumeId: "src" });
     expect(end1).toMatchObject({ type: "operation:end", operation: "createVolume", source: "lab-memory", volumeId: "src", ok: true });
     if (end1?.type !== "operation:end") throw new Error("expected an end event");
-    expect(end1.phases.map((p) => p.name)).toEqual(["setup"]);
+    expect(end1.phases.map((p) => p.name)).toEqual(["prepare"]);
     expect(end1.durationMs).toBeGreaterThanOrEqual(50); // setup + create, 30 ms each
 
     const cloneEnd = events.find((e) => e.type === "operation:end" && e.operation === "createClonedVolume");
     if (cloneEnd?.type !== "operation:end") throw new Error("no clone end event");
-    expect(cloneEnd.phases.map((p) => p.name)).toEqual(["setup", "allocate", "copy"]);
+    expect(cloneEnd.phases.map((p) => p.name)).toEqual(["prepare", "allocate", "copy"]);
     expect(cloneEnd.phases.find((p) => p.name === "allocate")?.durationMs).toBeGreaterThanOrEqual(25);
     expect(cloneEnd.durationMs).toBeGreaterThanOrEqual(cloneEnd.phases.reduce((sum, p) => sum + p.durationMs, 0) - 1);
     const progress = events.filter((e) => e.type === "progress");
@@ -302,7 +317,7 @@ describe("VolumeBackend: pass-through", () => {
     const backend = wrapDriver(driver, { name: "gold" });
     const stats = (await backend.getVolumeStats())._unsafeUnwrap();
     expect(stats.volumeBackendName).toBe("gold");
-    expect(stats.totalCapacityGb).toBe(10);
+    expect(stats.totalCapacityGiB).toBe(10);
     expect(backend.capabilities).toBe(driver.capabilities);
     expect(backend.name).toBe("gold");
     expect(wrapDriver(driver).name).toBe("memory");

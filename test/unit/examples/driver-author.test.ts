@@ -62,7 +62,7 @@ describe("examples/driver-author FileVolumeDriver specifics", () => {
     backend.events.on((e) => void (e.type === "operation:end" && e.operation === "createClonedVolume" && phases.push(e.phases.map((p) => p.name))));
     const src = (await backend.createVolume({ id: "src-1", sizeGiB: 1 }))._unsafeUnwrap();
     const copy = (await backend.createClonedVolume({ id: "copy-1", sizeGiB: 1 }, src))._unsafeUnwrap();
-    expect(phases).toEqual([["setup", "copy"]]);
+    expect(phases).toEqual([["prepare", "copy"]]);
     expect((await backend.deleteVolume(copy)).isOk()).toBe(true);
     expect((await backend.deleteVolume(src)).isOk()).toBe(true);
   });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { blockDeviceSize, blockHolders, dmDevice, kernelNameOf, listDmDevices, multipathHolder, scsiHctl, scsiWwid, sysfsWwidToUdev } from "../../../src/host/block-sysfs.js";
-import { addDmDevice, addIscsiSession, addScsiDisk, removeScsiDisk } from "../../../src/host/fake-sysfs.js";
-import { FakeHostTree } from "../../../src/host/fake-tree.js";
+import { addDmDevice, addIscsiSession, addScsiDisk, removeScsiDisk } from "../../../src/testing/fake-sysfs.js";
+import { FakeHostTree } from "../../../src/testing/fake-tree.js";
 import { createHostFs, isNotFound } from "../../../src/host/host-fs.js";
 import { waitFor } from "../../../src/host/wait.js";
 import { VolkitError } from "../../../src/core/errors.js";

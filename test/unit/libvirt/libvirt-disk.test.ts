@@ -283,7 +283,6 @@ describe("every refused combination is INVALID_ARGUMENT with its rule", () => {
     ["secret-uuid-xor-usage", { connection: iscsiMultipath, options: { mode: "network", portal: 0, chapSecret: { uuid: SECRET_UUID, usage: "x" }, target: vdb } }, /exactly one of uuid and usage/],
     ["secret-uuid-xor-usage", { connection: iscsiMultipath, options: { mode: "network", portal: 0, chapSecret: {}, target: vdb } }, /exactly one of uuid and usage/],
     ["auth-username", { connection: { ...iscsiMultipath, authUsername: "iqn.1994-05.com.redhat:abc" }, options: { mode: "network", portal: 0, chapSecret: { usage: "x" }, target: vdb } }, /'iqn\.1994-05\.com\.redhat:abc' has characters libvirt's schema refuses/],
-    ["auth-username", { connection: { ...iscsiMultipath, authUsername: undefined }, options: { mode: "network", portal: 0, chapSecret: { usage: "x" }, target: vdb } }, /CHAP user is missing/],
     ["fdc-bus", { connection: localLv, device: lvDevice, options: { target: { dev: "fda", bus: "fdc" } } }, /bus fdc is for floppy drives/],
     ["lun-bus", { connection: iscsiSingle, device: singlePathDevice, options: { device: "lun", target: vdb } }, /needs bus scsi, not virtio/],
     ["lun-source", { connection: nfsRaw, device: nfsDevice(MNT, "raw"), options: { device: "lun", target: { dev: "sda", bus: "scsi" } } }, /an NFS file cannot take SCSI commands/],
@@ -397,10 +396,18 @@ describe("escaping", () => {
     expect(parseDiskXml(net)._unsafeUnwrap().source).toMatchObject({ auth: { usage } });
   });
 
-  it("tabs and newlines in a path survive as character references", () => {
-    const out = xml({ connection: localLv, device: { ...lvDevice, path: "/dev/odd\tname" }, options: { target: vdb } });
-    expect(out).toContain("dev='/dev/odd&#9;name'");
-    expect(parseDiskXml(out)._unsafeUnwrap().source).toEqual({ kind: "block", dev: "/dev/odd\tname" });
+  it("refuses control characters (tab, CR, newline) in a device path instead of writing them", () => {
+    for (const path of ["/dev/odd\tname", "/dev/odd\rname", "/dev/odd\nname"]) {
+      const e = buildDiskXml({ connection: localLv, device: { ...lvDevice, path }, options: { target: vdb } })._unsafeUnwrapErr();
+      expect(e.code).toBe("INVALID_ARGUMENT");
+      expect(e.message).toMatch(/control characters/);
+    }
+  });
+
+  it("refuses CHAP connection info without a user before any XML is built", () => {
+    const e = buildDiskXml({ connection: { ...iscsiMultipath, authUsername: undefined }, options: { mode: "network", portal: 0, chapSecret: { usage: "x" }, target: vdb } })._unsafeUnwrapErr();
+    expect(e.code).toBe("INVALID_ARGUMENT");
+    expect(e.message).toMatch(/authMethod CHAP needs authUsername/);
   });
 
   it("a serial with spaces and + . _ - is written as text", () => {

@@ -46,7 +46,7 @@ describe("LioHelper.createExport", () => {
         "",
       ].join("\n"),
     ]);
-    expect(exp).toEqual({ iqn: IQN, portals: ["127.0.0.1:3260", "127.0.0.2:3260"], lun: 0, providerLocation: `127.0.0.1:3260;127.0.0.2:3260,1 ${IQN} 0` });
+    expect(exp).toEqual({ iqn: IQN, portals: ["127.0.0.1:3260", "127.0.0.2:3260"], lun: 0, providerLocation: `127.0.0.1:3260;127.0.0.2:3260,1 ${IQN} 0`, initiators: [] });
     expect(lio.runner.calls.every((c) => c.signal === ctx.signal)).toBe(true);
   });
 
@@ -217,6 +217,7 @@ describe("LioHelper.removeExport / getExport", () => {
       portals: ["127.0.0.1:3260", "127.0.0.2:3260"],
       lun: 0,
       providerLocation: `127.0.0.1:3260;127.0.0.2:3260,1 ${CAP1} 0`,
+      initiators: ["iqn.2026-11.io.volkit:lab-initiator"], // the ACLs of the captured TPG
     });
     expect((await h.getExport("cap2", ctx))._unsafeUnwrap()).toBeUndefined();
     expect((await h.getExport("9999", ctx))._unsafeUnwrap()).toBeUndefined();

@@ -47,6 +47,7 @@ describe("TgtHelper.createExport", () => {
       lun: 1,
       tid: 1,
       providerLocation: `10.0.0.5:3260;10.0.1.5:3260,1 ${IQN} 1`,
+      initiators: [],
     });
   });
 
@@ -267,7 +268,9 @@ describe("TgtHelper queries and no-ops", () => {
   it("getExport parses the real show output; a target without LUN 1 is no export", async () => {
     const runner = new FakeRunner().on(["tgtadm"], { stdout: fixture("show-target-multi.txt") });
     const h = helperOn(runner);
-    expect((await h.getExport("bbbb", ctx))._unsafeUnwrap()).toMatchObject({ iqn: "iqn.2010-10.org.openstack:volume-bbbb", tid: 2, lun: 1 });
+    expect((await h.getExport("bbbb", ctx))._unsafeUnwrap()).toMatchObject({ iqn: "iqn.2010-10.org.openstack:volume-bbbb", tid: 2, lun: 1, initiators: [] });
+    // The initiators with a live session (I_T nexus) are who uses the export: tgt has no ACLs.
+    expect((await h.getExport("aaaa", ctx))._unsafeUnwrap()?.initiators).toEqual(["iqn.2008-11.org.linux-kvm"]);
     expect((await h.getExport("cccc", ctx))._unsafeUnwrap()).toBeUndefined();
     expect((await h.getExport("zzzz", ctx))._unsafeUnwrap()).toBeUndefined();
   });

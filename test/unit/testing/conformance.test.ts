@@ -3,9 +3,9 @@ import { ResultAsync, errAsync, okAsync } from "neverthrow";
 import { describe, expect, it, vi } from "vitest";
 import { backgroundContext, type OperationContext, type OperationOptions } from "../../../src/core/context.js";
 import { VolkitError } from "../../../src/core/errors.js";
-import type { ConnectionInfo, ConnectorProperties, Volume, VolumeSpec, VolumeStats } from "../../../src/core/types.js";
+import type { ConnectionInfo, ConnectionInfoInput, HostProperties, PoolStatsInput, Volume, VolumeSpec } from "../../../src/core/records.js";
 import { VolumeBackend, wrapDriver } from "../../../src/drivers/backend.js";
-import { VolumeDriverBase } from "../../../src/drivers/base.js";
+import { NO_CAPABILITIES, VolumeDriverBase } from "../../../src/drivers/base.js";
 import type { DriverCapabilities } from "../../../src/drivers/volume-driver.js";
 import {
   CONFORMANCE_CHECK_NAMES,
@@ -19,26 +19,12 @@ import { MemoryVolumeDriver } from "../../../src/testing/memory-driver.js";
 // The reference driver passes the whole suite, data checks included.
 const reference = new MemoryVolumeDriver();
 describeVolumeDriverConformance({ name: "memory (with data checks)", create: () => reference, io: reference.io, ioBytes: 64 * 1024 });
-/** The least a driver can be: no snapshots, no exports, everything else from VolumeDriverBase. */
+/** The least a driver can be: exactly the abstract members of VolumeDriverBase, nothing else. */
 class MinimalDriver extends VolumeDriverBase {
   readonly driverName = "minimal";
-  readonly capabilities: DriverCapabilities = {
-    thin: true,
-    thick: false,
-    snapshots: false,
-    nativeClone: true,
-    revertToSnapshot: false,
-    onlineExtend: false,
-    multiattach: false,
-    manageExisting: false,
-    sparseCopy: false,
-    protocol: "local",
-  };
+  readonly capabilities: DriverCapabilities = { ...NO_CAPABILITIES, thin: true, nativeClone: true, protocol: "local" };
   readonly volumes = new Map<string, Volume>();
 
-  setup(): ResultAsync<void, VolkitError> {
-    return okAsync(undefined);
-  }
   createVolume(spec: VolumeSpec): ResultAsync<Volume, VolkitError> {
     const existing = this.volumes.get(spec.id);
     if (existing) return existing.sizeGiB === spec.sizeGiB ? okAsync(existing) : errAsync(new VolkitError("VOLUME_EXISTS", spec.id));
@@ -50,32 +36,20 @@ class MinimalDriver extends VolumeDriverBase {
     this.volumes.delete(volume.id);
     return okAsync(undefined);
   }
-  override createClonedVolume(spec: VolumeSpec, source: Volume): ResultAsync<Volume, VolkitError> {
+  createClonedVolume(spec: VolumeSpec, source: Volume): ResultAsync<Volume, VolkitError> {
     return this.volumes.has(source.id) ? this.createVolume(spec) : errAsync(new VolkitError("VOLUME_NOT_FOUND", source.id));
   }
-  override extendVolume(volume: Volume, newSizeGiB: number): ResultAsync<Volume, VolkitError> {
+  extendVolume(volume: Volume, newSizeGiB: number): ResultAsync<Volume, VolkitError> {
     if (!this.volumes.has(volume.id)) return errAsync(new VolkitError("VOLUME_NOT_FOUND", volume.id));
     const v = { ...volume, sizeGiB: newSizeGiB };
     this.volumes.set(v.id, v);
     return okAsync(v);
   }
-  getVolumeStats(): ResultAsync<VolumeStats, VolkitError> {
-    return okAsync({
-      volumeBackendName: "minimal",
-      vendorName: "test",
-      driverVersion: "1",
-      storageProtocol: "local",
-      totalCapacityGb: "infinite",
-      freeCapacityGb: "infinite",
-      reservedPercentage: 0,
-      onlineExtendSupport: false,
-      sparseCopyVolume: false,
-      sharedTargets: false,
-      pools: [{ poolName: "p", totalCapacityGb: "infinite", freeCapacityGb: "infinite", reservedPercentage: 0, thinProvisioningSupport: true, thickProvisioningSupport: false, multiattach: false, qosSupport: false }],
-    });
+  getPoolStats(): ResultAsync<readonly PoolStatsInput[], VolkitError> {
+    return okAsync([{ poolName: "p", totalCapacityGiB: "infinite", freeCapacityGiB: "infinite", thinProvisioningSupport: true, thickProvisioningSupport: false }]);
   }
-  initializeConnection(volume: Volume): ResultAsync<ConnectionInfo, VolkitError> {
-    return okAsync({ type: "local", volumeId: volume.id, devicePath: `/dev/minimal/${volume.id}`, accessMode: "rw", encrypted: false });
+  initializeConnection(volume: Volume): ResultAsync<ConnectionInfoInput, VolkitError> {
+    return okAsync({ type: "local", volumeId: volume.id, devicePath: `/dev/minimal/${volume.id}` });
   }
 }
 
@@ -158,31 +132,31 @@ class CloneWithoutData extends MemoryVolumeDriver {
 
 /** Reports more free than total capacity. */
 class ImpossibleStats extends MemoryVolumeDriver {
-  override getVolumeStats(refresh: boolean, ctx: OperationContext): ResultAsync<VolumeStats, VolkitError> {
-    return super.getVolumeStats(refresh, ctx).map((s) => ({ ...s, freeCapacityGb: 5000, totalCapacityGb: 10 }));
+  override getPoolStats(ctx: OperationContext): ResultAsync<readonly PoolStatsInput[], VolkitError> {
+    return super.getPoolStats(ctx).map((pools) => pools.map((p) => ({ ...p, freeCapacityGiB: 5000, totalCapacityGiB: 10 })));
   }
 }
 
 /** Stats that never change: provisioned capacity does not grow with a create. */
 class FrozenStats extends MemoryVolumeDriver {
-  #first: VolumeStats | undefined;
-  override getVolumeStats(refresh: boolean, ctx: OperationContext): ResultAsync<VolumeStats, VolkitError> {
-    return super.getVolumeStats(refresh, ctx).map((s) => (this.#first ??= s));
+  #first: readonly PoolStatsInput[] | undefined;
+  override getPoolStats(ctx: OperationContext): ResultAsync<readonly PoolStatsInput[], VolkitError> {
+    return super.getPoolStats(ctx).map((s) => (this.#first ??= s));
   }
 }
 
 /** Returns connection info with a relative device path. */
 class BadConnectionInfo extends MemoryVolumeDriver {
-  override initializeConnection(volume: Volume, connector: ConnectorProperties, ctx: OperationContext): ResultAsync<ConnectionInfo, VolkitError> {
-    return super.initializeConnection(volume, connector, ctx).map((info) => ({ ...info, devicePath: "dev/not-absolute" }) as ConnectionInfo);
+  override initializeConnection(volume: Volume, host: HostProperties, ctx: OperationContext): ResultAsync<ConnectionInfoInput, VolkitError> {
+    return super.initializeConnection(volume, host, ctx).map((info) => ({ ...info, devicePath: "dev/not-absolute" }) as ConnectionInfo);
   }
 }
 
 /** Fails the second terminateConnection for the same host. */
 class TerminateNotIdempotent extends MemoryVolumeDriver {
-  override terminateConnection(volume: Volume, connector: ConnectorProperties | undefined, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    if (connector && !this.connectedHosts(volume.id).includes(connector.host)) return errAsync(new VolkitError("INVALID_STATE", "not connected"));
-    return super.terminateConnection(volume, connector, ctx);
+  override terminateConnection(volume: Volume, host: HostProperties | undefined, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    if (host && !this.connectedHosts(volume.id).includes(host.host)) return errAsync(new VolkitError("INVALID_STATE", "not connected"));
+    return super.terminateConnection(volume, host, ctx);
   }
 }
 

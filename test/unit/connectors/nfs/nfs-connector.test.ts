@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createNfsConnector } from "../../../../src/connectors/nfs/index.js";
-import type { ConnectionInfo } from "../../../../src/core/types.js";
+import type { ConnectionInfo } from "../../../../src/core/records.js";
 import { createNfsMountManager } from "../../../../src/remotefs/nfs-mount-manager.js";
 import { mountPointFor } from "../../../../src/remotefs/nfs-share.js";
 import { FakeNfsHost } from "../../remotefs/fake-nfs-host.js";
@@ -22,13 +22,13 @@ function connector(host: FakeNfsHost) {
     .on(["hostname"], { stdout: "compute-1\n" })
     .on(["uname", "-m"], { stdout: "x86_64\n" });
   const mounts = createNfsMountManager(host.runner, { mountPointBase: BASE })._unsafeUnwrap();
-  return createNfsConnector({ runner: host.runner, mounts })._unsafeUnwrap();
+  return createNfsConnector({}, { runner: host.runner, mounts })._unsafeUnwrap();
 }
 
 describe("NfsConnector", () => {
   it("reports host properties without an initiator", async () => {
     const c = connector(new FakeNfsHost());
-    expect((await c.getConnectorProperties())._unsafeUnwrap()).toEqual({ host: "compute-1", multipath: false, platform: "x86_64", osType: "linux2" });
+    expect((await c.getHostProperties())._unsafeUnwrap()).toEqual({ host: "compute-1", multipath: false, platform: "x86_64", osType: "linux2" });
   });
 
   it("mounts the share and returns the file in its format, checked by qemu-img", async () => {
@@ -48,7 +48,7 @@ describe("NfsConnector", () => {
     const d2 = (await c.connectVolume(info2))._unsafeUnwrap();
     expect(host.calls("mount")).toHaveLength(1);
     const r1 = (await c.disconnectVolume(info, d1))._unsafeUnwrap();
-    expect(r1).toEqual({ removed: [], leftBehind: [{ kind: "mount", name: MP, reason: "still used by 1 other user(s)" }] });
+    expect(r1).toEqual({ removed: [], leftBehind: [{ kind: "mount", name: MP, reason: "still used by 1 other user(s)", expected: true }] });
     expect(host.isMounted(MP)).toBe(true);
     const r2 = (await c.disconnectVolume(info2, d2))._unsafeUnwrap();
     expect(r2).toEqual({ removed: [`mount ${MP}`], leftBehind: [] });

@@ -1,3 +1,4 @@
+import { wrapDriver } from "../../../../src/drivers/backend.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -21,7 +22,7 @@ function lvmRunner(state: { vgs: string; lvs: string }): FakeRunner {
 }
 
 async function backendFor(runner: FakeRunner, config: Partial<LvmConfig> & { volumeGroup: string }): Promise<VolumeBackend> {
-  const backend = createLvmDriver({ driver: "lvm", lvmType: "default", ...config }, { runner })._unsafeUnwrap();
+  const backend = wrapDriver(createLvmDriver({ driver: "lvm", lvmType: "default", ...config }, { runner })._unsafeUnwrap());
   (await backend.setup())._unsafeUnwrap();
   return backend;
 }
@@ -29,7 +30,7 @@ async function backendFor(runner: FakeRunner, config: Partial<LvmConfig> & { vol
 describe("LVM driver setup", () => {
   it("auto mode on an empty VG chooses thin and creates the pool with 95% of free space", async () => {
     const runner = lvmRunner({ vgs: "vgs-thick-empty.json", lvs: "lvs-thick-empty.json" }).on(["lvcreate"], {});
-    const backend = createLvmDriver({ driver: "lvm", volumeGroup: "volkit-thick", lvmType: "auto" }, { runner })._unsafeUnwrap();
+    const backend = wrapDriver(createLvmDriver({ driver: "lvm", volumeGroup: "volkit-thick", lvmType: "auto" }, { runner })._unsafeUnwrap());
     (await backend.setup())._unsafeUnwrap();
     expect(runner.commandsOf("lvcreate")).toEqual([["lvcreate", "--yes", "--type", "thin-pool", "-l", "95%FREE", "-n", "volkit-thick-pool", "volkit-thick"]]);
     expect(backend.capabilities.thin).toBe(true);
@@ -37,7 +38,7 @@ describe("LVM driver setup", () => {
 
   it("auto mode on a VG with LVs and no pool stays thick and creates nothing", async () => {
     const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
-    const backend = createLvmDriver({ driver: "lvm", volumeGroup: "volkit-thick", lvmType: "auto" }, { runner })._unsafeUnwrap();
+    const backend = wrapDriver(createLvmDriver({ driver: "lvm", volumeGroup: "volkit-thick", lvmType: "auto" }, { runner })._unsafeUnwrap());
     (await backend.setup())._unsafeUnwrap();
     expect(runner.commandsOf("lvcreate")).toEqual([]);
     expect(backend.capabilities.thick).toBe(true);
@@ -53,7 +54,7 @@ describe("LVM driver setup", () => {
 
   it("reports a missing volume group as BACKEND_UNAVAILABLE", async () => {
     const runner = new FakeRunner().on(["vgs"], { exitCode: 5, stderr: fx("vgs-missing.stderr") });
-    const backend = createLvmDriver({ driver: "lvm", volumeGroup: "no-such-vg" }, { runner })._unsafeUnwrap();
+    const backend = wrapDriver(createLvmDriver({ driver: "lvm", volumeGroup: "no-such-vg" }, { runner })._unsafeUnwrap());
     expect((await backend.setup())._unsafeUnwrapErr().code).toBe("BACKEND_UNAVAILABLE");
   });
 
@@ -325,21 +326,21 @@ describe("LVM driver volumes", () => {
     const stats = (await backend.getVolumeStats())._unsafeUnwrap();
     const poolBytes = 10171187200;
     const total = poolBytes / GiB;
-    expect(stats.totalCapacityGb).toBe(Math.round(total * 100) / 100);
-    expect(stats.freeCapacityGb).toBe(Math.round((total - (total * 0.16) / 100) * 100) / 100);
-    expect(stats.pools[0]?.provisionedCapacityGb).toBe(3); // three 1 GiB thin LVs
+    expect(stats.totalCapacityGiB).toBe(Math.round(total * 100) / 100);
+    expect(stats.freeCapacityGiB).toBe(Math.round((total - (total * 0.16) / 100) * 100) / 100);
+    expect(stats.pools[0]?.provisionedCapacityGiB).toBe(3); // three 1 GiB thin LVs
     expect(stats.pools[0]?.totalVolumes).toBe(2);
-    expect(stats.pools[0]?.dataPercent).toBe(0.16);
+    expect(stats.pools[0]?.capabilities.dataPercent).toBe(0.16);
     expect(stats.pools[0]?.locationInfo).toBe("LVMVolumeDriver:storage-1:volkit-thin:thin:0");
-    expect(stats.reservedPercentage).toBe(5);
+    expect(stats.pools[0]?.reservedPercentage).toBe(5);
   });
 
   it("reports thick stats from the VG", async () => {
     const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
     const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
     const stats = (await backend.getVolumeStats())._unsafeUnwrap();
-    expect(stats.totalCapacityGb).toBe(Math.round((10733223936 / GiB) * 100) / 100);
-    expect(stats.freeCapacityGb).toBe(Math.round((8573157376 / GiB) * 100) / 100);
+    expect(stats.totalCapacityGiB).toBe(Math.round((10733223936 / GiB) * 100) / 100);
+    expect(stats.freeCapacityGiB).toBe(Math.round((8573157376 / GiB) * 100) / 100);
     expect(stats.pools[0]?.thickProvisioningSupport).toBe(true);
   });
 
@@ -362,7 +363,7 @@ describe("LVM driver volumes", () => {
 
 describe("LVM driver exports", () => {
   function fakeTarget(portals: string[]): TargetHelper & { allowed: string[] } {
-    const exp = (id: string): TargetExport => ({ iqn: `iqn.2010-10.org.openstack:volume-${id}`, portals, lun: 1, tid: 1, providerLocation: `${portals.join(";")},1 iqn.2010-10.org.openstack:volume-${id} 1` });
+    const exp = (id: string): TargetExport => ({ iqn: `iqn.2010-10.org.openstack:volume-${id}`, portals, lun: 1, tid: 1, providerLocation: `${portals.join(";")},1 iqn.2010-10.org.openstack:volume-${id} 1`, initiators: allowed });
     const allowed: string[] = [];
     return {
       kind: "fake",
@@ -434,5 +435,74 @@ describe("LVM driver exports", () => {
       discard: false,
       encrypted: false,
     });
+  });
+});
+
+describe("LVM driver: reads change nothing, writes are checked first", () => {
+  it("auto mode on an empty VG: stats report the thin pool to be, create nothing; the first create makes the pool", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick-empty.json", lvs: "lvs-thick-empty.json" }).on(["lvcreate"], {});
+    const backend = wrapDriver(createLvmDriver({ driver: "lvm", volumeGroup: "volkit-thick", lvmType: "auto" }, { runner })._unsafeUnwrap());
+    expect(backend.capabilities).toMatchObject({ thin: true, thick: true }); // either, until the VG was read
+    const stats = (await backend.getVolumeStats())._unsafeUnwrap();
+    expect(runner.commandsOf("lvcreate")).toEqual([]);
+    expect(backend.capabilities).toMatchObject({ thin: true, thick: false });
+    expect(stats.pools[0]).toMatchObject({ thinProvisioningSupport: true, provisionedCapacityGiB: 0, capabilities: { lvmType: "thin", dataPercent: 0 } });
+    expect(stats.totalCapacityGiB).toBe(stats.freeCapacityGiB); // an empty pool of 95% of the VG's free space
+    (await backend.createVolume({ id: "aaaa", sizeGiB: 1 }))._unsafeUnwrap();
+    const creates = runner.commandsOf("lvcreate");
+    expect(creates).toHaveLength(2);
+    expect(creates[0]).toContain("thin-pool");
+    expect(creates[1]).toEqual(expect.arrayContaining(["-T", "-V", "1g", "volkit-thick/volkit-thick-pool"]));
+  });
+
+  it("with an iSCSI target refuses ids its IQN cannot carry, before any command", async () => {
+    const runner = new FakeRunner();
+    const backend = wrapDriver(createLvmDriver({ driver: "lvm", volumeGroup: "vg0", target: { helper: "lio" } }, { runner })._unsafeUnwrap());
+    for (const id of ["v_1", "Vol1"]) {
+      const e = (await backend.createVolume({ id, sizeGiB: 1 }))._unsafeUnwrapErr();
+      expect(e.code).toBe("INVALID_ARGUMENT");
+      expect(e.message).toMatch(/iSCSI target name/);
+    }
+    expect((await backend.createSnapshot({ id: "s_1", volumeId: "v1", volumeSizeGiB: 1 }, { id: "v1", sizeGiB: 1 }))._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
+    expect(runner.calls).toEqual([]);
+  });
+
+  it("without a target refuses only lvm2's reserved names", async () => {
+    const runner = new FakeRunner();
+    const backend = wrapDriver(createLvmDriver({ driver: "lvm", volumeGroup: "vg0" }, { runner })._unsafeUnwrap());
+    expect((await backend.createVolume({ id: "x_tdata", sizeGiB: 1 }))._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
+    expect(runner.calls).toEqual([]);
+  });
+
+  // Each holds a recognizable secret-like token that must appear in no error.
+  const malformed = ["CHAP zq9tokenONLY", "CHAP u1 zq9token two", "CHAP u1 zq9tok\nen-secret", "PAP u1 zq9token-secret", "CHAP u1 zq9short", "CHAP u\tser zq9token-secret"];
+  it.each(malformed)("refuses a stored providerAuth %j naming the field (never the value), exporting and extending nothing", async (auth) => {
+    const runner = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-plain.json" }).on(["lvextend"], {});
+    const { LvmDriver, LvmConfigSchema } = await import("../../../../src/drivers/lvm/index.js");
+    const config = LvmConfigSchema.parse({ driver: "lvm", volumeGroup: "volkit-thick", lvmType: "default", target: { helper: "tgt", chap: true } });
+    const created: string[] = [];
+    const target = {
+      kind: "fake",
+      check: () => okAsync(undefined),
+      createExport: () => {
+        created.push("export");
+        return okAsync({ iqn: "iqn.2010-10.org.openstack:volume-aaaa", portals: ["127.0.0.1:3260"], lun: 1, providerLocation: "x", initiators: [] });
+      },
+      ensureExport: () => okAsync({ iqn: "x", portals: [], lun: 1, providerLocation: "x", initiators: [] }),
+      removeExport: () => okAsync(undefined),
+      getExport: () => okAsync(undefined),
+      allowInitiator: () => okAsync(1),
+      denyInitiator: () => okAsync(undefined),
+      refreshSize: () => okAsync(undefined),
+    } satisfies TargetHelper;
+    const backend = wrapDriver(new LvmDriver(config, { runner, target }));
+    const volume = { id: "aaaa", sizeGiB: 1, providerAuth: auth };
+    for (const e of [(await backend.createExport(volume))._unsafeUnwrapErr(), (await backend.extendVolume(volume, 2))._unsafeUnwrapErr()]) {
+      expect(e.code).toBe("INVALID_ARGUMENT");
+      expect(e.message).toMatch(/providerAuth is malformed/);
+      expect(JSON.stringify(e.toJSON())).not.toMatch(/zq9/);
+    }
+    expect(created).toEqual([]);
+    expect(runner.commandsOf("lvextend")).toEqual([]);
   });
 });

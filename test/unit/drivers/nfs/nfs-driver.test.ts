@@ -1,3 +1,4 @@
+import { wrapDriver } from "../../../../src/drivers/backend.js";
 import { describe, expect, it } from "vitest";
 import { createNfsDriver, type NfsConfig } from "../../../../src/drivers/nfs/index.js";
 import type { VolumeBackend } from "../../../../src/drivers/backend.js";
@@ -13,7 +14,7 @@ const D2 = "/mnt/s2";
 
 async function setup(config: Partial<NfsConfig> = {}, shares = new FakeShares([D1, D2])): Promise<{ backend: VolumeBackend; fs: FakeShares }> {
   const mounts = new LocalDirectoryMounts({ runner: shares.runner, directories: { [S1]: D1, [S2]: D2 } });
-  const backend = createNfsDriver({ driver: "nfs", shares: [S1, S2], ...config }, { runner: shares.runner, mounts })._unsafeUnwrap();
+  const backend = wrapDriver(createNfsDriver({ driver: "nfs", shares: [S1, S2], ...config }, { runner: shares.runner, mounts })._unsafeUnwrap());
   (await backend.setup())._unsafeUnwrap();
   shares.runner.clearCalls();
   return { backend, fs: shares };
@@ -42,7 +43,7 @@ describe("NFS driver config", () => {
   it("accepts Cinder's shares file text next to listed shares", async () => {
     const fs = new FakeShares([D1, D2]);
     const mounts = new LocalDirectoryMounts({ runner: fs.runner, directories: { [S1]: D1, [S2]: D2 } });
-    const backend = createNfsDriver({ driver: "nfs", shares: [S1], sharesConfig: `# cinder\n${S2} -o vers=3\n` }, { runner: fs.runner, mounts })._unsafeUnwrap();
+    const backend = wrapDriver(createNfsDriver({ driver: "nfs", shares: [S1], sharesConfig: `# cinder\n${S2} -o vers=3\n` }, { runner: fs.runner, mounts })._unsafeUnwrap());
     const stats = (await backend.getVolumeStats())._unsafeUnwrap();
     expect(stats.pools.map((p) => p.poolName)).toEqual([S1, S2]);
   });
@@ -51,7 +52,7 @@ describe("NFS driver config", () => {
     const fs = new FakeShares([D1, D2]);
     fs.readOnly.add(D1).add(D2);
     const mounts = new LocalDirectoryMounts({ runner: fs.runner, directories: { [S1]: D1, [S2]: D2 } });
-    const backend = createNfsDriver({ driver: "nfs", shares: [S1, S2] }, { runner: fs.runner, mounts })._unsafeUnwrap();
+    const backend = wrapDriver(createNfsDriver({ driver: "nfs", shares: [S1, S2] }, { runner: fs.runner, mounts })._unsafeUnwrap());
     const e = (await backend.setup())._unsafeUnwrapErr();
     expect(e.code).toBe("BACKEND_UNAVAILABLE");
     expect(e.message).toContain("not writable");
@@ -310,10 +311,10 @@ describe("NFS driver stats", () => {
     (await backend.createVolume({ id: "v1", sizeGiB: 2 }))._unsafeUnwrap();
     const stats = (await backend.getVolumeStats())._unsafeUnwrap();
     expect(stats.storageProtocol).toBe("nfs");
-    expect(stats.totalCapacityGb).toBe(200);
-    expect(stats.freeCapacityGb).toBe(180);
+    expect(stats.totalCapacityGiB).toBe(200);
+    expect(stats.freeCapacityGiB).toBe(180);
     expect(stats.pools).toHaveLength(2);
-    expect(stats.pools[0]).toMatchObject({ poolName: S1, totalVolumes: 1, provisionedCapacityGb: 2, thinProvisioningSupport: true, maxOverSubscriptionRatio: 20, backendState: "up" });
-    expect(stats.pools[1]).toMatchObject({ poolName: S2, totalVolumes: 0, provisionedCapacityGb: 0 });
+    expect(stats.pools[0]).toMatchObject({ poolName: S1, totalVolumes: 1, provisionedCapacityGiB: 2, thinProvisioningSupport: true, maxOverSubscriptionRatio: 20, backendState: "up" });
+    expect(stats.pools[1]).toMatchObject({ poolName: S2, totalVolumes: 0, provisionedCapacityGiB: 0 });
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { createHostFs, hostPath, type HostFs } from "./host-fs.js";
+import { createHostFs, hostPath, type HostFs } from "../host/host-fs.js";
 
 /** A write a {@link FakeHostTree} saw through its {@link HostFs}. */
 export interface RecordedWrite {

@@ -1,0 +1,41 @@
+import { ok, type Result } from "neverthrow";
+import type { VolkitError } from "../../core/errors.js";
+import { createLocalRunner } from "../../exec/local-runner.js";
+import type { Argv, CommandRunner } from "../../exec/runner.js";
+import type { MountManager } from "../../remotefs/mount-manager.js";
+import { createNfsMountManager } from "../../remotefs/nfs-mount-manager.js";
+import type { DriverDeps } from "../driver-definition.js";
+import { resolveShares, type ParsedNfsConfig } from "./nfs-config.js";
+import { NfsDriver } from "./nfs-driver.js";
+
+/**
+ * Builds the NFS driver from a parsed config: the file runner (unprivileged in secure mode, else
+ * through the root helper) and the mount manager (the one in `deps`, shared with the NFS connector,
+ * or a new one using the root helper for mount/umount). Loaded lazily by the registry.
+ */
+export function buildNfsDriver(config: ParsedNfsConfig, deps: DriverDeps = {}): Result<NfsDriver, VolkitError> {
+  return resolveShares(config).andThen((shares) => {
+    const runner = deps.runner ?? createLocalRunner();
+    const fileRunner = !config.secureFileOperations && config.rootHelper?.length ? prefixedRunner(runner, config.rootHelper) : runner;
+    const mounts: Result<MountManager, VolkitError> = deps.mounts
+      ? ok(deps.mounts)
+      : createNfsMountManager(runner, {
+          mountPointBase: config.mountPointBase,
+          mountAttempts: config.mountAttempts,
+          mountTimeoutMs: config.mountTimeoutMs,
+          probeTimeoutMs: config.probeTimeoutMs,
+          ...(config.rootHelper ? { rootHelper: config.rootHelper } : {}),
+          ...(config.nfsVersions ? { versions: config.nfsVersions } : {}),
+          ...(config.mountOptions === undefined ? {} : { mountOptions: config.mountOptions }),
+        });
+    return mounts.map((m) => new NfsDriver(config, shares, { runner: fileRunner, mounts: m }));
+  });
+}
+
+/** A runner that prepends `prefix` (a root helper) to every command. */
+function prefixedRunner(runner: CommandRunner, prefix: readonly string[]): CommandRunner {
+  return {
+    description: `${runner.description} via ${prefix.join(" ")}`,
+    run: (spec) => runner.run({ ...spec, argv: [...prefix, ...spec.argv] as unknown as Argv }),
+  };
+}
