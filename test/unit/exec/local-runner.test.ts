@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -71,6 +71,22 @@ describe("local runner", () => {
     const e = (await runner.run({ argv: ["volkit-no-such-program-91c2", "--flag"] }))._unsafeUnwrapErr();
     expect(e.code).toBe("COMMAND_NOT_FOUND");
     expect(e.details.command).toEqual(["volkit-no-such-program-91c2", "--flag"]);
+  });
+
+  it("maps exit 127 to COMMAND_NOT_FOUND, as the SSH runner does (a wrapper's 'not found')", async () => {
+    const e = (await runner.run({ argv: ["env", "volkit-no-such-program-5b7e"] }))._unsafeUnwrapErr();
+    expect(e.code).toBe("COMMAND_NOT_FOUND");
+    expect(e.details).toMatchObject({ command: ["env", "volkit-no-such-program-5b7e"], exitCode: 127 });
+    expect(e.details.stderr).toMatch(/No such file or directory/);
+  });
+
+  it("reports a program that cannot be started (not executable) as COMMAND_FAILED with its errno", async () => {
+    const file = join(scratch, "not-executable");
+    writeFileSync(file, "#!/bin/sh\necho ran\n", { mode: 0o644 });
+    const e = (await runner.run({ argv: [file] }))._unsafeUnwrapErr();
+    expect(e.code).toBe("COMMAND_FAILED");
+    expect(e.details).toMatchObject({ command: [file], errno: "EACCES" });
+    expect(e.message).toBe(`${file} could not be started (EACCES)`);
   });
 
   it("reports death by signal with the signal name", async () => {
