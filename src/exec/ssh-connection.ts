@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { err, ok, type Result } from "neverthrow";
-import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
+import type { Client, ClientChannel, ConnectConfig } from "ssh2";
 import { VolkitError } from "../core/errors.js";
 import { raceAbort } from "./cancellation.js";
 import { hostKeyCheck, type HostKeyCheck } from "./ssh-host-keys.js";
 import type { SshSettings } from "./ssh-options.js";
 
 /**
- * The SSH connection lifecycle of one runner: one shared connection
+ * The SSH connection lifecycle of one runner: `ssh2` loaded on first use, one shared connection
  * opened lazily, keepalives, reconnect after a drop, retiring a connection that refuses channels,
  * and close. Commands on it are run by ssh-command.ts.
  */
@@ -46,9 +46,21 @@ export type Opened =
   /** The caller's signal fired first; a channel that opens later is killed and closed. */
   | { readonly kind: "aborted" };
 
-/** The ssh2 client class. */
+let clientClass: Promise<typeof Client> | undefined;
+
+/**
+ * Loads `ssh2` (and with it its native crypto addons) the first time a runner connects, so that
+ * importing volkit for local use never does. A failed load is retried on the next connect.
+ */
 function loadClient(): Promise<typeof Client> {
-  return Promise.resolve(Client);
+  clientClass ??= import("ssh2").then(
+    (ssh2) => ssh2.Client,
+    (e: unknown) => {
+      clientClass = undefined;
+      throw e;
+    },
+  );
+  return clientClass;
 }
 
 /** A small FIFO semaphore whose waits can be aborted: the runner's channel limit. */

@@ -35,6 +35,9 @@ export interface SshRunner extends CommandRunner {
  * - **Host keys.** Checked by default: give {@link SshRunnerOptions.hostKey} or
  *   {@link SshRunnerOptions.hostVerifier}, or opt out with `insecureSkipHostKeyCheck: true`. A
  *   mismatch fails with `AUTH_FAILED` (details `reason: "host-key-mismatch"`, `presentedFingerprint`).
+ * - **Loading.** The `ssh2` package and its native crypto addons are loaded on the first connect,
+ *   not when volkit is imported, so local-only use never pays for them. Should loading fail, the
+ *   command fails with `NOT_SUPPORTED` and the next one tries again.
  * - **Connection.** Opened lazily on the first command and shared by all commands (up to
  *   `maxChannels` at once). If it dropped, the next command reconnects; a command whose channel could
  *   not be opened (it never started) is retried once on a fresh connection. A command cut off by a
