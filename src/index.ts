@@ -15,6 +15,7 @@ export * from "./core/types.js";
 export * from "./core/validation.js";
 export * from "./exec/runner.js";
 export * from "./exec/local-runner.js";
+export { RootHelperSchema, parseRootHelper, type RootHelper } from "./exec/root-helper.js";
 export * from "./data/copy.js";
 export * from "./data/qemu-img.js";
 export * from "./drivers/volume-driver.js";

@@ -1,16 +1,20 @@
 import { execa } from "execa";
-import { ResultAsync, errAsync } from "neverthrow";
+import { ResultAsync, errAsync, ok } from "neverthrow";
 import { abortReasonToError } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
 import { createCommandStop } from "./cancellation.js";
 import { commandOutcome, type CommandEnd } from "./command-outcome.js";
-import { redactArgv, type Argv, type CommandOutput, type CommandRunner, type CommandSpec } from "./runner.js";
+import { parseRootHelper, withRootHelper, type RootHelper } from "./root-helper.js";
+import { redactArgv, type CommandOutput, type CommandRunner, type CommandSpec } from "./runner.js";
 
 /** Options for {@link createLocalRunner}. */
 export interface LocalRunnerOptions {
   /**
-   * Argv prepended to every command to gain privileges, e.g. `["sudo", "-n"]`. The prefix is
-   * passed as separate arguments; nothing is ever joined into a shell string.
+   * Argv prepended to every command to gain privileges, e.g. `["sudo", "-n"]`: one of the helpers
+   * {@link RootHelperSchema} allows (bare `sudo`/`doas` resolve to `/usr/bin/`). The prefix is
+   * passed as separate arguments; nothing is ever joined into a shell string. With a helper, the
+   * command's environment is set after it (`sudo -n env VAR=value cmd`), since sudo and doas reset
+   * the environment they are given.
    */
   readonly rootHelper?: readonly string[];
   /** Environment applied to every command (before the per-command `env`). */
@@ -30,6 +34,10 @@ export interface LocalRunnerOptions {
  * A command in its own group does not receive the terminal's Ctrl-C; cancel it through the
  * operation's signal (which kills the group) instead.
  *
+ * A `rootHelper` that {@link RootHelperSchema} refuses (`["sh", "-c"]`, `["env", "LD_PRELOAD=…"]`,
+ * `["sudo", "-s"]`…) makes every `run` fail with `INVALID_CONFIG` without starting anything; use
+ * {@link parseRootHelper} to learn it up front.
+ *
  * @example
  * ```ts
  * const runner = createLocalRunner({ rootHelper: ["sudo", "-n"] });
@@ -37,7 +45,12 @@ export interface LocalRunnerOptions {
  * ```
  */
 export function createLocalRunner(options: LocalRunnerOptions = {}): CommandRunner {
-  const prefix = options.rootHelper ?? [];
+  const helper = parseRootHelper(options.rootHelper === undefined ? [] : [...options.rootHelper]);
+  if (helper.isErr()) {
+    const refused = helper.error;
+    return { description: "local (refused root helper)", run: () => errAsync(refused) };
+  }
+  const prefix = helper.value;
   const description = prefix.length ? `local via ${prefix.join(" ")}` : "local";
   return {
     description,
@@ -74,9 +87,12 @@ function trackGroup(pid: number | undefined): void {
   }
 }
 
-function runLocal(spec: CommandSpec, prefix: readonly string[], options: LocalRunnerOptions): ResultAsync<CommandOutput, VolkitError> {
-  const argv = [...prefix, ...spec.argv] as unknown as Argv;
-  const [file, ...args] = argv;
+function runLocal(spec: CommandSpec, helper: RootHelper, options: LocalRunnerOptions): ResultAsync<CommandOutput, VolkitError> {
+  const env = { ...options.env, ...spec.env };
+  // Without a helper the environment goes to the child directly; with one, after it as well.
+  const argv = helper.length ? withRootHelper(helper, env, spec.argv) : ok(spec.argv);
+  if (argv.isErr()) return errAsync(argv.error);
+  const [file, ...args] = argv.value;
   if (spec.signal?.aborted) {
     return errAsync(abortReasonToError(spec.signal.reason, "exec"));
   }
@@ -86,7 +102,7 @@ function runLocal(spec: CommandSpec, prefix: readonly string[], options: LocalRu
     reject: false,
     shell: false,
     stripFinalNewline: false,
-    env: { ...options.env, ...spec.env },
+    env,
     extendEnv: true,
     // Own process group (setsid), so timeout and abort can kill grandchildren too; the timeout and
     // the abort are handled below rather than by execa, which would only kill the direct child.

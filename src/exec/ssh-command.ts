@@ -8,7 +8,8 @@ import { commandOutcome, stoppedError, type CommandEnd } from "./command-outcome
 import { quoteArgv } from "./quote.js";
 import { redactArgv, type CommandOutput, type CommandSpec } from "./runner.js";
 import { closeChannel, errorText, signalAndClose, type Connection, type RunningCommand, type SshConnections } from "./ssh-connection.js";
-import { ENV_NAME, type SshSettings } from "./ssh-options.js";
+import type { SshSettings } from "./ssh-options.js";
+import { withRootHelper } from "./root-helper.js";
 
 /**
  * Running one command over SSH: the command line (argv quoted by quote.ts, environment after the
@@ -42,19 +43,14 @@ const PID_SCAN_LIMIT = 64 * 1024;
  * passes on what `env` sets for the command.
  */
 export function remoteCommand(site: CommandSite, spec: CommandSpec): Result<string, VolkitError> {
-  const env = { ...site.settings.env, ...spec.env };
-  const bad = Object.keys(env).find((name) => !ENV_NAME.test(name));
-  if (bad !== undefined) {
-    return err(new VolkitError("INVALID_ARGUMENT", `environment variable name ${JSON.stringify(bad)} is not valid`, { source: "ssh" }));
-  }
-  const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  const argv = [...(site.settings.rootHelper ?? []), ...(assignments.length ? ["env", ...assignments] : []), ...spec.argv];
-  return quoteArgv(argv).andThen((cmd) =>
-    quoteArgv(["echo", site.pidTag]).andThen((announce) => {
-      const run = `exec ${cmd}`;
-      if (spec.cwd === undefined) return ok(`${announce} "$$" >&2; ${run}`);
-      return quoteArgv(["cd", "--", spec.cwd]).map((cd) => `${announce} "$$" >&2; ${cd} && ${run}`);
-    }),
+  return withRootHelper(site.settings.rootHelper ?? [], { ...site.settings.env, ...spec.env }, spec.argv).andThen((argv) =>
+    quoteArgv(argv).andThen((cmd) =>
+      quoteArgv(["echo", site.pidTag]).andThen((announce) => {
+        const run = `exec ${cmd}`;
+        if (spec.cwd === undefined) return ok(`${announce} "$$" >&2; ${run}`);
+        return quoteArgv(["cd", "--", spec.cwd]).map((cd) => `${announce} "$$" >&2; ${cd} && ${run}`);
+      }),
+    ),
   );
 }
 

@@ -4,6 +4,7 @@ import { VolkitError } from "../core/errors.js";
 import { silentLogger, type Logger } from "../core/events.js";
 import { registerSecret } from "../core/secrets.js";
 import { HostSchema, PortSchema, validate } from "../core/validation.js";
+import { ENV_NAME, RootHelperSchema } from "./root-helper.js";
 import { buildHostVerifier, type SshHostVerifier } from "./ssh-host-keys.js";
 
 /** Options for {@link createSshRunner}. */
@@ -41,7 +42,8 @@ export interface SshRunnerOptions {
   /** Unanswered keepalives before the connection counts as dead (default 3). */
   readonly keepaliveCountMax?: number;
   /**
-   * Argv prepended (on the server) to every command to gain privileges, e.g. `["sudo", "-n"]`.
+   * Argv prepended (on the server) to every command to gain privileges, e.g. `["sudo", "-n"]`: one
+   * of the helpers {@link RootHelperSchema} allows (anything else fails with `INVALID_CONFIG`).
    * Environment variables are placed after it (`sudo -n env VAR=value cmd`) so sudo's environment
    * reset cannot drop them.
    */
@@ -58,9 +60,6 @@ export interface SshRunnerOptions {
   readonly logger?: Logger;
 }
 
-/** A valid environment variable name (what `env NAME=value` and POSIX shells accept). */
-export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 const SshOptionsSchema = z.object({
   host: HostSchema,
   port: PortSchema.default(22),
@@ -71,7 +70,7 @@ const SshOptionsSchema = z.object({
   defaultTimeoutMs: z.number().int().positive().optional(),
   maxChannels: z.number().int().min(1).max(64).default(8),
   killGraceMs: z.number().int().nonnegative().default(2000),
-  rootHelper: z.array(z.string().min(1)).optional(),
+  rootHelper: RootHelperSchema.optional(),
   envNames: z.array(z.string().regex(ENV_NAME, "must be an environment variable name")),
 });
 

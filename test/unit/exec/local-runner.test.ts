@@ -140,11 +140,26 @@ describe("local runner", () => {
     expect((seen.at(-1)?.at ?? 0) - (seen[0]?.at ?? 0)).toBeGreaterThan(100);
   });
 
-  it("prefixes the root helper as separate argv elements and describes it", async () => {
-    const r = createLocalRunner({ rootHelper: ["env", "VOLKIT_HELPER=on"] });
-    expect(r.description).toBe("local via env VOLKIT_HELPER=on");
-    expect((await r.run({ argv: ["printenv", "VOLKIT_HELPER"] }))._unsafeUnwrap().stdout).toBe("on\n");
+  it("runs through the root helper (sudo -n) with the environment set after it, so sudo's reset keeps it", async () => {
+    if (!existsSync("/usr/bin/sudo")) throw new Error("/usr/bin/sudo is missing: apt-get install -y sudo");
+    const r = createLocalRunner({ rootHelper: ["sudo", "-n"], env: { VOLKIT_A: "runner" } });
+    expect(r.description).toBe("local via /usr/bin/sudo -n");
+    const out = (
+      await r.run({ argv: ["sh", "-c", 'printf "%s|%s|%s|%s" "$VOLKIT_A" "$VOLKIT_B" "$SUDO_COMMAND" "${VOLKIT_UNSET:-unset}"'], env: { VOLKIT_B: "it's $(b)" } })
+    )._unsafeUnwrap();
+    // SUDO_COMMAND proves sudo ran it, and shows the variables travelled as `env NAME=value` after sudo.
+    expect(out.stdout).toBe(`runner|it's $(b)|/usr/bin/env VOLKIT_A=runner VOLKIT_B=it's $(b) sh -c printf "%s|%s|%s|%s" "$VOLKIT_A" "$VOLKIT_B" "$SUDO_COMMAND" "\${VOLKIT_UNSET:-unset}"|unset`);
+    expect(out.argv).toEqual(["sh", "-c", 'printf "%s|%s|%s|%s" "$VOLKIT_A" "$VOLKIT_B" "$SUDO_COMMAND" "${VOLKIT_UNSET:-unset}"']);
     expect(createLocalRunner().description).toBe("local");
+  });
+
+  it("kills a command run through sudo on timeout", async () => {
+    const seconds = uniqueSeconds();
+    const r = createLocalRunner({ rootHelper: ["sudo", "-n"] });
+    const pending = r.run({ argv: ["sh", "-c", `sleep ${seconds}; echo done`], timeoutMs: 1500 });
+    expect(await waitFor(() => pgrepExact(`sleep ${seconds}`).length === 1, 1400)).toBe(true);
+    expect((await pending)._unsafeUnwrapErr().code).toBe("TIMEOUT");
+    expect(await waitFor(() => pgrepExact(`sleep ${seconds}`).length === 0, 3000)).toBe(true);
   });
 
   it("timeoutMs → TIMEOUT (transient) and the child is killed", async () => {
