@@ -12,13 +12,13 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redactText } from "../../src/core/secrets.js";
 import { createSshRunner, sshHostKeyFingerprint, type SshRunner, type SshRunnerOptions } from "../../src/exec/ssh-runner.js";
+import { freeLoopbackPort } from "../unit/exec/loopback-port.js";
 
 const SSHD = "/usr/sbin/sshd";
 
@@ -35,18 +35,6 @@ interface Sshd {
 let sshd: Sshd;
 const runners: SshRunner[] = [];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function keygen(path: string): void {
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "volkit-test", "-f", path], { stdio: "ignore" });
 }
@@ -58,7 +46,7 @@ async function startSshd(): Promise<Sshd> {
   keygen(join(dir, "host_ed25519"));
   keygen(join(dir, "client_ed25519"));
   writeFileSync(join(dir, "authorized_keys"), readFileSync(join(dir, "client_ed25519.pub")), { mode: 0o600 });
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const config = [
     `Port ${port}`,
     "ListenAddress 127.0.0.1",
@@ -567,7 +555,7 @@ describe("ssh runner: connection reuse, reconnect, close, failures", () => {
   });
 
   it("fails with transient BACKEND_UNAVAILABLE when nothing listens", async () => {
-    const r = runner({ port: await freePort() });
+    const r = runner({ port: await freeLoopbackPort() });
     const e = (await r.run({ argv: ["true"] }))._unsafeUnwrapErr();
     expect(e.code).toBe("BACKEND_UNAVAILABLE");
     expect(e.transient).toBe(true);

@@ -6,10 +6,10 @@
  * into the process are read after each step.
  */
 import { execFile } from "node:child_process";
-import { createServer } from "node:net";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { freeLoopbackPort } from "./loopback-port.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -24,18 +24,6 @@ const ENTRY_POINTS = [
   "src/remotefs/index.ts",
   "src/libvirt/index.ts",
 ];
-
-async function closedLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs in the child: prints, after each step, how much of ssh2 is loaded. */
 const PROBE = `
@@ -64,7 +52,7 @@ console.log(JSON.stringify(steps));
 
 describe("ssh2 is loaded only when an SSH runner connects", () => {
   it("no public entry point loads ssh2; creating a runner does not either; its first connect does", async () => {
-    const port = await closedLoopbackPort();
+    const port = await freeLoopbackPort();
     const entries = ENTRY_POINTS.map((p) => pathToFileURL(`${root}${p}`).href);
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--input-type=module", "-e", PROBE], {
       cwd: root,
@@ -92,7 +80,7 @@ describe("a failed load of ssh2", () => {
       throw new Error("Cannot find module 'ssh2'");
     });
     const { createSshRunner } = await import("../../../src/exec/ssh-runner.js");
-    const port = await closedLoopbackPort();
+    const port = await freeLoopbackPort();
     const runner = createSshRunner({ host: "127.0.0.1", port, username: "volkit", password: "not-used", insecureSkipHostKeyCheck: true })._unsafeUnwrap();
     const first = (await runner.run({ argv: ["true"] }))._unsafeUnwrapErr();
     expect(first.code).toBe("NOT_SUPPORTED");
