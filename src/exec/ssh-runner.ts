@@ -52,12 +52,13 @@ export interface SshRunner extends CommandRunner {
  *   whole process group. Still best effort: a remote child that left its process group, a root
  *   helper that may not run `kill`, or a lost connection leave it running; the runner reports
  *   `TIMEOUT`/`ABORTED` either way, after at most `killGraceMs` of cleanup.
- * - **Results** match the local runner: `COMMAND_FAILED` with redacted argv and stderr, `TIMEOUT`,
- *   `ABORTED`, and `COMMAND_NOT_FOUND` for exit code 127 (what a shell returns for a missing
- *   program). Connection failures: `AUTH_FAILED` (host key or login refused), `BACKEND_UNAVAILABLE`
- *   (unreachable, connect timeout, connection lost; transient).
+ * - **Results** are mapped by the same function as the local runner's: `COMMAND_FAILED` with
+ *   redacted argv and stderr, `TIMEOUT`, `ABORTED`, and `COMMAND_NOT_FOUND` for exit code 127 (what a
+ *   shell returns for a missing program). Connection failures: `AUTH_FAILED` (host key or login
+ *   refused), `BACKEND_UNAVAILABLE` (unreachable, connect timeout, connection lost; transient).
  *
- * Fails with `INVALID_CONFIG` for bad options (no credential, no host key check, bad names).
+ * Fails with `INVALID_CONFIG` for bad options (no credential, no host key check, bad names, a
+ * `rootHelper` that {@link RootHelperSchema} refuses); nothing connects then.
  *
  * @example
  * ```ts
