@@ -14,7 +14,8 @@ export interface LocalRunnerOptions {
    * {@link RootHelperSchema} allows (bare `sudo`/`doas` resolve to `/usr/bin/`). The prefix is
    * passed as separate arguments; nothing is ever joined into a shell string. With a helper, the
    * command's environment is set after it (`sudo -n env VAR=value cmd`), since sudo and doas reset
-   * the environment they are given.
+   * the environment they are given; the values are then visible in the process list, so pass
+   * secrets on stdin.
    */
   readonly rootHelper?: readonly string[];
   /** Environment applied to every command (before the per-command `env`). */
