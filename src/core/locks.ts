@@ -3,7 +3,8 @@ import type { Stats } from "node:fs";
 import { link, mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ResultAsync, err, errAsync, okAsync, type Result } from "neverthrow";
+import { ResultAsync, err, errAsync, ok, okAsync, type Result } from "neverthrow";
+import { raceAbort } from "./abort.js";
 import { abortReasonToError } from "./context.js";
 import { VolkitError, toVolkitError } from "./errors.js";
 
@@ -79,20 +80,13 @@ export class InProcessLocks implements LockBackend {
       }
       return Promise.resolve();
     };
-    const waitTurn = new Promise<Release>((resolve, reject) => {
-      const onAbort = (): void => {
-        // Give up our place: whoever queued behind us proceeds once `previous` settles.
-        void previous.then(release);
-        reject(abortReasonToError(signal?.reason, "locks"));
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      void previous.then(() => {
-        signal?.removeEventListener("abort", onAbort);
-        if (signal?.aborted) return;
-        resolve(release);
-      });
+    const waitTurn = raceAbort(previous, signal).then((turn): Result<Release, VolkitError> => {
+      if (!turn.aborted) return ok(release);
+      // Give up our place: whoever queued behind us proceeds once `previous` settles.
+      void previous.then(release);
+      return err(abortReasonToError(turn.reason, "locks"));
     });
-    return ResultAsync.fromPromise(waitTurn, (e) => (e instanceof VolkitError ? e : new VolkitError("LOCK_FAILED", String(e), { cause: e })));
+    return new ResultAsync(waitTurn);
   }
 }
 

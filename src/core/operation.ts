@@ -1,4 +1,5 @@
 import { ResultAsync, err, errAsync, type Result } from "neverthrow";
+import { raceAbort } from "./abort.js";
 import { abortReasonToError, createOperationContext, type ContextInit, type OperationContext, type OperationOptions } from "./context.js";
 import { VolkitError, toVolkitError } from "./errors.js";
 import type { EventBus, Logger } from "./events.js";
@@ -45,22 +46,11 @@ export function guardResult<T>(call: () => PromiseLike<Result<T, VolkitError>>, 
 }
 
 /**
- * Waits for `shared` (a promise that never rejects) but gives up when `signal` fires: the caller
- * gets `ABORTED` or `TIMEOUT` while the shared work goes on for whoever else waits on it.
+ * Waits for `shared` (a promise of a Result that never rejects) but gives up when `signal` fires:
+ * the caller gets `ABORTED` or `TIMEOUT` while the shared work goes on for whoever else waits on it.
  */
-export function raceAbort<T>(shared: PromiseLike<Result<T, VolkitError>>, signal: AbortSignal | undefined, source?: string): ResultAsync<T, VolkitError> {
-  if (!signal) return new ResultAsync(Promise.resolve(shared));
-  if (signal.aborted) return errAsync(abortReasonToError(signal.reason, source));
-  return new ResultAsync(
-    new Promise<Result<T, VolkitError>>((resolve) => {
-      const onAbort = (): void => resolve(err(abortReasonToError(signal.reason, source)));
-      signal.addEventListener("abort", onAbort, { once: true });
-      void Promise.resolve(shared).then((result) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(result);
-      });
-    }),
-  );
+export function awaitShared<T>(shared: PromiseLike<Result<T, VolkitError>>, signal: AbortSignal | undefined, source?: string): ResultAsync<T, VolkitError> {
+  return new ResultAsync(raceAbort(shared, signal).then((raced) => (raced.aborted ? err(abortReasonToError(raced.reason, source)) : raced.value)));
 }
 
 /**

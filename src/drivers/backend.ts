@@ -3,7 +3,7 @@ import { createOperationContext, type OperationContext, type OperationOptions } 
 import { VolkitError } from "../core/errors.js";
 import { EventBus, silentLogger, type Logger } from "../core/events.js";
 import { InProcessLocks, withLocks, type LockBackend } from "../core/locks.js";
-import { guardResult, raceAbort, runOperation } from "../core/operation.js";
+import { awaitShared, guardResult, runOperation } from "../core/operation.js";
 import {
   ExistingRefSchema,
   HostPropertiesSchema,
@@ -338,8 +338,8 @@ export class VolumeBackend {
 
   /** Runs the driver's initialize (and its setup, for writes) once for everyone; each caller waits with its own signal. */
   #prepare(level: Preparation, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    const init = raceAbort(this.#shared("initialize"), ctx.signal, this.name);
-    return level === "initialize" ? init : init.andThen(() => raceAbort(this.#shared("setup"), ctx.signal, this.name));
+    const init = awaitShared(this.#shared("initialize"), ctx.signal, this.name);
+    return level === "initialize" ? init : init.andThen(() => awaitShared(this.#shared("setup"), ctx.signal, this.name));
   }
 
   /**

@@ -1,14 +1,21 @@
 import { execa } from "execa";
-import { ResultAsync, errAsync, okAsync } from "neverthrow";
+import { ResultAsync, errAsync, ok } from "neverthrow";
 import { abortReasonToError } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
-import { commandFailed, redactArgv, type Argv, type CommandOutput, type CommandRunner, type CommandSpec } from "./runner.js";
+import { createCommandStop } from "./cancellation.js";
+import { commandOutcome, type CommandEnd } from "./command-outcome.js";
+import { parseRootHelper, withRootHelper, type RootHelper } from "./root-helper.js";
+import { redactArgv, type CommandOutput, type CommandRunner, type CommandSpec } from "./runner.js";
 
 /** Options for {@link createLocalRunner}. */
 export interface LocalRunnerOptions {
   /**
-   * Argv prepended to every command to gain privileges, e.g. `["sudo", "-n"]`. The prefix is
-   * passed as separate arguments; nothing is ever joined into a shell string.
+   * Argv prepended to every command to gain privileges, e.g. `["sudo", "-n"]`: one of the helpers
+   * {@link RootHelperSchema} allows (bare `sudo`/`doas` resolve to `/usr/bin/`). The prefix is
+   * passed as separate arguments; nothing is ever joined into a shell string. With a helper, the
+   * command's environment is set after it (`sudo -n env VAR=value cmd`), since sudo and doas reset
+   * the environment they are given; the values are then visible in the process list, so pass
+   * secrets on stdin.
    */
   readonly rootHelper?: readonly string[];
   /** Environment applied to every command (before the per-command `env`). */
@@ -28,6 +35,10 @@ export interface LocalRunnerOptions {
  * A command in its own group does not receive the terminal's Ctrl-C; cancel it through the
  * operation's signal (which kills the group) instead.
  *
+ * A `rootHelper` that {@link RootHelperSchema} refuses (`["sh", "-c"]`, `["env", "LD_PRELOAD=…"]`,
+ * `["sudo", "-s"]`…) makes every `run` fail with `INVALID_CONFIG` without starting anything; use
+ * {@link parseRootHelper} to learn it up front.
+ *
  * @example
  * ```ts
  * const runner = createLocalRunner({ rootHelper: ["sudo", "-n"] });
@@ -35,16 +46,18 @@ export interface LocalRunnerOptions {
  * ```
  */
 export function createLocalRunner(options: LocalRunnerOptions = {}): CommandRunner {
-  const prefix = options.rootHelper ?? [];
+  const helper = parseRootHelper(options.rootHelper === undefined ? [] : [...options.rootHelper]);
+  if (helper.isErr()) {
+    const refused = helper.error;
+    return { description: "local (refused root helper)", run: () => errAsync(refused) };
+  }
+  const prefix = helper.value;
   const description = prefix.length ? `local via ${prefix.join(" ")}` : "local";
   return {
     description,
     run: (spec) => runLocal(spec, prefix, options),
   };
 }
-
-/** Why the runner stopped a command itself. */
-type Stop = { readonly kind: "timeout" } | { readonly kind: "abort"; readonly reason: unknown };
 
 /** Signals every process of the group led by `pid`; a group already gone is fine. */
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
@@ -75,20 +88,22 @@ function trackGroup(pid: number | undefined): void {
   }
 }
 
-function runLocal(spec: CommandSpec, prefix: readonly string[], options: LocalRunnerOptions): ResultAsync<CommandOutput, VolkitError> {
-  const argv = [...prefix, ...spec.argv] as unknown as Argv;
-  const [file, ...args] = argv;
+function runLocal(spec: CommandSpec, helper: RootHelper, options: LocalRunnerOptions): ResultAsync<CommandOutput, VolkitError> {
+  const env = { ...options.env, ...spec.env };
+  // Without a helper the environment goes to the child directly; with one, after it as well.
+  const argv = helper.length ? withRootHelper(helper, env, spec.argv) : ok(spec.argv);
+  if (argv.isErr()) return errAsync(argv.error);
+  const [file, ...args] = argv.value;
   if (spec.signal?.aborted) {
     return errAsync(abortReasonToError(spec.signal.reason, "exec"));
   }
   const started = performance.now();
-  const timeoutMs = spec.timeoutMs ?? options.defaultTimeoutMs;
   const killGraceMs = options.killGraceMs ?? 2000;
   const child = execa(file, args, {
     reject: false,
     shell: false,
     stripFinalNewline: false,
-    env: { ...options.env, ...spec.env },
+    env,
     extendEnv: true,
     // Own process group (setsid), so timeout and abort can kill grandchildren too; the timeout and
     // the abort are handled below rather than by execa, which would only kill the direct child.
@@ -102,24 +117,22 @@ function runLocal(spec: CommandSpec, prefix: readonly string[], options: LocalRu
   if (spec.onStderr) child.stderr?.on("data", (b: Buffer) => spec.onStderr?.(b.toString("utf8")));
   if (spec.onStdout) child.stdout?.on("data", (b: Buffer) => spec.onStdout?.(b.toString("utf8")));
 
-  let stop: Stop | undefined;
-  let markStopped!: () => void;
-  const stopped = new Promise<void>((resolve) => (markStopped = resolve));
-  const halt = (why: Stop): void => {
-    if (stop) return;
-    stop = why;
-    killGroup(child.pid, "SIGTERM");
-    const force = setTimeout(() => {
-      killGroup(child.pid, "SIGKILL");
-      if (child.pid !== undefined) liveGroups.delete(child.pid);
-    }, killGraceMs);
-    force.unref();
-    markStopped();
-  };
-  const timer = timeoutMs === undefined ? undefined : setTimeout(() => halt({ kind: "timeout" }), timeoutMs);
-  timer?.unref(); // the child itself keeps the process alive while it runs
-  const onAbort = (): void => halt({ kind: "abort", reason: spec.signal?.reason });
-  spec.signal?.addEventListener("abort", onAbort, { once: true });
+  const stop = createCommandStop({ signal: spec.signal, timeoutMs: spec.timeoutMs ?? options.defaultTimeoutMs });
+  const stopped = new Promise<void>((resolve) => {
+    stop.signal.addEventListener(
+      "abort",
+      () => {
+        killGroup(child.pid, "SIGTERM");
+        const force = setTimeout(() => {
+          killGroup(child.pid, "SIGKILL");
+          if (child.pid !== undefined) liveGroups.delete(child.pid);
+        }, killGraceMs);
+        force.unref();
+        resolve();
+      },
+      { once: true },
+    );
+  });
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once("exit", () => resolve());
@@ -127,7 +140,7 @@ function runLocal(spec: CommandSpec, prefix: readonly string[], options: LocalRu
   // A command that ends by itself leaves the tracked set with its direct child; one we stopped
   // stays until its SIGKILL went out.
   void exited.then(() => {
-    if (!stop && child.pid !== undefined) liveGroups.delete(child.pid);
+    if (!stop.signal.aborted && child.pid !== undefined) liveGroups.delete(child.pid);
   });
   // Once we stopped the command, its direct child's exit ends the wait: a process that escaped the
   // group may still hold the pipes, and must not delay the TIMEOUT/ABORTED result.
@@ -138,36 +151,31 @@ function runLocal(spec: CommandSpec, prefix: readonly string[], options: LocalRu
       child.stderr?.destroy();
       return undefined;
     });
-  const finished = Promise.race([Promise.resolve(child), stoppedThenExited]).finally(() => {
-    if (timer) clearTimeout(timer);
-    spec.signal?.removeEventListener("abort", onAbort);
-  });
+  const finished = Promise.race([Promise.resolve(child), stoppedThenExited]).finally(() => stop.dispose());
 
   return ResultAsync.fromPromise(finished, (e) => new VolkitError("INTERNAL", String(e), { source: "exec", cause: e })).andThen((res) => {
-    const durationMs = performance.now() - started;
-    const shown = redactArgv(spec.argv, spec.secrets);
-    if (stop?.kind === "abort") {
-      const e = abortReasonToError(stop.reason, "exec");
-      return errAsync(new VolkitError(e.code, `${e.message} while running ${shown[0]}`, { source: "exec", cause: e.cause, details: { command: shown } }));
+    const streams = { stdout: String(res?.stdout ?? ""), stderr: String(res?.stderr ?? ""), durationMs: performance.now() - started };
+    const end = stop.cause === undefined ? (res === undefined ? undefined : endOf(res)) : ({ kind: "stopped", cause: stop.cause } as const);
+    if (end === undefined) {
+      const shown = redactArgv(spec.argv, spec.secrets);
+      return errAsync(new VolkitError("INTERNAL", `${shown[0]} ended without a result`, { source: "exec", details: { command: shown } }));
     }
-    if (stop?.kind === "timeout") {
-      return errAsync(new VolkitError("TIMEOUT", `${shown[0]} timed out after ${timeoutMs} ms and was killed`, {
-        source: "exec",
-        details: { command: shown, timeoutMs },
-        transient: true,
-      }));
-    }
-    if (res === undefined) return errAsync(new VolkitError("INTERNAL", `${shown[0]} ended without a result`, { source: "exec", details: { command: shown } }));
-    const stdout = String(res.stdout ?? "");
-    const stderr = String(res.stderr ?? "");
-    const code = (res as { code?: string }).code;
-    if (code === "ENOENT" || (res.failed && res.exitCode === undefined && /ENOENT/.test(String(res.message)))) {
-      return errAsync(new VolkitError("COMMAND_NOT_FOUND", `command not found: ${shown[0]}`, { source: "exec", details: { command: shown } }));
-    }
-    const ok = spec.okExitCodes ?? [0];
-    if (res.exitCode !== undefined && ok.includes(res.exitCode)) {
-      return okAsync({ argv: spec.argv, exitCode: res.exitCode, stdout, stderr, durationMs });
-    }
-    return errAsync(commandFailed(spec, res.exitCode, stderr, stdout, res.signal));
+    return commandOutcome(spec, end, streams);
   });
+}
+
+/** The fields of execa's result that say how the child ended. */
+interface ExecaEnd {
+  readonly exitCode?: number | undefined;
+  readonly signal?: string | undefined;
+  readonly message?: string | undefined;
+}
+
+/** Reads how execa's result ended: an exit code, a signal, or a spawn error such as `ENOENT`. */
+function endOf(res: ExecaEnd): CommandEnd {
+  if (res.exitCode !== undefined) return { kind: "exited", exitCode: res.exitCode };
+  if (res.signal !== undefined) return { kind: "signalled", signal: res.signal };
+  const code = (res as { code?: unknown }).code;
+  if (typeof code === "string") return { kind: "not-started", errno: code };
+  return { kind: "not-started", errno: /\bENOENT\b/.test(String(res.message)) ? "ENOENT" : "unknown" };
 }

@@ -47,7 +47,10 @@ export interface CommandOutput {
  * Runs commands. Every process volkit starts goes through one of these, so a caller can run
  * everything locally, through a root helper (`sudo -n`), over SSH, or against a scripted fake.
  *
- * Failures: `COMMAND_FAILED` (exit code not accepted), `COMMAND_NOT_FOUND`, `TIMEOUT`, `ABORTED`.
+ * Failures: `COMMAND_FAILED` (exit code not accepted), `COMMAND_NOT_FOUND` (the program does not
+ * exist, or exit code 127), `TIMEOUT`, `ABORTED`. The built-in runners map how a command ended to
+ * these with one function (src/exec/command-outcome.ts), so they report the same error for the
+ * same end.
  */
 export interface CommandRunner {
   /** Human-readable description (`local`, `ssh root@host`), used in logs. */

@@ -1,6 +1,7 @@
 import { ResultAsync, err } from "neverthrow";
 import type { OperationContext } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
+import { createCommandStop } from "../exec/cancellation.js";
 import { redactArgv, type CommandOutput, type CommandRunner, type CommandSpec } from "../exec/runner.js";
 
 /** Extra time granted after a timeout for the runner to kill the child and report. */
@@ -30,18 +31,9 @@ export function runBounded(
 ): ResultAsync<CommandOutput, VolkitError> {
   const remaining = ctx.remainingMs();
   const limit = Math.max(1, remaining === undefined ? timeoutMs : Math.min(timeoutMs, remaining));
-  // One controller for this command, following the operation's signal and the bound; both links
-  // are undone when the command ends (no composite signal left hanging on a long-lived one).
-  const controller = new AbortController();
-  let bounded = false;
-  const onAbort = (): void => controller.abort(ctx.signal.reason);
-  if (ctx.signal.aborted) controller.abort(ctx.signal.reason);
-  else ctx.signal.addEventListener("abort", onAbort, { once: true });
-  const bound = setTimeout(() => {
-    bounded = true;
-    controller.abort(new DOMException(`command bound of ${limit} ms reached`, "TimeoutError"));
-  }, limit);
-  bound.unref();
+  // One stop for this command: the operation's signal or the bound, whichever comes first; undone
+  // when the command ends (no listener left on a long-lived signal).
+  const stop = createCommandStop({ signal: ctx.signal, timeoutMs: limit });
   const shown = redactArgv(spec.argv, spec.secrets);
   const boundError = (stuck: boolean): VolkitError =>
     new VolkitError("TIMEOUT", `${shown.join(" ")} did not finish within ${limit} ms${stuck ? " and could not be killed" : " and was killed"}`, {
@@ -49,9 +41,9 @@ export function runBounded(
       transient: true,
       details: { command: shown, timeoutMs: limit, ...(stuck ? { stuck: true } : {}) },
     });
-  const mapped = runner.run({ ...spec, signal: controller.signal, timeoutMs: limit }).mapErr((e) => {
+  const mapped = runner.run({ ...spec, signal: stop.signal, timeoutMs: limit }).mapErr((e) => {
     if (ctx.signal.aborted) return ctx.abortError() ?? e;
-    if (bounded && (e.code === "TIMEOUT" || e.code === "ABORTED")) return boundError(false);
+    if (stop.cause?.kind === "timeout" && (e.code === "TIMEOUT" || e.code === "ABORTED")) return boundError(false);
     return e;
   });
   return new ResultAsync(
@@ -61,10 +53,10 @@ export function runBounded(
         if (settled) return;
         settled = true;
         clearTimeout(watchdog);
-        clearTimeout(bound);
-        ctx.signal.removeEventListener("abort", onAbort);
+        stop.dispose();
         resolve(value);
       };
+      // A child in uninterruptible sleep never exits: answer anyway after the grace time.
       const watchdog = setTimeout(() => finish(err(ctx.abortError() ?? boundError(true))), limit + graceMs);
       watchdog.unref();
       void mapped.then(finish);

@@ -1,5 +1,6 @@
 import { type ResultAsync, errAsync, okAsync, type Result } from "neverthrow";
 import { z } from "zod";
+import { RootHelperSchema, elevatedRunner } from "../exec/root-helper.js";
 import type { OperationContext } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
 import { InProcessLocks, withLock } from "../core/locks.js";
@@ -28,7 +29,7 @@ export const NfsMountManagerOptionsSchema = z.object({
   /** Directory holding one mount point per share (`<base>/<md5(share)>`); must be canonical (no symlinks). */
   mountPointBase: AbsolutePathSchema.default(DEFAULT_MOUNT_POINT_BASE),
   /** Argv prefix for `mkdir`/`mount`/`umount` only, e.g. `["sudo", "-n"]`; everything else runs unprivileged. */
-  rootHelper: z.array(z.string().regex(/^[A-Za-z0-9_./=-]+$/)).optional(),
+  rootHelper: RootHelperSchema.optional(),
   /** Options for every mount (Cinder's `nfs_mount_options`), merged under each share's own. */
   mountOptions: MountOptionsSchema.optional(),
   /** Mount attempts before giving up on a share that does not answer (Cinder's `nfs_mount_attempts`). */
@@ -372,8 +373,7 @@ export class NfsMountManager implements MountManager {
   }
 
   #privileged(argv: Argv, ctx: OperationContext, timeoutMs: number) {
-    const full = [...(this.#options.rootHelper ?? []), ...argv] as unknown as Argv;
-    return runBounded(this.#runner, { argv: full, env: LC }, ctx, timeoutMs);
+    return runBounded(elevatedRunner(this.#runner, this.#options.rootHelper ?? []), { argv, env: LC }, ctx, timeoutMs);
   }
 }
 

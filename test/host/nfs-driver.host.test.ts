@@ -19,6 +19,7 @@ import type { VolkitError } from "../../src/core/errors.js";
 import type { Snapshot, Volume } from "../../src/core/records.js";
 import type { VolumeBackend } from "../../src/drivers/backend.js";
 import { createNfsDriver, type NfsConfig } from "../../src/drivers/nfs/index.js";
+import type { CommandRunner } from "../../src/exec/runner.js";
 import { createLocalRunner } from "../../src/exec/local-runner.js";
 import { LocalDirectoryMounts } from "../../src/remotefs/local-directory-mounts.js";
 import { describeVolumeDriverConformance, type ConformanceIo } from "../../src/testing/conformance.js";
@@ -314,7 +315,12 @@ describe.runIf(process.getuid?.() === 0 && spawnSync("setpriv", ["--version"]).s
   // Every command of the driver and the "mounts" runs as nobody, as on a share exported with
   // root_squash to a dedicated uid: nothing needs root for file work.
   const NOBODY = 65534;
-  const asNobody = createLocalRunner({ rootHelper: ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"] });
+  // setpriv drops privileges: not a root helper, so it wraps the runner instead.
+  const local = createLocalRunner();
+  const asNobody: CommandRunner = {
+    description: "local as nobody",
+    run: (spec) => local.run({ ...spec, argv: ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", ...spec.argv] }),
+  };
   const top = mkdtempSync(join(tmpdir(), "volkit-nfs-nobody-"));
   const owned = join(top, "owned");
   const foreign = join(top, "foreign");

@@ -3,21 +3,22 @@
  * 127.0.0.1 with its own host key, client key, authorized_keys and pid file in a temp dir.
  *
  * Needs `/usr/sbin/sshd` (Debian: `apt-get install -y openssh-server`), `ssh-keygen`, `pgrep`
- * (procps). Runs as root (creates /run/sshd, the privilege-separation directory) or as a user for
- * whom /run/sshd already exists; it logs in as the user running the tests.
+ * (procps), and `sudo` (the root helper tests: the login user must be allowed `sudo -n`, as root
+ * is). Runs as root (creates /run/sshd, the privilege-separation directory) or as a user for whom
+ * /run/sshd already exists; it logs in as the user running the tests.
  *
  *   npx vitest run --project host test/host/ssh-runner.host.test.ts
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redactText } from "../../src/core/secrets.js";
 import { createSshRunner, sshHostKeyFingerprint, type SshRunner, type SshRunnerOptions } from "../../src/exec/ssh-runner.js";
+import { freeLoopbackPort } from "../unit/exec/loopback-port.js";
 
 const SSHD = "/usr/sbin/sshd";
 
@@ -34,18 +35,6 @@ interface Sshd {
 let sshd: Sshd;
 const runners: SshRunner[] = [];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function keygen(path: string): void {
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "volkit-test", "-f", path], { stdio: "ignore" });
 }
@@ -57,7 +46,7 @@ async function startSshd(): Promise<Sshd> {
   keygen(join(dir, "host_ed25519"));
   keygen(join(dir, "client_ed25519"));
   writeFileSync(join(dir, "authorized_keys"), readFileSync(join(dir, "client_ed25519.pub")), { mode: 0o600 });
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const config = [
     `Port ${port}`,
     "ListenAddress 127.0.0.1",
@@ -159,6 +148,7 @@ async function clientPort(r: SshRunner): Promise<string> {
 }
 
 beforeAll(async () => {
+  if (!existsSync("/usr/bin/sudo")) throw new Error("/usr/bin/sudo is missing (the root helper tests use it): apt-get install -y sudo");
   sshd = await startSshd();
 });
 
@@ -197,9 +187,15 @@ describe("ssh runner: options", () => {
     expect(createSshRunner(baseOptions({ env: { "BAD-NAME": "x" } }))._unsafeUnwrapErr().code).toBe("INVALID_CONFIG");
   });
 
-  it("describes itself without credentials", () => {
-    const r = runner({ rootHelper: ["env"] });
-    expect(r.description).toBe(`ssh ${userInfo().username}@127.0.0.1:${sshd.port} via env`);
+  it("describes itself without credentials, with the root helper normalized", () => {
+    const r = runner({ rootHelper: ["sudo", "-n"] });
+    expect(r.description).toBe(`ssh ${userInfo().username}@127.0.0.1:${sshd.port} via /usr/bin/sudo -n`);
+  });
+
+  it("refuses a root helper outside the allow-list before connecting", () => {
+    for (const rootHelper of [["env"], ["env", "-i", "PATH=/usr/bin:/bin"], ["sh", "-c"], ["sudo", "-s"], ["sudo", "--", "sh"]]) {
+      expect(createSshRunner(baseOptions({ rootHelper }))._unsafeUnwrapErr().code).toBe("INVALID_CONFIG");
+    }
   });
 });
 
@@ -361,10 +357,25 @@ describe("ssh runner: environment and root helper", () => {
   });
 
   it("prefixes the root helper, with env after it so the helper cannot drop it", async () => {
-    // `env -i` clears the environment like sudo's env_reset; our variables must come after it.
-    const r = runner({ rootHelper: ["env", "-i", "PATH=/usr/bin:/bin"] });
-    const out = (await r.run({ argv: ["sh", "-c", 'printf "%s|%s" "$VOLKIT_X" "${HOME:-unset}"'], env: { VOLKIT_X: "kept" } }))._unsafeUnwrap();
-    expect(out.stdout).toBe("kept|unset");
+    // sudo's env_reset drops the session's variables (SSH_CLIENT); ours must come after it.
+    const r = runner({ rootHelper: ["sudo", "-n"] });
+    const out = (
+      await r.run({ argv: ["sh", "-c", 'printf "%s|%s|%s" "$VOLKIT_X" "${SSH_CLIENT:-unset}" "${SUDO_USER:-no sudo}"'], env: { VOLKIT_X: "kept 'q'" } })
+    )._unsafeUnwrap();
+    expect(out.stdout).toBe(`kept 'q'|unset|${userInfo().username}`);
+    // Without the helper the session's variables are there: the difference above is sudo's doing.
+    const plain = (await runner().run({ argv: ["sh", "-c", 'printf "%s" "${SSH_CLIENT:-unset}"'] }))._unsafeUnwrap();
+    expect(plain.stdout).not.toBe("unset");
+  });
+
+  it("a timeout kills a command run through the root helper, its process group included", async () => {
+    const r = runner({ rootHelper: ["sudo", "-n"] });
+    (await r.run({ argv: ["true"] }))._unsafeUnwrap(); // connect first so the timeout measures the command only
+    const seconds = `3${Math.floor(Math.random() * 9) + 1}.${randomUUID().replace(/\D/g, "").slice(0, 8) || "1"}`;
+    const pending = r.run({ argv: ["sh", "-c", `sleep ${seconds}; echo done`], timeoutMs: 2000 });
+    expect(await waitFor(() => pgrepExact(`sleep ${seconds}`).length === 1, 1900)).toBe(true);
+    expect((await pending)._unsafeUnwrapErr().code).toBe("TIMEOUT");
+    expect(await waitFor(() => pgrepExact(`sleep ${seconds}`).length === 0, 3000)).toBe(true);
   });
 });
 
@@ -544,7 +555,7 @@ describe("ssh runner: connection reuse, reconnect, close, failures", () => {
   });
 
   it("fails with transient BACKEND_UNAVAILABLE when nothing listens", async () => {
-    const r = runner({ port: await freePort() });
+    const r = runner({ port: await freeLoopbackPort() });
     const e = (await r.run({ argv: ["true"] }))._unsafeUnwrapErr();
     expect(e.code).toBe("BACKEND_UNAVAILABLE");
     expect(e.transient).toBe(true);

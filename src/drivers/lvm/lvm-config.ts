@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { RootHelperSchema } from "../../exec/root-helper.js";
 import { AbsolutePathSchema, LvmNameSchema } from "../../core/validation.js";
 import { TargetConfigSchema } from "../../targets/target-helper.js";
 
@@ -54,7 +55,7 @@ export const LvmConfigSchema = z.object({
   /** Host name reported in location info (default: the runner host's `hostname`). */
   host: z.string().min(1).max(255).optional().meta({ title: "Host", description: "Host name reported in location info (default: the runner host's `hostname`)." }),
   /** Privilege prefix for the default local runner, e.g. `["sudo", "-n"]`. */
-  rootHelper: z.array(z.string().regex(/^[A-Za-z0-9_./=-]+$/)).optional().meta({ title: "Root helper", description: "Privilege prefix for the default local runner, e.g. `[\"sudo\", \"-n\"]`." }),
+  rootHelper: RootHelperSchema.optional(),
 });
 
 /** LVM driver config (input form). */

@@ -1,5 +1,6 @@
 import { err, ok, type Result } from "neverthrow";
 import { z } from "zod";
+import { RootHelperSchema } from "../../exec/root-helper.js";
 import { VolkitError } from "../../core/errors.js";
 import { AbsolutePathSchema } from "../../core/validation.js";
 import { DEFAULT_MOUNT_POINT_BASE, MountOptionsSchema, NFS_VERSIONS, NfsShareSchema, ShareSpecSchema, parseNfsSharesConfig, type ShareSpec } from "../../remotefs/nfs-share.js";
@@ -61,7 +62,7 @@ export const NfsConfigSchema = z
     /** NFS versions tried in order when a share's options pin none (default 4.2, 4.1, 4, 3). */
     nfsVersions: z.array(z.enum(NFS_VERSIONS)).min(1).optional().meta({ title: "NFS versions", description: "NFS versions tried in order when a share's options pin none (default 4.2, 4.1, 4, 3)." }),
     /** Privilege prefix for mount/umount (and, with `secureFileOperations: false`, file commands), e.g. `["sudo", "-n"]`. */
-    rootHelper: z.array(z.string().regex(/^[A-Za-z0-9_./=-]+$/)).optional().meta({ title: "Root helper", description: "Privilege prefix for mount/umount (and, with `secureFileOperations: false`, file commands), e.g. `[\"sudo\", \"-n\"]`." }),
+    rootHelper: RootHelperSchema.optional(),
   })
   .superRefine((c, ctx) => {
     const shares = resolveShares(c);

@@ -1,7 +1,7 @@
 import { ok, type Result } from "neverthrow";
 import type { VolkitError } from "../../core/errors.js";
 import { createLocalRunner } from "../../exec/local-runner.js";
-import type { Argv, CommandRunner } from "../../exec/runner.js";
+import { elevatedRunner } from "../../exec/root-helper.js";
 import type { MountManager } from "../../remotefs/mount-manager.js";
 import { createNfsMountManager } from "../../remotefs/nfs-mount-manager.js";
 import type { DriverDeps } from "../driver-definition.js";
@@ -16,7 +16,7 @@ import { NfsDriver } from "./nfs-driver.js";
 export function buildNfsDriver(config: ParsedNfsConfig, deps: DriverDeps = {}): Result<NfsDriver, VolkitError> {
   return resolveShares(config).andThen((shares) => {
     const runner = deps.runner ?? createLocalRunner();
-    const fileRunner = !config.secureFileOperations && config.rootHelper?.length ? prefixedRunner(runner, config.rootHelper) : runner;
+    const fileRunner = config.secureFileOperations ? runner : elevatedRunner(runner, config.rootHelper ?? []);
     const mounts: Result<MountManager, VolkitError> = deps.mounts
       ? ok(deps.mounts)
       : createNfsMountManager(runner, {
@@ -30,12 +30,4 @@ export function buildNfsDriver(config: ParsedNfsConfig, deps: DriverDeps = {}): 
         });
     return mounts.map((m) => new NfsDriver(config, shares, { runner: fileRunner, mounts: m }));
   });
-}
-
-/** A runner that prepends `prefix` (a root helper) to every command. */
-function prefixedRunner(runner: CommandRunner, prefix: readonly string[]): CommandRunner {
-  return {
-    description: `${runner.description} via ${prefix.join(" ")}`,
-    run: (spec) => runner.run({ ...spec, argv: [...prefix, ...spec.argv] as unknown as Argv }),
-  };
 }

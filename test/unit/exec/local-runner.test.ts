@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -73,6 +73,22 @@ describe("local runner", () => {
     expect(e.details.command).toEqual(["volkit-no-such-program-91c2", "--flag"]);
   });
 
+  it("maps exit 127 to COMMAND_NOT_FOUND, as the SSH runner does (a wrapper's 'not found')", async () => {
+    const e = (await runner.run({ argv: ["env", "volkit-no-such-program-5b7e"] }))._unsafeUnwrapErr();
+    expect(e.code).toBe("COMMAND_NOT_FOUND");
+    expect(e.details).toMatchObject({ command: ["env", "volkit-no-such-program-5b7e"], exitCode: 127 });
+    expect(e.details.stderr).toMatch(/No such file or directory/);
+  });
+
+  it("reports a program that cannot be started (not executable) as COMMAND_FAILED with its errno", async () => {
+    const file = join(scratch, "not-executable");
+    writeFileSync(file, "#!/bin/sh\necho ran\n", { mode: 0o644 });
+    const e = (await runner.run({ argv: [file] }))._unsafeUnwrapErr();
+    expect(e.code).toBe("COMMAND_FAILED");
+    expect(e.details).toMatchObject({ command: [file], errno: "EACCES" });
+    expect(e.message).toBe(`${file} could not be started (EACCES)`);
+  });
+
   it("reports death by signal with the signal name", async () => {
     const e = (await runner.run({ argv: ["sh", "-c", "kill -TERM $$"] }))._unsafeUnwrapErr();
     expect(e.code).toBe("COMMAND_FAILED");
@@ -124,11 +140,26 @@ describe("local runner", () => {
     expect((seen.at(-1)?.at ?? 0) - (seen[0]?.at ?? 0)).toBeGreaterThan(100);
   });
 
-  it("prefixes the root helper as separate argv elements and describes it", async () => {
-    const r = createLocalRunner({ rootHelper: ["env", "VOLKIT_HELPER=on"] });
-    expect(r.description).toBe("local via env VOLKIT_HELPER=on");
-    expect((await r.run({ argv: ["printenv", "VOLKIT_HELPER"] }))._unsafeUnwrap().stdout).toBe("on\n");
+  it("runs through the root helper (sudo -n) with the environment set after it, so sudo's reset keeps it", async () => {
+    if (!existsSync("/usr/bin/sudo")) throw new Error("/usr/bin/sudo is missing: apt-get install -y sudo");
+    const r = createLocalRunner({ rootHelper: ["sudo", "-n"], env: { VOLKIT_A: "runner" } });
+    expect(r.description).toBe("local via /usr/bin/sudo -n");
+    const out = (
+      await r.run({ argv: ["sh", "-c", 'printf "%s|%s|%s|%s" "$VOLKIT_A" "$VOLKIT_B" "$SUDO_COMMAND" "${VOLKIT_UNSET:-unset}"'], env: { VOLKIT_B: "it's $(b)" } })
+    )._unsafeUnwrap();
+    // SUDO_COMMAND proves sudo ran it, and shows the variables travelled as `env NAME=value` after sudo.
+    expect(out.stdout).toBe(`runner|it's $(b)|/usr/bin/env VOLKIT_A=runner VOLKIT_B=it's $(b) sh -c printf "%s|%s|%s|%s" "$VOLKIT_A" "$VOLKIT_B" "$SUDO_COMMAND" "\${VOLKIT_UNSET:-unset}"|unset`);
+    expect(out.argv).toEqual(["sh", "-c", 'printf "%s|%s|%s|%s" "$VOLKIT_A" "$VOLKIT_B" "$SUDO_COMMAND" "${VOLKIT_UNSET:-unset}"']);
     expect(createLocalRunner().description).toBe("local");
+  });
+
+  it("kills a command run through sudo on timeout", async () => {
+    const seconds = uniqueSeconds();
+    const r = createLocalRunner({ rootHelper: ["sudo", "-n"] });
+    const pending = r.run({ argv: ["sh", "-c", `sleep ${seconds}; echo done`], timeoutMs: 1500 });
+    expect(await waitFor(() => pgrepExact(`sleep ${seconds}`).length === 1, 1400)).toBe(true);
+    expect((await pending)._unsafeUnwrapErr().code).toBe("TIMEOUT");
+    expect(await waitFor(() => pgrepExact(`sleep ${seconds}`).length === 0, 3000)).toBe(true);
   });
 
   it("timeoutMs → TIMEOUT (transient) and the child is killed", async () => {

@@ -78,8 +78,9 @@ export function mountFails(stderr: string): MountBehaviour {
   return () => ({ exitCode: 32, stderr });
 }
 
+/** Removes a root helper prefix (`/usr/bin/sudo -n env VAR=value …`) from an argv. */
 function strip(argv: readonly string[]): string[] {
   const a = [...argv];
-  while (a[0] === "sudo" || a[0] === "-n") a.shift();
+  while (a[0] === "/usr/bin/sudo" || a[0] === "sudo" || a[0] === "-n" || a[0] === "env" || (a[0] !== undefined && /^[A-Z_]+=/.test(a[0]))) a.shift();
   return a;
 }

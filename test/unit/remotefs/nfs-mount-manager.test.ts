@@ -135,9 +135,11 @@ describe("NfsMountManager: mounting", () => {
     (await m.acquire({ share: SHARE }, ctx()))._unsafeUnwrap();
     (await m.probe(SHARE, ctx()))._unsafeUnwrap();
     (await m.release(SHARE, ctx()))._unsafeUnwrap();
-    const privileged = host.runner.commands().filter((a) => a[0] === "sudo").map((a) => a[2]);
-    const plain = host.runner.commands().filter((a) => a[0] !== "sudo").map((a) => a[0]);
-    expect(new Set(privileged)).toEqual(new Set(["mkdir", "mount", "umount"]));
+    // The helper is normalized to its absolute path; the environment follows it (sudo resets its own).
+    const privileged = host.runner.commands().filter((a) => a[0] === "/usr/bin/sudo");
+    expect(new Set(privileged.map((a) => a.slice(0, 4).join(" ")))).toEqual(new Set(["/usr/bin/sudo -n env LC_ALL=C"]));
+    const plain = host.runner.commands().filter((a) => a[0] !== "/usr/bin/sudo").map((a) => a[0]);
+    expect(new Set(privileged.map((a) => a[4]))).toEqual(new Set(["mkdir", "mount", "umount"]));
     expect(new Set(plain)).toEqual(new Set(["realpath", "findmnt", "stat"]));
   });
 
