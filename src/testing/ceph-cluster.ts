@@ -110,6 +110,11 @@ export interface CephCluster extends CephClusterFacts {
   rbd(args: readonly string[]): Promise<string>;
   /** Creates a replicated pool of 8 PGs and initializes it for RBD (idempotent). */
   createPool(name: string): Promise<void>;
+  /**
+   * Waits until `ceph df` reports capacity and every pool: the manager becomes active and sends its
+   * first statistics some 5-8 s after the pools are usable; until then `ceph df` shows zeros.
+   */
+  waitForStats(timeoutMs?: number): Promise<void>;
   /** Creates (or fetches) a cephx client with `caps`; its key is also written to a 0600 keyring. */
   createClient(id: string, caps: CephCaps): Promise<CephClient>;
   /** Starts radosgw on a free loopback port (idempotent) and returns its S3 endpoint URL. */
@@ -263,6 +268,17 @@ class Cluster implements CephCluster {
   async createPool(name: string): Promise<void> {
     await this.ceph(["osd", "pool", "create", name, "8", "8"]);
     await this.rbd(["pool", "init", name]);
+  }
+
+  async waitForStats(timeoutMs = 60_000): Promise<void> {
+    const started = performance.now();
+    await until("ceph df to report every pool", timeoutMs, async () => {
+      const pools = JSON.parse(await this.ceph(["osd", "pool", "ls", "--format", "json"])) as string[];
+      const df = JSON.parse(await this.ceph(["df", "--format", "json"])) as { stats?: { total_bytes?: number }; pools?: { name?: string }[] };
+      const reported = new Set((df.pools ?? []).map((p) => p.name));
+      return (df.stats?.total_bytes ?? 0) > 0 && pools.every((p) => reported.has(p));
+    });
+    this.#log(`ceph df fresh after ${ms(started)} ms`);
   }
 
   async createClient(id: string, caps: CephCaps): Promise<CephClient> {

@@ -55,7 +55,10 @@ export const RbdConnectionSchema = z
   .object({
     /** Cluster name (`--cluster`; default `ceph`: `/etc/ceph/ceph.conf`). */
     clusterName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, '_' or '-'").optional(),
-    /** Ceph config file (`--conf`); when absent the CLI reads `/etc/ceph/<cluster>.conf` if present. */
+    /**
+     * Ceph config file (`--conf`). When absent: with `monitors`, no file at all (`--conf /dev/null`);
+     * without, the CLIs read `/etc/ceph/<cluster>.conf`.
+     */
     confPath: AbsolutePathSchema.optional(),
     /** Monitor addresses (`-m`), overriding the config file's `mon host`. */
     monitors: z.array(MonitorAddressSchema).min(1).max(32).optional(),
@@ -93,7 +96,9 @@ export function connectionArgs(connection: RbdConnection, keyfile?: string): str
   const timeout = String(connection.connectTimeoutSec);
   return [
     ...(connection.clusterName === undefined ? [] : ["--cluster", connection.clusterName]),
-    ...(connection.confPath === undefined ? [] : ["--conf", connection.confPath]),
+    // Monitors without a config file: read none (the `ceph` CLI refuses to run without one, and a
+    // host's /etc/ceph/ceph.conf may describe another cluster).
+    ...(connection.confPath !== undefined ? ["--conf", connection.confPath] : connection.monitors !== undefined ? ["--conf", "/dev/null"] : []),
     ...(connection.monitors === undefined ? [] : ["-m", connection.monitors.join(",")]),
     "--id",
     connection.clientId,
@@ -153,7 +158,8 @@ export class CephKeyfile {
   }
 
   #create(ctx: OperationContext): ResultAsync<string, VolkitError> {
-    const mktemp = ["mktemp", "-d", ...(this.dir === undefined ? [] : ["-p", this.dir]), "volkit-ceph.XXXXXXXX"] as const;
+    // -t: in $TMPDIR or /tmp (a bare template would land in the working directory).
+    const mktemp = ["mktemp", "-d", ...(this.dir === undefined ? ["-t"] : ["-p", this.dir]), "volkit-ceph.XXXXXXXX"] as const;
     return this.runner
       .run({ argv: mktemp, signal: ctx.signal, timeoutMs: 30_000 })
       .andThen((out) => {

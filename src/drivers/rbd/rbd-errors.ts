@@ -73,6 +73,7 @@ const CONNECT_FAILED = /couldn't connect to the cluster|error connecting to the 
  * message, the last stderr line as the reason; details (redacted argv, exit code, stderr) kept.
  * Errors that are not command failures (TIMEOUT, ABORTED, COMMAND_NOT_FOUND…) pass through.
  *
+ * - the config file cannot be read (`rbd` and `ceph` exit 1) → `INVALID_CONFIG`;
  * - `trash rm` before the entry's deferment ends (exit 1) → `INVALID_STATE`;
  * - cannot reach the cluster: 13/1/2/5 → `AUTH_FAILED` (refused key, missing or malformed
  *   keyring), otherwise (110, 108…) → `BACKEND_UNAVAILABLE`, transient;
@@ -89,6 +90,7 @@ export function classifyRbdError(error: VolkitError, subject: RbdErrorSubject): 
   const make = (code: ErrorCode, what: string, transient = false): VolkitError =>
     new VolkitError(code, `${what}: ${reason}`, { source: "rbd", cause: error, details: { ...error.details, target: subject.target, ...(errno === undefined ? {} : { errno }) }, transient });
 
+  if (/error calling conf_read_file|unable to open config file/.test(stderr)) return make("INVALID_CONFIG", "cannot read the Ceph config file");
   if (CONNECT_FAILED.test(stderr)) {
     if (errno === RBD_EXIT.AUTH || errno === RBD_EXIT.PERMISSION || errno === RBD_EXIT.MISSING || errno === RBD_EXIT.IO) {
       return make("AUTH_FAILED", "the Ceph cluster refused the client's credentials");

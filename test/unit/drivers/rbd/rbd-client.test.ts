@@ -46,12 +46,12 @@ describe("RbdClient command lines", () => {
     expect(runner.calls[0]?.signal).toBe(ctx.signal);
   });
 
-  it("joins monitors for -m, names the cluster, sets the OSD op timeout when asked", async () => {
+  it("joins monitors for -m without reading any config file, names the cluster, sets the OSD op timeout when asked", async () => {
     const { runner, client, ctx } = setup({ confPath: undefined, clusterName: "backup", monitors: ["v2:10.0.0.1:3300", "[v2:10.0.0.2:3300,v1:10.0.0.2:6789]"], connectTimeoutSec: 3, osdOpTimeoutSec: 30 });
     runner.on(() => true, replay("ls"));
     expect((await client.listImages("volumes", ctx))._unsafeUnwrap()).toEqual(["base", "c1", "layout"]);
     expect(runner.calls[0]?.argv).toEqual([
-      "rbd", "--cluster", "backup", "-m", "v2:10.0.0.1:3300,[v2:10.0.0.2:3300,v1:10.0.0.2:6789]", "--id", "volkit", "--keyring", "/etc/ceph/volkit.keyring",
+      "rbd", "--cluster", "backup", "--conf", "/dev/null", "-m", "v2:10.0.0.1:3300,[v2:10.0.0.2:3300,v1:10.0.0.2:6789]", "--id", "volkit", "--keyring", "/etc/ceph/volkit.keyring",
       "--client-mount-timeout", "3", "--rados-mon-op-timeout", "3", "--rados-osd-op-timeout", "30", "ls", "volumes", "--format", "json",
     ]);
   });
@@ -110,7 +110,7 @@ describe("RbdClient with a key (never on a command line)", () => {
     runner.on(["rbd"], replay("ls"));
     await Promise.all([client.listImages("volumes", ctx), client.listImages("volumes", ctx)]);
     expect(runner.commands().slice(0, 3)).toEqual([
-      ["mktemp", "-d", "volkit-ceph.XXXXXXXX"],
+      ["mktemp", "-d", "-t", "volkit-ceph.XXXXXXXX"],
       ["install", "-m", "600", "/dev/null", "/tmp/volkit-ceph.AbCdEf12/keyfile"],
       ["dd", "of=/tmp/volkit-ceph.AbCdEf12/keyfile", "status=none"],
     ]);

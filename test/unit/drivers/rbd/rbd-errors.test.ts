@@ -53,6 +53,14 @@ describe("classifyRbdError on captured rbd/ceph failures", () => {
     expect(e.message).not.toMatch(/^\S+: \d{4}-\d\d-\d\dT/);
   });
 
+  it("reports an unreadable config file as INVALID_CONFIG (both CLIs exit 1)", () => {
+    for (const name of ["rbd-missing-conf", "ceph-missing-conf"]) {
+      const e = classifyRbdError(failed(name), { target: "cluster" });
+      expect(e.code, name).toBe("INVALID_CONFIG");
+      expect(capture(name).exitCode).toBe(1);
+    }
+  });
+
   it("tells a trash entry still in its deferment (exit 1, EPERM) from a caps refusal", () => {
     const e = classifyRbdError(failed("trash-rm-deferred"), { target: "trash volumes/x" });
     expect(e.code).toBe("INVALID_STATE");
