@@ -119,7 +119,7 @@ export interface CephCluster extends CephClusterFacts {
   createClient(id: string, caps: CephCaps): Promise<CephClient>;
   /** Starts radosgw on a free loopback port (idempotent) and returns its S3 endpoint URL. */
   startRadosgw(): Promise<string>;
-  /** Creates an S3 user (radosgw must be running). */
+  /** Creates an S3 user, or returns the keys of an existing one (radosgw must be running). */
   createS3User(uid: string): Promise<S3User>;
   /** Stops the monitor (SIGTERM, waits for its exit); clients then find no monitor. */
   stopMonitor(): Promise<void>;
@@ -159,6 +159,8 @@ function conf(dir: string, fsid: string, monHost: string, osdBytes: number, rgwP
     `fsid = ${fsid}`,
     `mon host = ${monHost}`,
     "public addr = 127.0.0.1",
+    // Without it the OSD binds its cluster (replication, heartbeat) messengers to 0.0.0.0.
+    "cluster addr = 127.0.0.1",
     "ms bind ipv6 = false",
     "auth cluster required = cephx",
     "auth service required = cephx",
@@ -313,7 +315,9 @@ class Cluster implements CephCluster {
   }
 
   async createS3User(uid: string): Promise<S3User> {
-    const out = await this.exec(["radosgw-admin", "--conf", this.confPath, "user", "create", `--uid=${uid}`, `--display-name=${uid}`]);
+    const admin = ["radosgw-admin", "--conf", this.confPath, "user"] as const;
+    // An existing user keeps its keys: `user info` prints them (create would fail).
+    const out = await this.exec([...admin, "info", `--uid=${uid}`]).catch(() => this.exec([...admin, "create", `--uid=${uid}`, `--display-name=${uid}`]));
     const user = JSON.parse(out) as { keys?: { access_key?: string; secret_key?: string }[] };
     const k = user.keys?.[0];
     if (!k?.access_key || !k.secret_key) throw new Error(`ceph fixture: radosgw-admin user create printed no keys for ${uid}`);
