@@ -11,11 +11,13 @@ export default defineConfig({
         },
       },
       {
-        // Real tools on this host (tgtd, libiscsi, qemu-img, virt-xml-validate), no VM.
+        // Real tools on this host (tgtd, libiscsi, qemu-img, virt-xml-validate, Ceph), no VM.
         test: {
           name: "host",
           include: ["test/host/**/*.host.test.ts"],
           environment: "node",
+          // One private single-node Ceph cluster for every Ceph/RBD/S3 test file of the run.
+          globalSetup: ["test/host/ceph.global-setup.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           fileParallelism: false,

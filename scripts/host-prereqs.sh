@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure this Debian host has the tools volkit's tests and demo drive for real (tgtd,
-# libiscsi, qemu-img with iSCSI, qemu + debootstrap for the storage lab, virt-xml-validate, sshd).
+# libiscsi, qemu-img with iSCSI, qemu + debootstrap for the storage lab, virt-xml-validate, sshd,
+# a single-node Ceph cluster and radosgw).
 # Runs before `npm test` and `npm run demo`. As root it installs what is missing with apt-get;
 # otherwise it names what is missing and fails. Fast (dpkg-query only) when all is present.
 set -euo pipefail
@@ -19,6 +20,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "volkit: installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null
-apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+# Other jobs on this machine may be installing packages too: wait for dpkg's lock instead of failing.
+lock=(-o DPkg::Lock::Timeout=600)
+apt-get "${lock[@]}" update -q >/dev/null
+apt-get "${lock[@]}" install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 echo "volkit: installed ${#missing[@]} packages"

@@ -1,0 +1,552 @@
+/**
+ * A real single-node Ceph cluster for tests (1 mon, 1 mgr, 1 bluestore OSD on a sparse file, and
+ * optionally radosgw), started as root from Debian's packages without systemd or containers.
+ * Everything lives under one temporary directory: config, keyrings, data, run dir (pid files, admin
+ * sockets), logs. Daemons bind to 127.0.0.1 only; the monitor's ports are picked free at run time
+ * and the other daemons pick free ports from Ceph's own range, so several clusters (other test
+ * runs) can coexist on one machine. cephx is on.
+ *
+ * The cluster is described by serializable {@link CephClusterFacts}: a vitest globalSetup starts one
+ * cluster and `provide`s its facts; test files `inject` them and {@link attachCephCluster}. Every
+ * handle works from the directory alone (daemons are found through their pid files), so any
+ * process holding the facts can create pools or users, stop the monitor for a fault test, or stop
+ * the whole cluster.
+ *
+ * Testing code: promise-based, throws on failure. Not part of the public `volkit/testing` entry.
+ */
+import { randomUUID } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createLocalRunner } from "../exec/local-runner.js";
+import type { Argv, CommandRunner } from "../exec/runner.js";
+
+/** Options of {@link startCephCluster}. */
+export interface CephClusterOptions {
+  /** Parent of the cluster's temporary directory (default: the OS temp dir). */
+  readonly parentDir?: string;
+  /** Apparent size of the OSD's sparse block file in GiB (default 10). */
+  readonly osdSizeGiB?: number;
+  /** Pools created (and `rbd pool init`ed) at start (default `["volumes"]`). */
+  readonly pools?: readonly string[];
+  /** Start radosgw with the cluster (default false; {@link CephCluster.startRadosgw} later works too). */
+  readonly radosgw?: boolean;
+  /** Progress lines (default: none). */
+  readonly log?: (line: string) => void;
+}
+
+/** Where a running cluster is and how to reach it; JSON-serializable (vitest `provide`). */
+export interface CephClusterFacts {
+  /** The cluster's directory (config, keyrings, data, run dir, logs). */
+  readonly dir: string;
+  /** `ceph.conf` of the cluster (usable by every client: `--conf`, `rbd:…:conf=`). */
+  readonly confPath: string;
+  /** Keyring of `client.admin`. */
+  readonly adminKeyring: string;
+  /** Cluster fsid. */
+  readonly fsid: string;
+  /** The monitor's msgr2 address (`127.0.0.1:<port>`). */
+  readonly monV2: string;
+  /** The monitor's legacy msgr1 address (`127.0.0.1:<port>`). */
+  readonly monV1: string;
+  /** `mon host` as written in the config: `[v2:127.0.0.1:P2,v1:127.0.0.1:P1]`. */
+  readonly monHost: string;
+  /** Milliseconds from an empty directory to usable pools. */
+  readonly startMs: number;
+}
+
+/** A cephx client created by {@link CephCluster.createClient}. */
+export interface CephClient {
+  /** Client id (`volkit` for `client.volkit`). */
+  readonly id: string;
+  /** The secret key (base64). */
+  readonly key: string;
+  /** A 0600 keyring file holding the key. */
+  readonly keyringPath: string;
+}
+
+/** Capabilities of a cephx client (`mon`, `osd`, `mgr` cap strings). */
+export interface CephCaps {
+  /** Monitor caps, e.g. `profile rbd`. */
+  readonly mon: string;
+  /** OSD caps, e.g. `profile rbd pool=volumes`. */
+  readonly osd: string;
+  /** Manager caps, e.g. `profile rbd pool=volumes`. */
+  readonly mgr?: string;
+}
+
+/** The caps of a restricted RBD client confined to `pool` (what Cinder's and nova's users get). */
+export function rbdProfileCaps(pool: string): CephCaps {
+  return { mon: "profile rbd", osd: `profile rbd pool=${pool}`, mgr: `profile rbd pool=${pool}` };
+}
+
+/** An S3 user of radosgw. */
+export interface S3User {
+  /** User id. */
+  readonly uid: string;
+  /** S3 access key id. */
+  readonly accessKeyId: string;
+  /** S3 secret access key. */
+  readonly secretAccessKey: string;
+}
+
+/** What {@link CephCluster.stop} measured. */
+export interface CephStopReport {
+  /** Milliseconds from the first SIGTERM to the directory removed. */
+  readonly stopMs: number;
+  /** Daemons that needed SIGKILL. */
+  readonly killed: readonly string[];
+}
+
+/** A running single-node cluster. */
+export interface CephCluster extends CephClusterFacts {
+  /** The facts, for vitest `provide`. */
+  readonly facts: CephClusterFacts;
+  /** Runs the `ceph` CLI as client.admin and returns its stdout (e.g. `["df", "--format", "json"]`). */
+  ceph(args: readonly string[]): Promise<string>;
+  /** Runs the `rbd` CLI as client.admin and returns its stdout. */
+  rbd(args: readonly string[]): Promise<string>;
+  /** Creates a replicated pool of 8 PGs and initializes it for RBD (idempotent). */
+  createPool(name: string): Promise<void>;
+  /**
+   * Waits until `ceph df` reports capacity and every pool: the manager becomes active and sends its
+   * first statistics some 5-8 s after the pools are usable; until then `ceph df` shows zeros.
+   */
+  waitForStats(timeoutMs?: number): Promise<void>;
+  /** Creates (or fetches) a cephx client with `caps`; its key is also written to a 0600 keyring. */
+  createClient(id: string, caps: CephCaps): Promise<CephClient>;
+  /** Starts radosgw on a free loopback port (idempotent) and returns its S3 endpoint URL. */
+  startRadosgw(): Promise<string>;
+  /** Creates an S3 user, or returns the keys of an existing one (radosgw must be running). */
+  createS3User(uid: string): Promise<S3User>;
+  /** Stops the monitor (SIGTERM, waits for its exit); clients then find no monitor. */
+  stopMonitor(): Promise<void>;
+  /** Starts the monitor again and waits until it answers. */
+  startMonitor(): Promise<void>;
+  /** Stops radosgw, the OSD, the manager and the monitor (in that order), kills stragglers, removes the directory. */
+  stop(): Promise<CephStopReport>;
+}
+
+const MON_ID = "a";
+const MGR_ID = "x";
+const OSD_ID = 0;
+const RGW_NAME = "client.rgw.x";
+/** Bound for the fixture's own CLI calls (never the 300 s default of client_mount_timeout). */
+const CLI_MOUNT_TIMEOUT_S = 15;
+const CLI_TIMEOUT_MS = 60_000;
+/** Daemons in stop order. */
+const DAEMONS = [RGW_NAME, `osd.${OSD_ID}`, `mgr.${MGR_ID}`, `mon.${MON_ID}`] as const;
+
+/** A free TCP port on 127.0.0.1 (the kernel's pick; free when returned). */
+export async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function conf(dir: string, fsid: string, monHost: string, osdBytes: number, rgwPort?: number): string {
+  const daemon = (section: string): string[] => [`[${section}]`, `log file = ${dir}/log/$name.log`, `pid file = ${dir}/run/$name.pid`];
+  const lines = [
+    "[global]",
+    `fsid = ${fsid}`,
+    `mon host = ${monHost}`,
+    "public addr = 127.0.0.1",
+    // Without it the OSD binds its cluster (replication, heartbeat) messengers to 0.0.0.0.
+    "cluster addr = 127.0.0.1",
+    "ms bind ipv6 = false",
+    "auth cluster required = cephx",
+    "auth service required = cephx",
+    "auth client required = cephx",
+    "auth allow insecure global id reclaim = false",
+    `keyring = ${dir}/$cluster.$name.keyring`,
+    `run dir = ${dir}/run`,
+    `crash dir = ${dir}/crash`,
+    "osd pool default size = 1",
+    "osd pool default min size = 1",
+    // radosgw creates 7 pools: at the default 32 PGs each, one OSD passes the 250-PG limit.
+    "osd pool default pg num = 8",
+    "osd pool default pgp num = 8",
+    "osd pool default pg autoscale mode = off",
+    "osd crush chooseleaf type = 0",
+    "mon allow pool size one = true",
+    "mon allow pool delete = true",
+    "mon warn on pool no redundancy = false",
+    // These machines have little free disk in percent terms; do not warn about it.
+    "mon data avail warn = 1",
+    "",
+    ...daemon("mon"),
+    `mon data = ${dir}/mon/$cluster-$id`,
+    // With the 1 s default every pool or snapshot create/remove waits ~1 s for paxos.
+    "paxos propose interval = 0.1",
+    `mon cluster log file = ${dir}/log/cluster.log`,
+    "mon mgr digest period = 1",
+    "",
+    ...daemon("mgr"),
+    `mgr data = ${dir}/mgr/$cluster-$id`,
+    // Keeps `ceph df` fresh (driver capacity).
+    "mgr stats period = 1",
+    "",
+    ...daemon("osd"),
+    `osd data = ${dir}/osd/$cluster-$id`,
+    "osd objectstore = bluestore",
+    "osd crush initial weight = 1",
+    // Outside the OSD data dir: inside it, mkfs fails with "Too many levels of symbolic links".
+    `bluestore block path = ${dir}/block/$cluster-$id.img`,
+    "bluestore block create = true",
+    `bluestore block size = ${osdBytes}`,
+    "",
+  ];
+  if (rgwPort !== undefined) {
+    lines.push(
+      ...daemon(RGW_NAME),
+      `rgw frontends = beast endpoint=127.0.0.1:${rgwPort}`,
+      `rgw data = ${dir}/rgw`,
+      `admin socket = ${dir}/run/$name.asok`,
+      // 512 by default: ~600 threads for a test gateway.
+      "rgw thread pool size = 64",
+      "",
+    );
+  }
+  return lines.join("\n");
+}
+
+/** The persisted state beside the facts (what a handle needs to rewrite the config). */
+interface ClusterState extends CephClusterFacts {
+  readonly osdBytes: number;
+  readonly rgwPort?: number;
+}
+
+class Cluster implements CephCluster {
+  readonly #runner: CommandRunner = createLocalRunner();
+  #state: ClusterState;
+  readonly #log: (line: string) => void;
+
+  constructor(state: ClusterState, log: (line: string) => void) {
+    this.#state = state;
+    this.#log = log;
+  }
+
+  get facts(): CephClusterFacts {
+    const { dir, confPath, adminKeyring, fsid, monV2, monV1, monHost, startMs } = this.#state;
+    return { dir, confPath, adminKeyring, fsid, monV2, monV1, monHost, startMs };
+  }
+  get dir(): string { return this.#state.dir; }
+  get confPath(): string { return this.#state.confPath; }
+  get adminKeyring(): string { return this.#state.adminKeyring; }
+  get fsid(): string { return this.#state.fsid; }
+  get monV2(): string { return this.#state.monV2; }
+  get monV1(): string { return this.#state.monV1; }
+  get monHost(): string { return this.#state.monHost; }
+  get startMs(): number { return this.#state.startMs; }
+
+  /** Runs a command; throws an Error with its (redacted) message on failure. */
+  async exec(argv: Argv, options: { readonly stdin?: string; readonly timeoutMs?: number; readonly secrets?: readonly string[] } = {}): Promise<string> {
+    const r = await this.#runner.run({
+      argv,
+      timeoutMs: options.timeoutMs ?? CLI_TIMEOUT_MS,
+      ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+      ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
+    });
+    if (r.isErr()) throw new Error(`ceph fixture: ${r.error.message}`, { cause: r.error });
+    return r.value.stdout;
+  }
+
+  ceph(args: readonly string[]): Promise<string> {
+    return this.exec(["ceph", "--conf", this.confPath, "--client-mount-timeout", String(CLI_MOUNT_TIMEOUT_S), ...args]);
+  }
+
+  rbd(args: readonly string[]): Promise<string> {
+    return this.exec(["rbd", "--conf", this.confPath, "--client-mount-timeout", String(CLI_MOUNT_TIMEOUT_S), ...args]);
+  }
+
+  async createPool(name: string): Promise<void> {
+    await this.ceph(["osd", "pool", "create", name, "8", "8"]);
+    await this.rbd(["pool", "init", name]);
+  }
+
+  async waitForStats(timeoutMs = 60_000): Promise<void> {
+    const started = performance.now();
+    await until("ceph df to report every pool", timeoutMs, async () => {
+      const pools = JSON.parse(await this.ceph(["osd", "pool", "ls", "--format", "json"])) as string[];
+      const df = JSON.parse(await this.ceph(["df", "--format", "json"])) as { stats?: { total_bytes?: number }; pools?: { name?: string }[] };
+      const reported = new Set((df.pools ?? []).map((p) => p.name));
+      return (df.stats?.total_bytes ?? 0) > 0 && pools.every((p) => reported.has(p));
+    });
+    this.#log(`ceph df fresh after ${ms(started)} ms`);
+  }
+
+  async createClient(id: string, caps: CephCaps): Promise<CephClient> {
+    const capArgs = ["mon", caps.mon, "osd", caps.osd, ...(caps.mgr === undefined ? [] : ["mgr", caps.mgr])];
+    const key = (await this.ceph(["auth", "get-or-create-key", `client.${id}`, ...capArgs])).trim();
+    const keyringPath = join(this.dir, `client-${id}.keyring`);
+    writeFileSync(keyringPath, `[client.${id}]\n\tkey = ${key}\n`, { mode: 0o600 });
+    return { id, key, keyringPath };
+  }
+
+  async startRadosgw(): Promise<string> {
+    if (this.#state.rgwPort !== undefined && this.#alive(RGW_NAME)) return this.#s3Endpoint(this.#state.rgwPort);
+    const started = performance.now();
+    const rgwPort = await freeLoopbackPort();
+    this.#state = { ...this.#state, rgwPort };
+    mkdirSync(join(this.dir, "rgw"), { recursive: true });
+    this.#writeState();
+    const keyring = join(this.dir, `ceph.${RGW_NAME}.keyring`);
+    await this.ceph(["auth", "get-or-create", RGW_NAME, "mon", "allow rw", "osd", "allow rwx", "-o", keyring]);
+    chmodSync(keyring, 0o600);
+    await this.exec(["radosgw", "--conf", this.confPath, "-n", RGW_NAME]); // forks
+    const endpoint = this.#s3Endpoint(rgwPort);
+    await until(`radosgw to answer on ${endpoint}`, 60_000, async () => {
+      try {
+        return (await fetch(endpoint, { signal: AbortSignal.timeout(2000) })).status < 500;
+      } catch {
+        return false;
+      }
+    });
+    this.#log(`radosgw answers on ${endpoint} after ${ms(started)} ms`);
+    return endpoint;
+  }
+
+  async createS3User(uid: string): Promise<S3User> {
+    const admin = ["radosgw-admin", "--conf", this.confPath, "user"] as const;
+    // An existing user keeps its keys: `user info` prints them (create would fail).
+    const out = await this.exec([...admin, "info", `--uid=${uid}`]).catch(() => this.exec([...admin, "create", `--uid=${uid}`, `--display-name=${uid}`]));
+    const user = JSON.parse(out) as { keys?: { access_key?: string; secret_key?: string }[] };
+    const k = user.keys?.[0];
+    if (!k?.access_key || !k.secret_key) throw new Error(`ceph fixture: radosgw-admin user create printed no keys for ${uid}`);
+    return { uid, accessKeyId: k.access_key, secretAccessKey: k.secret_key };
+  }
+
+  async stopMonitor(): Promise<void> {
+    await this.#stopDaemon(`mon.${MON_ID}`, 30_000);
+  }
+
+  async startMonitor(): Promise<void> {
+    await this.exec(["ceph-mon", "--conf", this.confPath, "-i", MON_ID]);
+    await this.ceph(["mon", "stat"]);
+  }
+
+  async stop(): Promise<CephStopReport> {
+    const started = performance.now();
+    const killed: string[] = [];
+    // radosgw before the OSD (the other order leaves it alive > 30 s); the OSD before the monitor
+    // (else it waits 5 s for a monitor to report its shutdown to).
+    for (const name of DAEMONS) if (await this.#stopDaemon(name, 30_000)) killed.push(name);
+    rmSync(this.dir, { recursive: true, force: true });
+    const stopMs = ms(started);
+    this.#log(`stopped in ${stopMs} ms${killed.length ? ` (killed ${killed.join(", ")})` : ""}`);
+    return { stopMs, killed };
+  }
+
+  /** Pid of a daemon of THIS cluster (its pid file names a live process started with our config). */
+  pidOf(name: string): number | undefined {
+    return daemonPid(this.dir, this.confPath, name);
+  }
+
+  #alive(name: string): boolean {
+    return this.pidOf(name) !== undefined;
+  }
+
+  #s3Endpoint(port: number): string {
+    return `http://127.0.0.1:${port}`;
+  }
+
+  /** SIGTERM, wait up to `graceMs`, then SIGKILL. True when SIGKILL was needed. */
+  async #stopDaemon(name: string, graceMs: number): Promise<boolean> {
+    const pid = this.pidOf(name);
+    if (pid === undefined) return false;
+    signal(pid, "SIGTERM");
+    const gone = await waitGone(pid, graceMs);
+    if (!gone) {
+      signal(pid, "SIGKILL");
+      await waitGone(pid, 5000);
+    }
+    rmSync(join(this.dir, "run", `${name}.pid`), { force: true });
+    return !gone;
+  }
+
+  #writeState(): void {
+    const s = this.#state;
+    writeFileSync(s.confPath, conf(s.dir, s.fsid, s.monHost, s.osdBytes, s.rgwPort));
+    writeFileSync(join(s.dir, "state.json"), JSON.stringify(s, null, 2));
+  }
+
+  /** Bootstraps the cluster in `this.dir` (called once by {@link startCephCluster}). */
+  async bootstrap(pools: readonly string[]): Promise<void> {
+    const { dir } = this;
+    for (const sub of ["run", "log", "crash", "block", `mon/ceph-${MON_ID}`, `mgr/ceph-${MGR_ID}`, `osd/ceph-${OSD_ID}`]) mkdirSync(join(dir, sub), { recursive: true });
+    this.#writeState();
+    const monKeyring = join(dir, "mon.keyring");
+    const t0 = performance.now();
+    await this.exec(["ceph-authtool", "--create-keyring", monKeyring, "--gen-key", "-n", "mon.", "--cap", "mon", "allow *"]);
+    await this.exec(["ceph-authtool", "--create-keyring", this.adminKeyring, "--gen-key", "-n", "client.admin", "--cap", "mon", "allow *", "--cap", "osd", "allow *", "--cap", "mgr", "allow *", "--cap", "mds", "allow *"]);
+    await this.exec(["ceph-authtool", "--create-keyring", join(dir, `ceph.mgr.${MGR_ID}.keyring`), "--gen-key", "-n", `mgr.${MGR_ID}`, "--cap", "mon", "allow profile mgr", "--cap", "osd", "allow *", "--cap", "mds", "allow *"]);
+    for (const k of [this.adminKeyring, join(dir, `ceph.mgr.${MGR_ID}.keyring`)]) await this.exec(["ceph-authtool", monKeyring, "--import-keyring", k]);
+    const monmap = join(dir, "monmap");
+    await this.exec(["monmaptool", "--create", "--fsid", this.fsid, "--addv", MON_ID, this.monHost, monmap]);
+    await this.exec(["ceph-mon", "--conf", this.confPath, "--mkfs", "-i", MON_ID, "--monmap", monmap, "--keyring", monKeyring]);
+    await this.exec(["ceph-mon", "--conf", this.confPath, "-i", MON_ID]); // forks once it is up
+    this.#log(`monitor up on ${this.monHost} after ${ms(t0)} ms`);
+
+    // `osd new` first: without it, mkfs fails fetching the mon config (handle_auth_bad_method).
+    const osdUuid = randomUUID();
+    const osdKey = (await this.exec(["ceph-authtool", "--gen-print-key"])).trim();
+    writeFileSync(join(dir, `ceph.osd.${OSD_ID}.keyring`), `[osd.${OSD_ID}]\n\tkey = ${osdKey}\n`, { mode: 0o600 });
+    const secretJson = join(dir, "osd-secret.json");
+    writeFileSync(secretJson, JSON.stringify({ cephx_secret: osdKey }), { mode: 0o600 });
+    await this.ceph(["osd", "new", osdUuid, String(OSD_ID), "-i", secretJson]);
+    rmSync(secretJson);
+    await this.exec(["ceph-osd", "--conf", this.confPath, "-i", String(OSD_ID), "--mkfs", "--osd-uuid", osdUuid, "--no-mon-config"], { timeoutMs: 120_000 });
+    await this.exec(["ceph-osd", "--conf", this.confPath, "-i", String(OSD_ID)]);
+    await this.exec(["ceph-mgr", "--conf", this.confPath, "-i", MGR_ID]);
+    await until("the OSD to be up", 60_000, async () => {
+      const stat = JSON.parse(await this.ceph(["osd", "stat", "--format", "json"])) as { num_up_osds?: number };
+      return stat.num_up_osds === 1;
+    });
+    this.#log(`OSD up after ${ms(t0)} ms`);
+    for (const pool of pools) await this.createPool(pool);
+    this.#log(`pools ${pools.join(", ")} ready after ${ms(t0)} ms`);
+  }
+
+  setStartMs(startMs: number): void {
+    this.#state = { ...this.#state, startMs };
+    this.#writeState();
+  }
+}
+
+/**
+ * Starts a cluster in a fresh temporary directory and returns once its pools are usable. Needs
+ * root and the Debian packages ceph-mon, ceph-mgr, ceph-osd, ceph-common (radosgw for S3).
+ * On failure everything started is stopped and the directory removed.
+ *
+ * @example
+ * ```ts
+ * const cluster = await startCephCluster({ pools: ["volumes"] });
+ * const client = await cluster.createClient("cinder", rbdProfileCaps("volumes"));
+ * // … rbd --conf cluster.confPath --id cinder --keyring client.keyringPath ls volumes …
+ * await cluster.stop();
+ * ```
+ */
+export async function startCephCluster(options: CephClusterOptions = {}): Promise<CephCluster> {
+  const started = performance.now();
+  const log = options.log ?? ((): void => {});
+  const dir = mkdtempSync(join(options.parentDir ?? tmpdir(), "volkit-ceph-"));
+  const [v2, v1] = [await freeLoopbackPort(), await freeLoopbackPort()];
+  const monV2 = `127.0.0.1:${v2}`;
+  const monV1 = `127.0.0.1:${v1}`;
+  const cluster = new Cluster(
+    {
+      dir,
+      confPath: join(dir, "ceph.conf"),
+      adminKeyring: join(dir, "ceph.client.admin.keyring"),
+      fsid: randomUUID(),
+      monV2,
+      monV1,
+      monHost: `[v2:${monV2},v1:${monV1}]`,
+      startMs: 0,
+      osdBytes: (options.osdSizeGiB ?? 10) * 1024 ** 3,
+    },
+    log,
+  );
+  const cleanup = (): void => killAll(dir, cluster.confPath);
+  process.once("exit", cleanup);
+  try {
+    await cluster.bootstrap(options.pools ?? ["volumes"]);
+    if (options.radosgw) await cluster.startRadosgw();
+  } catch (e) {
+    await cluster.stop().catch(() => undefined);
+    process.removeListener("exit", cleanup);
+    throw e;
+  }
+  cluster.setStartMs(ms(started));
+  log(`cluster ready in ${cluster.startMs} ms (${dir})`);
+  return cluster;
+}
+
+/**
+ * A handle on a cluster another process started (facts from vitest `inject`). Stopping it through
+ * this handle works too, but is the starter's job.
+ */
+export function attachCephCluster(facts: CephClusterFacts, log: (line: string) => void = () => {}): CephCluster {
+  const state = JSON.parse(readFileSync(join(facts.dir, "state.json"), "utf8")) as ClusterState;
+  return new Cluster(state, log);
+}
+
+/** Pid of daemon `name` from its pid file, when that process is alive and runs with `confPath`. */
+function daemonPid(dir: string, confPath: string, name: string): number | undefined {
+  const file = join(dir, "run", `${name}.pid`);
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, "utf8").trim());
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  try {
+    // Only a process started with this cluster's config: a reused pid is someone else's.
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    return cmdline.includes(confPath) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Last resort when the starting process exits without `stop()`: SIGKILL every daemon of the
+ * cluster and remove its directory (synchronous: this runs in an `exit` handler).
+ */
+function killAll(dir: string, confPath: string): void {
+  if (!existsSync(join(dir, "run"))) return;
+  const names = readdirSync(join(dir, "run")).filter((f) => f.endsWith(".pid")).map((f) => f.slice(0, -4));
+  for (const name of names) {
+    const pid = daemonPid(dir, confPath, name);
+    if (pid !== undefined) signal(pid, "SIGKILL");
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    // A zombie (exited, not yet reaped by its parent) counts as gone.
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (!isAlive(pid)) return true;
+    await sleep(50);
+  }
+  return !isAlive(pid);
+}
+
+/** Polls `probe` (50 ms, growing to 500 ms) until true; throws after `timeoutMs`. */
+async function until(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let delay = 50;
+  for (;;) {
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > end) throw new Error(`ceph fixture: timed out waiting for ${what}`);
+    await sleep(delay);
+    delay = Math.min(500, delay * 1.5);
+  }
+}
+
+function ms(since: number): number {
+  return Math.round(performance.now() - since);
+}

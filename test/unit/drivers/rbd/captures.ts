@@ -1,0 +1,56 @@
+/** Loads the real `rbd`/`ceph` output captured by test/fixtures/rbd/capture.ts. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { FakeReply } from "../../../../src/testing/fake-runner.js";
+
+const dir = join(import.meta.dirname, "../../../fixtures/rbd");
+
+/** One captured command (see test/fixtures/rbd/README.md). */
+export interface Capture {
+  readonly name: string;
+  readonly program: "rbd" | "ceph";
+  readonly as: string;
+  readonly args: readonly string[];
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface Entry {
+  readonly name: string;
+  readonly program: "rbd" | "ceph";
+  readonly as: string;
+  readonly args: readonly string[];
+  readonly exitCode: number;
+  readonly stdout?: string;
+  readonly stderr?: string;
+}
+
+const entries = JSON.parse(readFileSync(join(dir, "captures.json"), "utf8")) as Entry[];
+
+/** The capture called `name` (throws when there is none: the fixtures and the tests disagree). */
+export function capture(name: string): Capture {
+  const e = entries.find((x) => x.name === name);
+  if (!e) throw new Error(`no capture named ${name} in test/fixtures/rbd/captures.json`);
+  return {
+    ...e,
+    stdout: e.stdout === undefined ? "" : readFileSync(join(dir, e.stdout), "utf8"),
+    stderr: e.stderr === undefined ? "" : readFileSync(join(dir, e.stderr), "utf8"),
+  };
+}
+
+/** The captured stdout of `name`. */
+export function stdoutOf(name: string): string {
+  return capture(name).stdout;
+}
+
+/** A FakeRunner reply replaying the capture (stdout, stderr, exit code). */
+export function replay(name: string): FakeReply {
+  const c = capture(name);
+  return { stdout: c.stdout, stderr: c.stderr, exitCode: c.exitCode };
+}
+
+/** Every capture's name. */
+export function captureNames(): string[] {
+  return entries.map((e) => e.name);
+}
