@@ -236,7 +236,9 @@ export class IpsanSession {
       }
       const index = (this.#preferred + n) % urls.length;
       const url = urls[index] ?? "";
-      return this.#loginOne(url, index, ctx).orElse((e) => {
+      // Share the time left fairly between the URLs still to try, so a hanging controller
+      // cannot use up the whole deadline before the next one gets a chance.
+      return this.#loginOne(url, index, urls.length - n, ctx).orElse((e) => {
         if (e.code === "ABORTED" || e.code === "TIMEOUT" || !e.transient) return errAsync(e);
         failures.push({ url: describeUrl(url), reason: typeof e.details.reason === "string" ? e.details.reason : e.code });
         return tryIndex(n + 1);
@@ -245,11 +247,11 @@ export class IpsanSession {
     return tryIndex(0);
   }
 
-  #loginOne(url: string, index: number, ctx: OperationContext): ResultAsync<Session, VolkitError> {
+  #loginOne(url: string, index: number, urlsLeft: number, ctx: OperationContext): ResultAsync<Session, VolkitError> {
     const body: Record<string, unknown> = { username: this.#conn.user, password: this.#conn.password, scope: "0" };
     if (this.#conn.vstoreName !== undefined) body.vstorename = this.#conn.vstoreName;
     const where = describeUrl(`${url}xx/sessions`);
-    return ResultAsync.fromSafePromise(exchange(this.#agent, { url: `${url}xx/sessions`, method: "POST", body, timeoutMs: this.#budget(ctx, this.#conn.loginTimeoutMs) }, ctx)).andThen(
+    return ResultAsync.fromSafePromise(exchange(this.#agent, { url: `${url}xx/sessions`, method: "POST", body, timeoutMs: this.#loginBudget(ctx, urlsLeft) }, ctx)).andThen(
       (outcome): ResultAsync<Session, VolkitError> => {
         if (outcome.kind !== "answer") return errAsync(transportError(outcome, where, ctx));
         if (outcome.code !== 0) {
@@ -282,6 +284,12 @@ export class IpsanSession {
     const left = ctx.remainingMs();
     if (left === undefined) return base;
     return Math.max(1, Math.min(base, left - Math.min(500, Math.floor(left / 10))));
+  }
+
+  /** The bound of one login attempt: the login timeout, or a fair share of the time left. */
+  #loginBudget(ctx: OperationContext, urlsLeft: number): number {
+    const share = ctx.remainingMs() === undefined ? this.#conn.loginTimeoutMs : Math.floor(this.#budget(ctx, this.#conn.loginTimeoutMs * urlsLeft) / Math.max(1, urlsLeft));
+    return Math.max(1, Math.min(this.#conn.loginTimeoutMs, share));
   }
 
   /** Another attempt is worth it only with time for a back-off and a request left. */

@@ -89,7 +89,8 @@ export class SimApi {
     const delay = this.#faults.takeDelay(method, logPath);
     if (delay > 0) await sleep(delay);
     const injected = this.#faults.takeFailure(method, logPath);
-    if (injected) return this.#answer(res, method, logPath, injected.code, injected.description ?? "Injected failure.", {});
+    if (injected?.httpStatus !== undefined) return this.#http(res, method, logPath, injected.httpStatus);
+    if (injected) return this.#answer(res, method, logPath, injected.code ?? ARRAY_ERRORS.PARAMETER_ERROR.code, injected.description ?? "Injected failure.", {});
     let body: Record<string, unknown> = {};
     if (raw.length > 0) {
       try {
@@ -148,7 +149,7 @@ export class SimApi {
 
   #http(res: ServerResponse, method: string, path: string, status: number): void {
     this.#log.push({ method, path, code: status, at: Date.now() });
-    res.writeHead(status, { "content-type": "text/plain" }).end(status === 404 ? "Not Found" : "Internal Server Error");
+    res.writeHead(status, { "content-type": "text/plain" }).end(status === 404 ? "Not Found" : `HTTP ${status}`);
   }
 }
 

@@ -16,10 +16,12 @@ export interface RequestMatch {
   readonly path?: string | RegExp;
 }
 
-/** Answer `code` instead of running the request. */
+/** Answer an array error code (or a bare HTTP status) instead of running the request. */
 export interface FailRule extends RequestMatch {
-  /** The array error code to answer. */
-  readonly code: number;
+  /** The array error code to answer (in an HTTP 200 envelope, as the array does). */
+  readonly code?: number;
+  /** Answer this HTTP status with no envelope instead (e.g. 503 from an overloaded web server). */
+  readonly httpStatus?: number;
   /** Its description (default: a generic one). */
   readonly description?: string;
   /** How many matching requests fail (default 1). */
