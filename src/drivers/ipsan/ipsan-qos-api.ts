@@ -1,7 +1,7 @@
 import { type ResultAsync, errAsync, okAsync } from "neverthrow";
 import { z } from "zod";
 import type { OperationContext } from "../../core/context.js";
-import type { VolkitError } from "../../core/errors.js";
+import { VolkitError } from "../../core/errors.js";
 import { OBJECT_TYPE } from "./ipsan-constants.js";
 import { isArrayError } from "./ipsan-errors.js";
 import { ArrayIdSchema, ArrayNameSchema, RestApi, check } from "./ipsan-rest.js";
@@ -97,6 +97,16 @@ export class QosApi extends RestApi {
   /** `DELETE /ioclass/<id>`; a missing policy succeeds (returns false). */
   delete(id: string, ctx: OperationContext): ResultAsync<boolean, VolkitError> {
     return check(ArrayIdSchema, id, "QoS id").andThen((qid) => this.act({ method: "DELETE", path: `/ioclass/${qid}`, body: { TYPE: String(OBJECT_TYPE.qos), ID: qid }, kind: "qos" }, ctx, ["OBJECT_NOT_EXIST"]));
+  }
+
+  /** Puts a LUN in a policy (read, add, write the LUN list; at most 64 LUNs per policy). */
+  addLun(id: string, lunId: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return check(ArrayIdSchema, lunId, "LUN id").andThen((lid) =>
+      this.find(id, ctx).andThen((policy) => {
+        if (!policy) return errAsync(new VolkitError("INVALID_STATE", `QoS policy ${id} does not exist`, { source: "ipsan", details: { qosId: id } }));
+        return policy.lunIds.includes(lid) ? okAsync(undefined) : this.setLuns(id, [...policy.lunIds, lid], ctx);
+      }),
+    );
   }
 
   /**

@@ -26,7 +26,7 @@ import type { SimBehaviour, SimWorld } from "./sim-world.js";
 
 export type { SimRequestRecord } from "./sim-api.js";
 export type { DelayRule, FailRule, RequestMatch } from "./sim-faults.js";
-export type { SimStateData } from "./sim-state.js";
+export type { SimClonePair, SimEthPort, SimGroup, SimHost, SimInitiator, SimLun, SimLunCopy, SimMember, SimPool, SimQos, SimSnapshot, SimStateData, SimView } from "./sim-state.js";
 
 /** Options of {@link startArraySimulator}. */
 export interface ArraySimulatorOptions {

@@ -7,117 +7,181 @@
 
 /** A storage pool. Capacities in 512-byte sectors. */
 export interface SimPool {
+  /** Pool id. */
   id: string;
+  /** Pool name. */
   name: string;
+  /** Capacity in 512-byte sectors. */
   totalSectors: number;
 }
 
 /** A LUN and its backing file. */
 export interface SimLun {
+  /** LUN id (shared id space with snapshots). */
   id: string;
+  /** LUN name. */
   name: string;
+  /** Free text. */
   description: string;
+  /** Pool id. */
   poolId: string;
+  /** 0 thick, 1 thin. */
   allocType: 0 | 1;
+  /** Size in sectors. */
   capacitySectors: number;
+  /** 32 hex digits, also the SCSI id tgtd presents. */
   wwn: string;
   /** Epoch ms until which the LUN reports "initializing" (53). */
   readyAt: number;
-  /** A clone LUN still depending on its source (Dorado HyperClone), and that source. */
+  /** A clone LUN still depending on its source (Dorado HyperClone). */
   isClone: boolean;
+  /** The LUN or snapshot an unsplit clone depends on. */
   cloneSourceId: string;
   /** QoS policy id ("" when none). */
   qosId: string;
+  /** Backing file. */
   file: string;
 }
 
 /** A snapshot of a LUN. */
 export interface SimSnapshot {
+  /** Snapshot id. */
   id: string;
+  /** Snapshot name. */
   name: string;
+  /** Free text. */
   description: string;
+  /** Source LUN. */
   lunId: string;
+  /** 32 hex digits. */
   wwn: string;
+  /** Size at activation. */
   capacitySectors: number;
   /** 45 inactive, 43 active, 44 rolling back. */
   runningStatus: string;
+  /** Rollback progress in percent ("" before any). */
   rollbackRate: string;
+  /** Epoch seconds a rollback ended, or "-1". */
   rollbackEndTime: string;
+  /** Point-in-time copy (exists while active). */
   file: string;
 }
 
 /** A LUN copy task. */
 export interface SimLunCopy {
+  /** Task id. */
   id: string;
+  /** Task name. */
   name: string;
+  /** Free text. */
   description: string;
+  /** COPYSPEED 1-4. */
   speed: string;
+  /** Source LUN or snapshot. */
   sourceId: string;
+  /** Target LUN. */
   targetId: string;
+  /** 36 idle, 39 copying, 40 complete, 41 stopped. */
   runningStatus: string;
+  /** 1 normal, 2 faulty. */
   healthStatus: string;
+  /** Percent done. */
   progress: number;
+  /** Epoch seconds, or "-1". */
   startTime: string;
+  /** Epoch seconds, or "-1". */
   stopTime: string;
 }
 
 /** A clone pair. */
 export interface SimClonePair {
+  /** Pair id. */
   id: string;
+  /** Source LUN or snapshot. */
   sourceId: string;
+  /** Target LUN. */
   targetId: string;
+  /** Speed 1-4. */
   copyRate: string;
+  /** "0" healthy. */
   copyStatus: string;
+  /** "0" not synced, "1" syncing, "2" complete. */
   syncStatus: string;
+  /** Percent done. */
   progress: number;
 }
 
 /** A host. */
 export interface SimHost {
+  /** Host id. */
   id: string;
+  /** Host name. */
   name: string;
+  /** Free text. */
   description: string;
+  /** OPERATIONSYSTEM code ("0" Linux). */
   operatingSystem: string;
 }
 
 /** A host, LUN or port group. */
 export interface SimGroup {
+  /** Group id. */
   id: string;
+  /** Group name. */
   name: string;
+  /** Free text. */
   description: string;
 }
 
 /** A LUN group member. */
 export interface SimMember {
+  /** 11 LUN, 27 snapshot. */
   type: 11 | 27;
+  /** Object id. */
   id: string;
 }
 
 /** A mapping view and what it associates. */
 export interface SimView {
+  /** View id. */
   id: string;
+  /** View name. */
   name: string;
+  /** Free text. */
   description: string;
+  /** Associated host group ("" none). */
   hostGroupId: string;
+  /** Associated LUN group ("" none). */
   lunGroupId: string;
+  /** Associated port group ("" none). */
   portGroupId: string;
 }
 
 /** An iSCSI initiator. The CHAP password is kept for tgtd and never returned by the REST API. */
 export interface SimInitiator {
+  /** Initiator name (its id). */
   iqn: string;
+  /** Host it belongs to ("" free). */
   hostId: string;
+  /** CHAP required. */
   useChap: boolean;
+  /** CHAP user. */
   chapName: string;
+  /** CHAP secret (for tgtd only). */
   chapPassword: string;
+  /** MULTIPATHTYPE. */
   multipathType: string;
 }
 
 /** An Ethernet front-end port serving iSCSI. */
 export interface SimEthPort {
+  /** Port id. */
   id: string;
+  /** Port name. */
   name: string;
+  /** Location like CTE0.A.IOM0.P0. */
   location: string;
+  /** IPv4 address of the portal. */
   ip: string;
   /** "1" normal. */
   healthStatus: string;
@@ -127,29 +191,49 @@ export interface SimEthPort {
 
 /** A QoS policy. */
 export interface SimQos {
+  /** Policy id. */
   id: string;
+  /** Policy name. */
   name: string;
+  /** LUNs in the policy. */
   lunIds: string[];
+  /** Activated. */
   enabled: boolean;
+  /** IOTYPE 0 read, 1 write, 2 both. */
   ioType: string;
+  /** MAXIOPS, MAXBANDWIDTH, MINIOPS, MINBANDWIDTH, LATENCY as set. */
   limits: Record<string, string>;
 }
 
 /** Every object of the simulated array (what the optional state file holds). */
 export interface SimStateData {
+  /** Id counters by kind. */
   counters: Record<string, number>;
+  /** Storage pools. */
   pools: SimPool[];
+  /** LUNs. */
   luns: SimLun[];
+  /** Snapshots. */
   snapshots: SimSnapshot[];
+  /** LUN copy tasks. */
   lunCopies: SimLunCopy[];
+  /** Clone pairs. */
   clonePairs: SimClonePair[];
+  /** Hosts. */
   hosts: SimHost[];
+  /** Host groups. */
   hostGroups: SimGroup[];
+  /** LUN groups. */
   lunGroups: SimGroup[];
+  /** Port groups. */
   portGroups: SimGroup[];
+  /** Mapping views. */
   views: SimView[];
+  /** iSCSI initiators. */
   initiators: SimInitiator[];
+  /** Front-end Ethernet ports. */
   ethPorts: SimEthPort[];
+  /** QoS policies. */
   qos: SimQos[];
   /** host group id → host ids. */
   hostGroupHosts: Record<string, string[]>;

@@ -232,6 +232,13 @@ describe("IP-SAN client objects against the simulator", () => {
     (await client.qos.activate(id, true, ctx))._unsafeUnwrap();
     expect((await client.qos.find(id, ctx))._unsafeUnwrap()).toMatchObject({ lunIds: [lun.id], runningStatus: "2", maxIops: "500", maxBandwidth: "100", ioType: "2" });
     expect((await client.luns.get(lun.id, ctx))._unsafeUnwrap().qosId).toBe(id);
+    const second = (await client.luns.create({ name: "obj-qos-2", poolId: "0", capacitySectors: 2048, allocType: "thin" }, ctx))._unsafeUnwrap().value;
+    (await client.qos.addLun(id, second.id, ctx))._unsafeUnwrap();
+    (await client.qos.addLun(id, second.id, ctx))._unsafeUnwrap();
+    expect((await client.qos.find(id, ctx))._unsafeUnwrap()?.lunIds).toEqual([lun.id, second.id]);
+    (await client.qos.removeLun(id, second.id, ctx))._unsafeUnwrap();
+    expect((await client.qos.find(id, ctx))._unsafeUnwrap()?.lunIds).toEqual([lun.id]);
+    (await client.luns.delete(second.id, ctx))._unsafeUnwrap();
     expect((await client.luns.delete(lun.id, ctx))._unsafeUnwrapErr().details.arrayError).toBe("OBJECT_IN_USE");
     (await client.qos.removeLun(id, lun.id, ctx))._unsafeUnwrap();
     expect((await client.qos.find(id, ctx))._unsafeUnwrap()).toBeUndefined();
