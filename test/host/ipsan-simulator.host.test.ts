@@ -254,3 +254,55 @@ describe("IP-SAN client + array simulator with a real tgtd data plane", () => {
     expect((await client.luns.get(lunId, ctx()))._unsafeUnwrap().id).toBe(lunId);
   });
 });
+
+describe("array simulator data plane under 32 hosts mapping at once", () => {
+  it("gives every host its LUN under a distinct host LUN id, exported on both port targets", async () => {
+    expect(missing).toBeUndefined();
+    const sim = await startArraySimulator({ protocol: "http" });
+    try {
+      const client = (await createIpsanClient({ ...sim.connection(), maxConcurrentRequests: 32 }))._unsafeUnwrap();
+      const HOSTS = 32;
+      // Each host runs Cinder's initialize_connection sequence on its own, all at once.
+      const mapped = await Promise.all(
+        Array.from({ length: HOSTS }, async (_v, i) => {
+          const c = ctx();
+          const iqn = `iqn.2024-01.org.volkit:many-${i}`;
+          const lun = (await client.luns.create({ name: `many-lun-${i}`, poolId: "0", capacitySectors: 2048 * (i + 1), allocType: "thin" }, c))._unsafeUnwrap().value;
+          const host = (await client.hosts.create({ name: `many-host-${i}` }, c))._unsafeUnwrap().value;
+          (await client.initiators.add(iqn, c))._unsafeUnwrap();
+          (await client.initiators.addToHost(iqn, host.id, c, { chap: { name: `many-user-${i}`, password: `Many-Secret-${String(i).padStart(2, "0")}` } }))._unsafeUnwrap();
+          const hg = (await client.hostGroups.create(`OpenStack_HostGroup_${host.id}`, c))._unsafeUnwrap().value;
+          (await client.hostGroups.addHost(hg.id, host.id, c))._unsafeUnwrap();
+          const lg = (await client.lunGroups.create(`OpenStack_LunGroup_${host.id}`, c))._unsafeUnwrap().value;
+          (await client.lunGroups.add(lg.id, lun.id, "lun", c))._unsafeUnwrap();
+          const view = (await client.mappingViews.create(`OpenStack_Mapping_View_${host.id}`, c))._unsafeUnwrap().value;
+          (await client.mappingViews.associate(view.id, { hostGroupId: hg.id }, c))._unsafeUnwrap();
+          (await client.mappingViews.associate(view.id, { lunGroupId: lg.id }, c))._unsafeUnwrap();
+          const hostLun = (await client.mappingViews.hostLunId(host.id, lun.id, c))._unsafeUnwrap();
+          return { i, iqn, hostLun: hostLun ?? 0, bytes: 2048 * (i + 1) * 512 };
+        }),
+      );
+      expect(new Set(mapped.map((m) => m.hostLun)).size).toBe(HOSTS);
+      expect(mapped.every((m) => m.hostLun >= 1)).toBe(true);
+      const show = await tool("tgtadm", ["-C", String(sim.iscsi.controlPort()), "--lld", "iscsi", "--op", "show", "--mode", "target"]);
+      for (const target of show.stdout.split(/^Target \d+: /m).slice(1)) {
+        expect(target.match(/Backing store type: rdwr/g)).toHaveLength(HOSTS);
+        expect(target.match(/iqn\.2024-01\.org\.volkit:many-/g)).toHaveLength(HOSTS);
+      }
+      // A few hosts read their own LUN's size through the target with their own CHAP.
+      const portal = sim.iscsi.targets[1];
+      for (const m of [mapped[0], mapped[17], mapped[31]]) {
+        if (!m || !portal) throw new Error("missing mapping");
+        const cap = await tool("iscsi-readcapacity16", ["-i", m.iqn, `iscsi://${portal.portal}/${portal.iqn}/${m.hostLun}`], {
+          LIBISCSI_CHAP_USERNAME: `many-user-${m.i}`,
+          LIBISCSI_CHAP_PASSWORD: `Many-Secret-${String(m.i).padStart(2, "0")}`,
+        });
+        expect(cap.code).toBe(0);
+        expect(cap.stdout).toContain(`Total size:${m.bytes}`);
+      }
+      void (await client.close(ctx()));
+    } finally {
+      await sim.stop();
+    }
+  });
+});

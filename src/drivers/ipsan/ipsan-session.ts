@@ -7,7 +7,7 @@ import { silentLogger, type Logger } from "../../core/events.js";
 import { withRetry } from "../../core/retry.js";
 import { ACCOUNT_STATE } from "./ipsan-constants.js";
 import type { IpsanConnection } from "./ipsan-connection.js";
-import { ARRAY_ERRORS, arrayError, arrayErrorSpec, type ArrayObjectKind } from "./ipsan-errors.js";
+import { ARRAY_ERRORS, arrayError, type ArrayObjectKind } from "./ipsan-errors.js";
 import { describeUrl, exchange, needsRelogin, retrySafe, transportError, type HttpMethod, type HttpOutcome } from "./ipsan-http.js";
 import { SessionSchema } from "./ipsan-types.js";
 
@@ -32,6 +32,9 @@ interface Session {
   /** Index of the REST URL it was opened on. */
   readonly urlIndex: number;
 }
+
+/** Time a re-login and repeat after a lost connection needs at least (else the failure is returned). */
+const MIN_REPEAT_MS = 1_000;
 
 /** Codes of a login answer that mean the credentials are wrong: never try the next URL with them. */
 const CREDENTIAL_CODES: ReadonlySet<number> = new Set(
@@ -157,11 +160,11 @@ export class IpsanSession {
   #attempt(call: RestCall, ctx: OperationContext): ResultAsync<unknown, VolkitError> {
     return this.#ensureSession(ctx).andThen((session) =>
       this.#send(session, call, ctx).andThen((first) => {
-        if (!needsRelogin(first) || !this.#mayRepeat(first, call)) return this.#result(first, session, call, ctx);
+        if (!needsRelogin(first) || !this.#mayRepeat(first, call, ctx)) return this.#result(first, session, call, ctx);
         this.#logger.info({ method: call.method, path: call.path, why: reasonOf(first) }, "ipsan: session lost, logging in again and repeating the call once");
         return this.#relogin(session, first.kind === "network", ctx).andThen((fresh) =>
           this.#send(fresh, call, ctx).andThen((second) => {
-            if (second.kind === "answer" && arrayErrorSpec(second.code)?.spec.relogin === true && second.code === ARRAY_ERRORS.UNAUTHORIZED.code) {
+            if (second.kind === "answer" && (second.code === ARRAY_ERRORS.UNAUTHORIZED.code || second.code === ARRAY_ERRORS.USER_OFFLINE.code)) {
               return errAsync(new VolkitError("AUTH_FAILED", `array rejected the session right after a fresh login (${call.method} ${call.path})`, { source: "ipsan", details: { arrayCode: second.code, arrayDescription: second.description } }));
             }
             return this.#result(second, fresh, call, ctx);
@@ -171,9 +174,16 @@ export class IpsanSession {
     );
   }
 
-  /** A lost connection repeats a write only when the request never reached the array. */
-  #mayRepeat(outcome: HttpOutcome, call: RestCall): boolean {
-    return outcome.kind !== "network" || !outcome.sent || call.method === "GET";
+  /**
+   * A lost connection repeats a write only when the request never reached the array, and any call
+   * only with time for a login and a request left (a repeat squeezed into the last milliseconds
+   * before the deadline could only fail later and less clearly).
+   */
+  #mayRepeat(outcome: HttpOutcome, call: RestCall, ctx: OperationContext): boolean {
+    if (outcome.kind !== "network") return true;
+    const left = ctx.remainingMs();
+    if (left !== undefined && left < MIN_REPEAT_MS) return false;
+    return !outcome.sent || call.method === "GET";
   }
 
   #send(session: Session, call: RestCall, ctx: OperationContext): ResultAsync<HttpOutcome, VolkitError> {

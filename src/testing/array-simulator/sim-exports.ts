@@ -51,6 +51,9 @@ export class SimExports {
   readonly #downPorts = new Set<string>();
   #queue: Promise<void> = Promise.resolve();
   #pending: Promise<void> | undefined;
+  /** The wanted exports of the latest scheduled reconcile, and that reconcile. */
+  #scheduledKey: string | undefined;
+  #scheduled: Promise<void> | undefined;
 
   constructor(opts: SimExportsOptions) {
     this.#opts = opts;
@@ -61,15 +64,26 @@ export class SimExports {
     return this.#tgtd;
   }
 
-  /** Brings tgtd in line with `state` (starting it when something is mapped). Coalesces bursts. */
+  /**
+   * Brings tgtd in line with `state` (starting it when something is mapped). A change that leaves
+   * the wanted exports as they are (a new host, an empty group) resolves at once, or with the
+   * reconcile already scheduled for the same exports; bursts share one reconcile.
+   */
   sync(state: SimStateData): Promise<void> {
+    const key = JSON.stringify(this.#desired(state), (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v instanceof Set ? [...v].sort() : v));
+    if (key === this.#scheduledKey) return this.#scheduled ?? Promise.resolve();
+    this.#scheduledKey = key;
     if (this.#pending) return this.#pending;
     const run = this.#queue.then(() => {
       this.#pending = undefined;
       return this.#reconcile(state);
     });
     this.#pending = run;
-    this.#queue = run.catch(() => undefined);
+    this.#scheduled = run;
+    this.#queue = run.catch(() => {
+      // A failed reconcile is retried by the next change.
+      this.#scheduledKey = undefined;
+    });
     return run;
   }
 
