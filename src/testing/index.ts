@@ -13,3 +13,4 @@ export * from "./conformance.js";
 export * from "./fake-tree.js";
 export * from "./fake-sysfs.js";
 export * from "./fake-connector.js";
+export * from "./array-simulator/index.js";
