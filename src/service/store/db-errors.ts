@@ -40,10 +40,11 @@ export function storeError(e: unknown, ctx: StatementContext): VolkitError {
   let errorCode: ErrorCode = "INTERNAL";
   let text = `${ctx.action} ${subject} failed: ${message}`;
   let transient = false;
+  const foreignKey = (code !== undefined && FOREIGN_KEY.has(code)) || (code?.startsWith("SQLITE_CONSTRAINT") === true && /FOREIGN KEY/.test(message));
   if (code !== undefined && UNIQUE.has(code)) {
     errorCode = ctx.spec?.exists ?? "CONFLICT";
     text = `${subject} already exists (${message})`;
-  } else if (code !== undefined && FOREIGN_KEY.has(code)) {
+  } else if (foreignKey) {
     errorCode = "CONFLICT";
     text = `${ctx.action} ${subject} refused: a referenced record is missing or a dependent record still exists (${message})`;
   } else if ((code !== undefined && TRANSIENT.test(code)) || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)) {

@@ -18,7 +18,7 @@ import { KyselyVolumeTable } from "./volume-table.js";
  */
 
 /** Runs the in-code migrations; `exclusive` wraps them for SQLite (see {@link openKyselyStore}). */
-function migrate(db: Kysely<LooseDb>, dialect: StoreDialect, exclusive?: Exclusive): ResultAsync<void, VolkitError> {
+export function migrate(db: Kysely<LooseDb>, dialect: StoreDialect, exclusive?: Exclusive): ResultAsync<void, VolkitError> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: () => Promise.resolve(serviceMigrations(dialect)) },
@@ -76,11 +76,15 @@ export interface Exclusive {
  */
 export function openKyselyStore(db: Kysely<LooseDb>, dialect: StoreDialect, exclusive?: Exclusive): ResultAsync<ServiceStore, VolkitError> {
   return migrate(db, dialect, exclusive)
-    .map(() => createStore(db, dialect))
+    .map(() => createStore(db, dialect, () => db.destroy()))
     .orElse((e) => ResultAsync.fromSafePromise(db.destroy().catch(() => undefined)).andThen(() => errAsync(e)));
 }
 
-function createStore(db: Kysely<LooseDb>, dialect: StoreDialect): ServiceStore {
+/**
+ * A {@link ServiceStore} over an already migrated Kysely instance; `release` runs once, on the
+ * first `close` (it destroys the instance, or drops one reference to a shared one).
+ */
+export function createStore(db: Kysely<LooseDb>, dialect: StoreDialect, release: () => Promise<void>): ServiceStore {
   const ctx: TableContext = { db, dialect };
   const attachments = new KyselyStatusTable<AttachmentRecord, AttachmentRecordInput, AttachmentPatch, AttachStatus, AttachmentOperation>(ctx, ATTACHMENTS, ATTACHMENT_RULES, ["volumeId"]);
   const volumes = new KyselyVolumeTable(ctx, attachments);
@@ -98,7 +102,7 @@ function createStore(db: Kysely<LooseDb>, dialect: StoreDialect): ServiceStore {
     migrations: () =>
       run({ action: "list the migrations of" }, () => db.selectFrom(MIGRATION_TABLE).select("name").orderBy("name").execute()).map((rows) => rows.map((r) => String(r.name))),
     close: () => {
-      closed ??= db.destroy();
+      closed ??= release();
       return run({ action: "close" }, () => closed ?? Promise.resolve());
     },
   };

@@ -2,12 +2,13 @@ import { ResultAsync, errAsync } from "neverthrow";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import type BetterSqlite3 from "better-sqlite3";
 import type { Pool } from "pg";
+import { resolve } from "node:path";
 import { z } from "zod";
 import { VolkitError } from "../../core/errors.js";
 import { registerSecret } from "../../core/secrets.js";
 import { AbsolutePathSchema, HostSchema, PortSchema, validate } from "../../core/validation.js";
 import { secretString } from "../records/record-fields.js";
-import { openKyselyStore, type Exclusive } from "./kysely-store.js";
+import { createStore, migrate, openKyselyStore, type Exclusive } from "./kysely-store.js";
 import type { LooseDb } from "./kysely-table.js";
 import type { ServiceStore } from "./store.js";
 
@@ -90,18 +91,57 @@ function exclusiveOn(handle: BetterSqlite3.Database): Exclusive {
   };
 }
 
-function openSqlite(path: string, busyTimeoutMs: number): ResultAsync<ServiceStore, VolkitError> {
+/** One open SQLite file in this process: its Kysely instance and how many stores use it. */
+interface SharedSqlite {
+  readonly ready: ResultAsync<Kysely<LooseDb>, VolkitError>;
+  refs: number;
+}
+
+/**
+ * Stores opened on the same file in one process share one connection. better-sqlite3 is
+ * synchronous: a second connection waiting for the first one's write lock would block the event
+ * loop the first one needs to finish its transaction. Kysely's driver queues statements on the one
+ * connection instead; other processes wait on the busy timeout as usual.
+ */
+const sharedFiles = new Map<string, SharedSqlite>();
+
+function openSqliteDb(path: string, busyTimeoutMs: number): ResultAsync<Kysely<LooseDb>, VolkitError> {
   return loadDriver("better-sqlite3", "12", () => import("better-sqlite3"))
     .andThen((mod) =>
       ResultAsync.fromPromise(
         Promise.resolve().then(() => openSqliteHandle(cjsExport<typeof BetterSqlite3>(mod), path, busyTimeoutMs)),
-        (e) => new VolkitError("STORE_UNAVAILABLE", `cannot open the SQLite store ${path}: ${e instanceof Error ? e.message : String(e)}`, { source: "store", cause: e }),
+        (e) => new VolkitError("STORE_UNAVAILABLE", `cannot open the SQLite store ${path}: ${e instanceof Error ? e.message : String(e)}`, { source: "store", cause: e, transient: true }),
       ),
     )
     .andThen((handle) => {
       const db = new Kysely<LooseDb>({ dialect: new SqliteDialect({ database: handle }) });
-      return openKyselyStore(db, "sqlite", exclusiveOn(handle));
+      return migrate(db, "sqlite", exclusiveOn(handle))
+        .map(() => db)
+        .orElse((e) => ResultAsync.fromSafePromise(db.destroy().catch(() => undefined)).andThen(() => errAsync(e)));
     });
+}
+
+function openSqlite(path: string, busyTimeoutMs: number): ResultAsync<ServiceStore, VolkitError> {
+  if (path === ":memory:") return openSqliteDb(path, busyTimeoutMs).map((db) => createStore(db, "sqlite", () => db.destroy()));
+  const key = resolve(path);
+  let shared = sharedFiles.get(key);
+  if (shared === undefined) {
+    const created: SharedSqlite = { ready: openSqliteDb(key, busyTimeoutMs), refs: 0 };
+    sharedFiles.set(key, created);
+    shared = created;
+  }
+  const entry = shared;
+  entry.refs++;
+  const release = async (): Promise<void> => {
+    entry.refs--;
+    if (entry.refs > 0) return;
+    if (sharedFiles.get(key) === entry) sharedFiles.delete(key);
+    const db = await entry.ready;
+    if (db.isOk()) await db.value.destroy();
+  };
+  return entry.ready
+    .map((db) => createStore(db, "sqlite", release))
+    .orElse((e) => ResultAsync.fromSafePromise(release()).andThen(() => errAsync(e)));
 }
 
 /**
