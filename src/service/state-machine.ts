@@ -396,10 +396,10 @@ export type BackupOperation = keyof typeof BACKUP_RULES;
  * canStartSimple(SNAPSHOT_RULES, "delete", "creating"); // Err INVALID_STATE
  * ```
  */
-export function canStartSimple<S extends string, R extends Record<string, SimpleRule<S>>>(
-  rules: R,
-  op: keyof R & string,
-  status: S | undefined,
+export function canStartSimple<S extends string>(
+  rules: Readonly<Record<string, SimpleRule<S>>>,
+  op: string,
+  status: NoInfer<S> | undefined,
 ): Result<SimpleRule<S>, VolkitError> {
   const rule = rules[op];
   if (rule === undefined) return err(new VolkitError("INVALID_ARGUMENT", `unknown operation ${op}`, { source: "service" }));

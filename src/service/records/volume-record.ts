@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { registerSecret } from "../../core/secrets.js";
 import { SizeGiBSchema } from "../../core/validation.js";
 import { AttachStatusSchema, MigrationStatusSchema, VolumeStatusSchema } from "../state-machine.js";
 import { BackendNameSchema, DisplayNameSchema, MetadataSchema, PoolNameSchema, RecordIdSchema, RecordMetaFields, secretString } from "./record-fields.js";
@@ -52,8 +53,13 @@ export const VolumeRecordSchema = z.object({
   metadata: MetadataSchema.default({}),
   /** Where the backend keeps it (driver's model update). */
   providerLocation: z.string().max(4096).optional(),
-  /** Export auth, e.g. `"CHAP <user> <secret>"`: a secret, registered for redaction when parsed. */
-  providerAuth: secretString(z.string().max(1024)).optional(),
+  /**
+   * Export auth, e.g. `"CHAP <user> <secret>"`: a secret, registered for redaction when parsed
+   * (the whole value, and the secret word of a CHAP triple on its own).
+   */
+  providerAuth: secretString(z.string().max(1024))
+    .superRefine((value) => registerSecret(/^CHAP\s+\S+\s+(\S+)/.exec(value)?.[1]))
+    .optional(),
   /** Driver-private id. */
   providerId: z.string().max(255).optional(),
   /** Where its first bytes came from. */
