@@ -130,7 +130,7 @@ export class KyselyTable<T, TInput, TPatch, S extends string = never> {
   #expectation(expect: Expectation<S> | undefined): [string, "=" | "in", unknown][] {
     const out: [string, "=" | "in", unknown][] = [];
     if (expect?.revision !== undefined) out.push(["revision", "=", expect.revision]);
-    if (expect?.status !== undefined && this.spec.statusField !== undefined) out.push([this.statusColumn(), "in", [...expect.status, "\u0000none"]]);
+    if (expect?.status !== undefined && this.spec.statusField !== undefined) out.push([this.statusColumn(), "in", [...expect.status]]);
     return out;
   }
 
@@ -177,7 +177,7 @@ export class KyselyTable<T, TInput, TPatch, S extends string = never> {
         .updateTable(this.spec.table)
         .set({ ...row, revision: nextRevision, updated_at: nowValue(this.#ctx.dialect) })
         .where(this.spec.keyColumn, "=", key);
-      for (const [column, op, value] of conditions) q = q.where(column, op, value);
+      for (const [column, op, value] of conditions) q = Array.isArray(value) && value.length === 0 ? q.where(sql<boolean>`1 = 0`) : q.where(column, op, value);
       return q.returningAll().executeTakeFirst();
     });
   }
@@ -194,7 +194,7 @@ export class KyselyTable<T, TInput, TPatch, S extends string = never> {
   deleteRow(db: Kysely<LooseDb>, key: string, conditions: readonly [string, "=" | "in", unknown][]): ResultAsync<Row | undefined, VolkitError> {
     return run({ spec: this.spec, key, action: "remove" }, () => {
       let q = db.deleteFrom(this.spec.table).where(this.spec.keyColumn, "=", key);
-      for (const [column, op, value] of conditions) q = q.where(column, op, value);
+      for (const [column, op, value] of conditions) q = Array.isArray(value) && value.length === 0 ? q.where(sql<boolean>`1 = 0`) : q.where(column, op, value);
       return q.returningAll().executeTakeFirst();
     });
   }

@@ -21,9 +21,6 @@ import type { StoreDialect } from "./store.js";
  * and each guard as a subquery on the same statement, so the check and the change are one step.
  */
 
-/** Never a status: keeps `IN (…)` valid when a list is empty. */
-const NO_STATUS = "\u0000";
-
 type Eb = ExpressionBuilder<LooseDb, string>;
 
 function guardSql(eb: Eb, guard: VolumeGuard): Expression<SqlBool> {
@@ -60,12 +57,13 @@ export function startWhere(c: StartConditions, dialect: StoreDialect): (eb: Eb) 
   return (eb) => {
     const parts: Expression<SqlBool>[] = [];
     if (c.statuses !== "any") {
-      parts.push(
-        eb.or([
-          eb("volumes.status", "in", [...c.statuses, NO_STATUS]),
-          eb.and([eb("volumes.status", "in", [...c.multiattachStatuses, NO_STATUS]), eb("volumes.multiattach", "=", encodeValue("bool", true, dialect))]),
-        ]),
-      );
+      const allowed: Expression<SqlBool>[] = [];
+      if (c.statuses.length > 0) allowed.push(eb("volumes.status", "in", [...c.statuses]));
+      if (c.multiattachStatuses.length > 0) {
+        allowed.push(eb.and([eb("volumes.status", "in", [...c.multiattachStatuses]), eb("volumes.multiattach", "=", encodeValue("bool", true, dialect))]));
+      }
+      // eb.or([]) is false: no allowed status means the start never wins.
+      parts.push(eb.or(allowed));
     }
     for (const g of c.guards) parts.push(guardSql(eb, g));
     return eb.and(parts);

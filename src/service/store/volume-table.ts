@@ -175,7 +175,7 @@ export class KyselyVolumeTable extends KyselyTable<VolumeRecord, VolumeRecordInp
     if (options.attachStatus !== undefined) set.attach_status = options.attachStatus;
     const conditions: [string, "=" | "in", unknown][] = [];
     if (options.expect?.revision !== undefined) conditions.push(["revision", "=", options.expect.revision]);
-    if (options.expect?.status !== undefined) conditions.push(["status", "in", [...options.expect.status, "\u0000"]]);
+    if (options.expect?.status !== undefined) conditions.push(["status", "in", [...options.expect.status]]);
     return this.updateRow(this.ctx.db, id, set, conditions).andThen((row) =>
       row === undefined ? this.lost<VolumeRecord>(id, options.expect ?? {}) : this.decode(row).map((record) => ({ won: true as const, record })),
     );
