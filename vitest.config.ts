@@ -16,6 +16,8 @@ export default defineConfig({
           name: "host",
           include: ["test/host/**/*.host.test.ts"],
           environment: "node",
+          // One private PostgreSQL server (127.0.0.1, free port, temp dir) for the whole project.
+          globalSetup: ["test/host/postgres-global-setup.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           fileParallelism: false,
