@@ -11,6 +11,7 @@ export default defineConfig({
     "drivers/nfs/index": "src/drivers/nfs/index.ts",
     "remotefs/index": "src/remotefs/index.ts",
     "libvirt/index": "src/libvirt/index.ts",
+    "service/index": "src/service/index.ts",
     "testing/index": "src/testing/index.ts",
   },
   format: ["esm"],

@@ -16,8 +16,9 @@ export default defineConfig({
           name: "host",
           include: ["test/host/**/*.host.test.ts"],
           environment: "node",
-          // One private single-node Ceph cluster for every Ceph/RBD/S3 test file of the run.
-          globalSetup: ["test/host/ceph.global-setup.ts"],
+          // Shared fixtures for the whole project: one private single-node Ceph cluster (RBD, S3)
+          // and one private PostgreSQL server (127.0.0.1, free ports, temp dirs).
+          globalSetup: ["test/host/ceph.global-setup.ts", "test/host/postgres-global-setup.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           fileParallelism: false,
