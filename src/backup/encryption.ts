@@ -16,11 +16,11 @@ import type { EncryptionParams } from "./manifest.js";
 
 /** A 32-byte key: raw bytes, or the same as base64 / 64 hex digits. */
 export const EncryptionKeySchema = z.union([
-  z.instanceof(Uint8Array).refine((k) => k.length === 32, "must be 32 bytes"),
+  z.custom<Uint8Array>((k) => k instanceof Uint8Array, "must be bytes").refine((k) => k.length === 32, "must be 32 bytes"),
   z.string().regex(/^[0-9a-fA-F]{64}$|^[A-Za-z0-9+/]{43}=$/, "must be 32 bytes as 64 hex digits or base64"),
 ]);
 /** A 32-byte encryption key (raw, hex or base64). */
-export type EncryptionKey = z.input<typeof EncryptionKeySchema>;
+export type EncryptionKey = Uint8Array | string;
 
 /** The sub-keys of one key. */
 export interface DerivedKeys {

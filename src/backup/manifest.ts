@@ -200,6 +200,9 @@ function consistencyProblem(m: Omit<BackupManifest, never>): string | undefined 
   if (m.chunks.length !== count) return `expected ${count} chunks for ${m.sizeBytes} bytes, found ${m.chunks.length}`;
   const blocksPerChunk = m.chunkSize / m.blockSize;
   const ancestors = new Set(m.chain);
+  if ((m.parent === undefined) !== (m.chain.length === 0)) return "parent and chain disagree";
+  if (m.parent !== undefined && m.chain[m.chain.length - 1] !== m.parent.backupId) return "the chain must end with the parent";
+  if (ancestors.has(m.backupId) || ancestors.size !== m.chain.length) return "the chain repeats a backup";
   for (const [i, c] of m.chunks.entries()) {
     if (c.index !== i || c.offset !== i * m.chunkSize || c.length !== chunkLength(m.sizeBytes, m.chunkSize, i)) return `chunk ${i} has index/offset/length ${c.index}/${c.offset}/${c.length}`;
     if (c.kind === "delta") {
@@ -219,9 +222,6 @@ function consistencyProblem(m: Omit<BackupManifest, never>): string | undefined 
     expected += s.chunkCount;
   }
   if (expected !== count) return `hash segments cover ${expected} chunks of ${count}`;
-  if ((m.parent === undefined) !== (m.chain.length === 0)) return "parent and chain disagree";
-  if (m.parent !== undefined && m.chain[m.chain.length - 1] !== m.parent.backupId) return "the chain must end with the parent";
-  if (ancestors.has(m.backupId) || ancestors.size !== m.chain.length) return "the chain repeats a backup";
   return undefined;
 }
 

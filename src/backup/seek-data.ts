@@ -23,7 +23,7 @@ export function seekDataArgv(path: string): [string, ...string[]] {
 
 /**
  * Parses `xfs_io seek -a -r` output (`Whence\tResult` then `DATA\t<offset>` / `HOLE\t<offset>`
- * lines, the last may say `EOF`) into data extents of a file of `sizeBytes`.
+ * lines, the last may say `EOF`) into the data extents within the first `sizeBytes` of the file.
  */
 export function parseSeekData(stdout: string, sizeBytes: number): Result<ByteExtent[], VolkitError> {
   const lines = stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "");
@@ -32,13 +32,16 @@ export function parseSeekData(stdout: string, sizeBytes: number): Result<ByteExt
   for (const line of lines) {
     const m = /^(DATA|HOLE)\s+(\d+|EOF)$/.exec(line);
     if (!m) return err(new VolkitError("PARSE_ERROR", `unexpected xfs_io seek line: ${JSON.stringify(line.slice(0, 80))}`, { source: "backup" }));
-    marks.push({ kind: m[1] as "DATA" | "HOLE", offset: m[2] === "EOF" ? sizeBytes : Number(m[2]) });
+    marks.push({ kind: m[1] as "DATA" | "HOLE", offset: m[2] === "EOF" ? Number.MAX_SAFE_INTEGER : Number(m[2]) });
   }
   const extents: ByteExtent[] = [];
   for (const [i, mark] of marks.entries()) {
-    const end = Math.min(sizeBytes, marks[i + 1]?.offset ?? sizeBytes);
-    if (mark.offset > end) return err(new VolkitError("PARSE_ERROR", "xfs_io seek offsets are not increasing", { source: "backup" }));
-    if (mark.kind === "DATA" && end > mark.offset) extents.push({ offset: mark.offset, length: end - mark.offset });
+    const next = marks[i + 1]?.offset ?? Math.max(mark.offset, sizeBytes);
+    if (next < mark.offset) return err(new VolkitError("PARSE_ERROR", "xfs_io seek offsets are not increasing", { source: "backup" }));
+    // Clipped to sizeBytes: the caller may back up less than the whole file.
+    const start = Math.min(mark.offset, sizeBytes);
+    const end = Math.min(next, sizeBytes);
+    if (mark.kind === "DATA" && end > start) extents.push({ offset: start, length: end - start });
   }
   return ok(extents);
 }
