@@ -56,7 +56,10 @@ export const HoleChunkSchema = z.strictObject({ ...ChunkBase, kind: z.literal("h
 export const FullChunkSchema = z.strictObject({
   ...ChunkBase,
   kind: z.literal("full"),
-  /** Digest of the chunk's bytes (see {@link BackupManifest.digest}). */
+  /**
+   * Digest of the chunk: the digest (see {@link BackupManifest.digest}) of its 32 KiB block
+   * digests concatenated in order — a two-level hash tree, so every byte is hashed once.
+   */
   digest: Hex64,
   /** The object holding it. */
   object: ObjectRefSchema,

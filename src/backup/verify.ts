@@ -121,6 +121,7 @@ async function check(
   const problems: VerifyProblem[] = [];
   let fatal: VolkitError | undefined;
   let chunksChecked = 0;
+  let bytesChecked = 0;
   const record = (r: Result<unknown, VolkitError>): void => {
     if (r.isOk()) return;
     if (r.error.code !== "BACKUP_CORRUPT") {
@@ -140,8 +141,10 @@ async function check(
   const tasks: (() => Promise<void>)[] = [
     ...manifest.hashSegments.map((s) => async () => record(await resolver.checkStored(manifest.backupId, s.object, undefined, level === "content"))),
     ...manifest.chunks.map((c) => async () => {
-      chunksChecked++;
       record(level === "content" ? await resolver.resolve(manifest.backupId, c.index) : await storedOnly(resolver, chain, manifest.backupId, c.index));
+      chunksChecked++;
+      bytesChecked += c.length;
+      ctx.progress("verify", bytesChecked, manifest.sizeBytes);
     }),
   ];
   const running = new Set<Promise<void>>();
