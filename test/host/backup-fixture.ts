@@ -89,3 +89,17 @@ export function rewriteFraction(path: string, sizeBytes: number, fraction: numbe
   }
   return written;
 }
+
+/** Creates `path` fully written: 1 MiB pieces, alternately random and text (every byte is data). */
+export function writeDenseVolume(path: string, sizeBytes: number, seed = 17): void {
+  const rnd = seededRandom(seed);
+  const fd = openSync(path, "w");
+  try {
+    for (let at = 0, i = 0; at < sizeBytes; at += 1024 * KiB, i++) {
+      const length = Math.min(1024 * KiB, sizeBytes - at);
+      writeSync(fd, i % 2 === 0 ? randomBytes(length) : logText(length, rnd), 0, length, at);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -145,6 +145,48 @@ describe("backup of a 1 GiB sparse file-backed volume to a directory", () => {
   }, 300_000);
 });
 
+describe("block devices (loop devices over sparse files)", () => {
+  const loops: string[] = [];
+  afterAll(() => {
+    for (const dev of loops) spawnSync("losetup", ["-d", dev]);
+  });
+
+  function attach(file: string): string {
+    const r = spawnSync("losetup", ["-f", "--show", file], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`losetup failed (needs root and the loop module): ${r.stderr}`);
+    const dev = r.stdout.trim();
+    loops.push(dev);
+    return dev;
+  }
+
+  it("backs up a device (size from sysfs) and restores into another, discarding holes so its backing file stays sparse", async () => {
+    requireTool(["losetup", "--version"], "mount");
+    requireTool(["blkdiscard", "--version"], "util-linux");
+    const sourceFile = join(root, "loop-source.raw");
+    writeSparseVolume(sourceFile, 128 * MiB, 0.1, 7);
+    const sourceDev = attach(sourceFile);
+    const m = await must(backupFromSource(repo, { path: sourceDev }, { backupId: "device" }));
+    expect(m.sizeBytes).toBe(128 * MiB);
+    // No allocation map for a device: every byte is read, zero chunks still become holes.
+    expect(m.stats.bytesRead).toBe(128 * MiB);
+    expect(m.stats.chunksHoles).toBeGreaterThan(0);
+
+    // The target's backing file holds old data everywhere: discard must make the holes read as zeros.
+    const targetFile = join(root, "loop-target.raw");
+    const fd = openSync(targetFile, "w");
+    for (let at = 0; at < 128 * MiB; at += 16 * MiB) writeSync(fd, Buffer.alloc(16 * MiB, 0x5c), 0, 16 * MiB, at);
+    closeSync(fd);
+    const targetDev = attach(targetFile);
+    const report = await must(restoreToTarget(repo, "device", { path: targetDev, holes: "discard" }));
+    expect(report).toMatchObject({ created: false, holes: "discard" });
+    expect(await sha256(targetDev)).toBe(await sha256(sourceDev));
+    expect(allocated(targetFile)).toBeLessThanOrEqual(allocated(sourceFile) + MiB);
+
+    const refused = await restoreToTarget(repo, "device", { path: targetDev, holes: "punch" });
+    expect(refused.isErr() && refused.error.code).toBe("INVALID_ARGUMENT");
+  }, 300_000);
+});
+
 describe("backup to an NFS share repository (the share mapped to a directory: this host's kernel has no NFS)", () => {
   it("backs up and restores through the mount manager, releasing the share on close", async () => {
     const share = "127.0.0.1:/srv/backups";
