@@ -134,7 +134,11 @@ async function run(repo: BackupRepository, ctx: OperationContext, req: Request):
     return err(reader.error);
   }
   try {
-    const marker = plan.parent === undefined ? okAsync(undefined) : repo.put(childMarkerKey(plan.parent.manifest.backupId, backupId), Buffer.from(JSON.stringify({ child: backupId, createdAt: createdAt.toISOString() })), ctx).map(() => undefined);
+    // Objects of an earlier unpublished attempt with this id (a crash before its cleanup) go first,
+    // so the new backup's prefix holds only what its manifest will name.
+    const leftovers = forEachPage(repo, backupPrefix(backupId), {}, ctx, (page) => (page.objects.length === 0 ? undefined : repo.delete(page.objects.map((o) => o.key), ctx)));
+    const parentId = plan.parent?.manifest.backupId;
+    const marker = parentId === undefined ? leftovers : leftovers.andThen(() => repo.put(childMarkerKey(parentId, backupId), Buffer.from(JSON.stringify({ child: backupId, createdAt: createdAt.toISOString() })), ctx).map(() => undefined));
     const outcome = await marker.andThen(() => new ResultAsync(runBackupChunks(repo, ctx, plan, jobs.value, reader.value)));
     const published = await (outcome.isErr()
       ? errAsync<BackupManifest, VolkitError>(outcome.error)

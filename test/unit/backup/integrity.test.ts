@@ -147,6 +147,16 @@ describe("abort and deadline", () => {
     expect(await allKeys(repo)).toEqual(before);
   });
 
+  it("a retry with the same id replaces what a crashed attempt left", async () => {
+    const dir = tempDir();
+    const { repo } = tempRepo();
+    const file = makeFile(join(dir, "vol"), 256 * KiB, [{ offset: 0, data: random(100) }]);
+    await must(repo.put("backups/again/chunks/00000001.delta", Buffer.from("stale"), ctx));
+    const m = await must(backupFromSource(repo, { path: file, allocation: "none" }, { threads: 0, chunkSize, backupId: "again" }));
+    expect((await allKeys(repo)).sort()).toEqual(["backups/again/chunks/00000000.full", "backups/again/hashes/000000.bin", "backups/again/manifest.json"]);
+    expect(m.chunks.map((c) => c.kind)).toEqual(["full", "hole"]);
+  });
+
   it("fails with TIMEOUT past its deadline and cleans up", async () => {
     const dir = tempDir();
     const { repo } = tempRepo();
