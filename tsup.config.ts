@@ -12,6 +12,9 @@ export default defineConfig({
     "remotefs/index": "src/remotefs/index.ts",
     "libvirt/index": "src/libvirt/index.ts",
     "service/index": "src/service/index.ts",
+    "backup/index": "src/backup/index.ts",
+    // The backup worker thread's script, loaded by path (new Worker), so an entry of its own.
+    "backup/chunk-worker": "src/backup/chunk-worker.ts",
     "testing/index": "src/testing/index.ts",
   },
   format: ["esm"],
