@@ -24,6 +24,7 @@ export { checkIoTune, iotuneFromQosSpecs } from "./libvirt-qos.js";
 export { diskElement, renderDiskXml } from "./libvirt-render.js";
 export { DISK_RULES, RULES, type DiskRule, type DiskRuleInfo, type RuleEnforcer } from "./libvirt-rules.js";
 export { SERIAL_MAX_BYTES, guestDiskByIdPath, serialFromVolumeId } from "./libvirt-serial.js";
+export { CONTROL_CHARACTER_PATTERN, DiskSourcePathSchema, SecretUsageSchema, UUID_PATTERN, isPlainText } from "./libvirt-text.js";
 export type * from "./libvirt-types.js";
 export { diskFromXmlNode, parseDiskXml, parseDomainDisks } from "./libvirt-parse.js";
 export { childNamed, childrenNamed, parseXml, MAX_XML_BYTES, MAX_XML_DEPTH, type XmlNode } from "./libvirt-xml-reader.js";

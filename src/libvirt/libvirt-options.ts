@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ConnectionInfoSchema } from "../core/types.js";
-import { AbsolutePathSchema, IqnSchema } from "../core/validation.js";
-import { isXmlSafe } from "./libvirt-xml-writer.js";
+import { IqnSchema } from "../core/validation.js";
+import { DiskSourcePathSchema, SecretUsageSchema, UUID_PATTERN } from "./libvirt-text.js";
 
 /**
  * Options of the libvirt disk builder, validated with zod at the boundary. Single-field rules
@@ -45,8 +45,6 @@ export const TARGET_DEV_PATTERN = /^(fd|hd|sd|vd|xvd|ubd)[a-zA-Z0-9_]+$/;
 export const SERIAL_PATTERN = /^[A-Za-z0-9_.+\- ]+$/;
 /** libvirt's `genericName` pattern, which `<auth username>` must match. */
 export const AUTH_USERNAME_PATTERN = /^[a-zA-Z0-9_+-]+$/;
-/** libvirt's `UUID` pattern (with or without dashes). */
-export const UUID_PATTERN = /^([a-fA-F0-9]{32}|[a-fA-F0-9]{8}-([a-fA-F0-9]{4}-){3}[a-fA-F0-9]{12})$/;
 /** Highest throttle value QEMU accepts (`bps/iops/max values must be within [0, 1e15]`). */
 export const IOTUNE_MAX_VALUE = 1_000_000_000_000_000;
 
@@ -100,8 +98,6 @@ export const IoTuneSchema = z.strictObject(
 );
 /** I/O limits. */
 export type IoTune = Partial<Record<IoTuneField, number>>;
-
-const XmlSafe = (s: string): boolean => isXmlSafe(s);
 
 /** A block size QEMU accepts: a power of two from 512 bytes to 2 MiB. */
 const BlockSizeSchema = z
@@ -226,7 +222,7 @@ export const DiskOptionsSchema = z.strictObject({
   chapSecret: z
     .strictObject({
       uuid: z.string().regex(UUID_PATTERN, "must be a UUID").optional(),
-      usage: z.string().min(1).max(255).regex(/^[^/\n]+$/, "must not contain '/' or a newline").refine(XmlSafe, "holds a character XML cannot represent").optional(),
+      usage: SecretUsageSchema.optional(),
     })
     .optional(),
   /** Network mode: which path of a multipath connection QEMU logs in to (index into `targetPortals`). */
@@ -241,7 +237,7 @@ export type ParsedDiskOptions = z.output<typeof DiskOptionsSchema>;
 
 /**
  * What a host connector attached (the `AttachedDevice` contract), validated for use in XML: an
- * absolute path without characters XML cannot carry.
+ * absolute path to a device or file without control characters.
  *
  * @example
  * ```ts
@@ -250,10 +246,10 @@ export type ParsedDiskOptions = z.output<typeof DiskOptionsSchema>;
  */
 export const AttachedDeviceSchema = z.object({
   type: z.enum(["block", "file"]),
-  path: AbsolutePathSchema.refine(XmlSafe, "holds a character XML cannot represent"),
+  path: DiskSourcePathSchema,
   scsiWwn: z.string().optional(),
   multipathId: z.string().optional(),
-  paths: z.array(z.string()),
+  paths: z.array(DiskSourcePathSchema),
   format: z.enum(DISK_FORMATS).optional(),
   sizeBytes: z.number().nonnegative().optional(),
 });

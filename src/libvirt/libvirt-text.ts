@@ -1,0 +1,44 @@
+import { z } from "zod";
+import { AbsolutePathSchema } from "../core/validation.js";
+import { isXmlSafe } from "./libvirt-xml-writer.js";
+
+/**
+ * Field checks for the strings volkit writes into libvirt XML that no enumeration or pattern of
+ * libvirt's schema covers: paths, secret usages, UUIDs.
+ */
+
+/** libvirt's `UUID` pattern (with or without dashes). */
+export const UUID_PATTERN = /^([a-fA-F0-9]{32}|[a-fA-F0-9]{8}-([a-fA-F0-9]{4}-){3}[a-fA-F0-9]{12})$/;
+
+/**
+ * Characters no name, path or secret usage volkit writes into XML may hold: C0 controls (tab,
+ * newline and carriage return included: libvirt, QEMU and shells each treat them differently),
+ * DEL, C1 controls and the Unicode bidirectional overrides and isolates, which make a string read
+ * differently from what it is.
+ */
+// eslint-disable-next-line no-control-regex
+export const CONTROL_CHARACTER_PATTERN = /[\u0000-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
+
+/** True when `value` holds none of {@link CONTROL_CHARACTER_PATTERN}'s characters (and XML can carry it). */
+export function isPlainText(value: string): boolean {
+  return !CONTROL_CHARACTER_PATTERN.test(value) && isXmlSafe(value);
+}
+
+const PLAIN_TEXT_MESSAGE = "must not hold control characters (tab, newline, carriage return, other C0/C1 controls, DEL) or bidirectional overrides";
+
+/**
+ * A libvirt secret usage name (`<secret usage=…>`): what `virsh secret-define` was given in
+ * `<usage><target>` (iSCSI) or `<usage><name>` (Ceph). No `/` (libvirt looks secrets up by it) and
+ * nothing {@link isPlainText} refuses.
+ */
+export const SecretUsageSchema = z.string().min(1).max(255).regex(/^[^/]+$/, "must not contain '/'").refine(isPlainText, PLAIN_TEXT_MESSAGE);
+
+/**
+ * A path the guest's disk is backed by (`<source dev|file=…>`): absolute, no `..`, none of the
+ * characters {@link isPlainText} refuses, and never a directory (`/`, or a trailing `/`).
+ */
+export const DiskSourcePathSchema = AbsolutePathSchema.refine(isPlainText, PLAIN_TEXT_MESSAGE).refine(
+  (p) => p !== "/" && !p.endsWith("/"),
+  "must name a device or file, not a directory ('/' or a trailing '/')",
+);
+
