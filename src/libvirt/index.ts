@@ -18,13 +18,15 @@
  *
  * @packageDocumentation
  */
-export { buildDiskXml, resolveDisk, CDROM_BUSES, DISCARD_BUSES, DRIVE_ADDRESS_BUSES, type ConnectionInfoInput, type DiskXmlInput, type ReadonlyDeep } from "./libvirt-disk.js";
+export { buildDiskXml, resolveDisk, CDROM_BUSES, DISCARD_BUSES, QEMU_DISK_BUSES, type ConnectionInfoInput, type DiskXmlInput, type ReadonlyDeep } from "./libvirt-disk.js";
+export { DRIVE_ADDRESS_BUSES, MAX_DERIVED_DISK_INDEX, MAX_IDE_DISK_INDEX, diskIndex } from "./libvirt-address.js";
 export * from "./libvirt-options.js";
+export type { DiskConnection } from "./libvirt-source.js";
+export { CONTROL_CHARACTER_PATTERN, DiskSourcePathSchema, SecretUsageSchema, UUID_PATTERN, isPlainText } from "./libvirt-text.js";
 export { checkIoTune, iotuneFromQosSpecs } from "./libvirt-qos.js";
 export { diskElement, renderDiskXml } from "./libvirt-render.js";
 export { DISK_RULES, RULES, type DiskRule, type DiskRuleInfo, type RuleEnforcer } from "./libvirt-rules.js";
 export { SERIAL_MAX_BYTES, guestDiskByIdPath, serialFromVolumeId } from "./libvirt-serial.js";
-export { CONTROL_CHARACTER_PATTERN, DiskSourcePathSchema, SecretUsageSchema, UUID_PATTERN, isPlainText } from "./libvirt-text.js";
 export type * from "./libvirt-types.js";
 export { diskFromXmlNode, parseDiskXml, parseDomainDisks } from "./libvirt-parse.js";
 export { childNamed, childrenNamed, parseXml, MAX_XML_BYTES, MAX_XML_DEPTH, type XmlNode } from "./libvirt-xml-reader.js";

@@ -34,6 +34,23 @@ export const DISK_DEVICES = ["disk", "lun", "cdrom"] as const;
 /** A guest device kind. */
 export type DiskDevice = (typeof DISK_DEVICES)[number];
 
+/**
+ * SCSI controller models volkit checks drive addresses against (`<controller type='scsi'
+ * model=…>` of the domain): `lsilogic` is what libvirt adds to an x86 guest that declares none,
+ * `virtio-scsi` what nova declares.
+ */
+export const SCSI_CONTROLLER_MODELS = ["lsilogic", "virtio-scsi"] as const;
+/** A SCSI controller model. */
+export type ScsiControllerModel = (typeof SCSI_CONTROLLER_MODELS)[number];
+
+/**
+ * virtio device models (`<disk model=…>`): `virtio-non-transitional` is a virtio 1.0-only device,
+ * which `iommu='on'` needs on a conventional PCI bus (machine `pc`); `virtio` lets QEMU pick.
+ */
+export const VIRTIO_MODELS = ["virtio", "virtio-transitional", "virtio-non-transitional"] as const;
+/** A virtio device model. */
+export type VirtioModel = (typeof VIRTIO_MODELS)[number];
+
 /** Image formats volkit emits (`<driver type=…>`). */
 export const DISK_FORMATS = ["raw", "qcow2"] as const;
 /** An image format. */
@@ -41,6 +58,12 @@ export type DiskFormat = (typeof DISK_FORMATS)[number];
 
 /** libvirt's `diskTargetDev` pattern (without the obsolete `ioemu:` prefix). */
 export const TARGET_DEV_PATTERN = /^(fd|hd|sd|vd|xvd|ubd)[a-zA-Z0-9_]+$/;
+/**
+ * The target names libvirt's QEMU driver accepts: a prefix and lower-case letters, which libvirt
+ * reads as a disk index (`a` = 0 … `z` = 25, `aa` = 26 …). Digits are a partition (`vda1`), and
+ * upper case or `_` is no disk name at all; `target-name` refuses them.
+ */
+export const QEMU_TARGET_DEV_PATTERN = /^(fd|hd|sd|vd|xvd|ubd)([a-z]+)$/;
 /** libvirt's `diskSerial` pattern. */
 export const SERIAL_PATTERN = /^[A-Za-z0-9_.+\- ]+$/;
 /** libvirt's `genericName` pattern, which `<auth username>` must match. */
@@ -99,6 +122,7 @@ export const IoTuneSchema = z.strictObject(
 /** I/O limits. */
 export type IoTune = Partial<Record<IoTuneField, number>>;
 
+
 /** A block size QEMU accepts: a power of two from 512 bytes to 2 MiB. */
 const BlockSizeSchema = z
   .number()
@@ -114,10 +138,10 @@ export const DriveAddressSchema = z.strictObject({
   controller: z.number().int().min(0).max(99).optional(),
   /** Bus on the controller (must be 0 on scsi). */
   bus: z.number().int().min(0).max(99).optional(),
-  /** SCSI target. */
+  /** SCSI target (0-99 on virtio-scsi: libvirt's schema stops there, QEMU at 255; 0 everywhere else). */
   target: z.number().int().min(0).max(99).optional(),
-  /** Unit (LUN on scsi). */
-  unit: z.number().int().min(0).max(99_999).optional(),
+  /** Unit: the drive on ide (0-1) and sata (0-5), the SCSI id on lsilogic (0-7), the LUN on virtio-scsi (0-16383). */
+  unit: z.number().int().min(0).max(16_383).optional(),
 });
 
 /** A `<address type='pci'>` (virtio). */
@@ -187,6 +211,14 @@ export const DiskOptionsSchema = z.strictObject({
       io: z.enum(IO_MODES).optional(),
       discard: z.enum(DISCARD_MODES).optional(),
       type: z.enum(DISK_FORMATS).optional(),
+      /**
+       * virtio only: `true` writes `iommu='on'`, so the device uses the guest's DMA API (what nova
+       * sets for AMD SEV guests, whose memory the host cannot read directly), and
+       * `model='virtio-non-transitional'`: QEMU refuses the feature on the transitional device it
+       * puts on a `pc` machine's PCI bus ("VIRTIO_F_IOMMU_PLATFORM was supported by neither legacy
+       * nor transitional device"). `false` writes `iommu='off'`.
+       */
+      iommu: z.boolean().optional(),
     })
     .optional(),
   /** Guest device name and bus. The name is a hint: the guest kernel picks its own. */
@@ -213,6 +245,11 @@ export const DiskOptionsSchema = z.strictObject({
   bootOrder: z.number().int().min(1).max(65_535).optional(),
   /** Guest address: `pci` for virtio, `drive` for ide/sata/scsi. */
   address: DiskAddressSchema.optional(),
+  /**
+   * bus scsi: the model of the domain's SCSI controller the disk sits on, which sets the drive
+   * address limits (default `lsilogic`, libvirt's choice for an x86 guest without a declared one).
+   */
+  scsiController: z.enum(SCSI_CONTROLLER_MODELS).optional(),
   /** Required when the connection says `encrypted: true`. */
   encryption: DiskEncryptionSchema.optional(),
   /**
@@ -237,7 +274,7 @@ export type ParsedDiskOptions = z.output<typeof DiskOptionsSchema>;
 
 /**
  * What a host connector attached (the `AttachedDevice` contract), validated for use in XML: an
- * absolute path to a device or file without control characters.
+ * absolute path without characters XML cannot carry.
  *
  * @example
  * ```ts

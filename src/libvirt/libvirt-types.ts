@@ -1,4 +1,4 @@
-import type { CacheMode, DiscardMode, DiskAddress, DiskBus, DiskDevice, IoMode, IoTune } from "./libvirt-options.js";
+import type { CacheMode, DiscardMode, DiskAddress, DiskBus, DiskDevice, IoMode, IoTune, VirtioModel } from "./libvirt-options.js";
 
 /**
  * The disk model shared by the builder and the parser: {@link resolveDisk} produces it,
@@ -18,6 +18,8 @@ export interface DiskDriver {
   readonly io?: IoMode;
   /** Discard handling. */
   readonly discard?: DiscardMode;
+  /** virtio `iommu='on'` (true) or `'off'` (false): the device goes through the guest's IOMMU / DMA API. */
+  readonly iommu?: boolean;
 }
 
 /** `<host>` of a network source. */
@@ -109,6 +111,8 @@ export interface DiskDefinition {
   readonly type: "block" | "file" | "network";
   /** Guest device kind (`floppy` only when parsed). */
   readonly device: DiskDevice | "floppy";
+  /** virtio device model (`virtio-non-transitional` with `iommu`). */
+  readonly model?: VirtioModel;
   /** Driver settings. */
   readonly driver?: DiskDriver;
   /** Source; absent for an empty CD-ROM drive. */
