@@ -1,6 +1,6 @@
 /**
  * libvirt disk XML for volkit attachments (`volkit/libvirt`): builds the `<disk>` element nova's
- * libvirt volume drivers would write for an iSCSI, NFS or local attachment, refuses every
+ * libvirt volume drivers would write for an iSCSI, NFS, local or RBD attachment, refuses every
  * combination libvirt or QEMU rejects (or silently mishandles) with a typed `INVALID_ARGUMENT`
  * naming the rule, and parses `<disk>` XML back for checks and round trips. No XML dependency.
  *
@@ -21,6 +21,7 @@
 export { buildDiskXml, resolveDisk, CDROM_BUSES, DISCARD_BUSES, QEMU_DISK_BUSES, type ConnectionInfoInput, type DiskXmlInput, type ReadonlyDeep } from "./libvirt-disk.js";
 export { DRIVE_ADDRESS_BUSES, MAX_DERIVED_DISK_INDEX, MAX_IDE_DISK_INDEX, diskIndex } from "./libvirt-address.js";
 export * from "./libvirt-options.js";
+export { CephMonitorSchema, RbdConnectionInfoSchema, parseMonitor, rbdSource, type RbdConnectionInfo, type RbdConnectionInput } from "./libvirt-rbd.js";
 export type { DiskConnection } from "./libvirt-source.js";
 export { CONTROL_CHARACTER_PATTERN, DiskSourcePathSchema, SecretUsageSchema, UUID_PATTERN, isPlainText } from "./libvirt-text.js";
 export { checkIoTune, iotuneFromQosSpecs } from "./libvirt-qos.js";

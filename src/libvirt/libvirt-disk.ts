@@ -16,6 +16,7 @@ import {
   type ParsedDiskOptions,
 } from "./libvirt-options.js";
 import { checkIoTune, iotuneFromQosSpecs } from "./libvirt-qos.js";
+import type { RbdConnectionInput } from "./libvirt-rbd.js";
 import { renderDiskXml } from "./libvirt-render.js";
 import { ruleError } from "./libvirt-rules.js";
 import { SERIAL_MAX_BYTES, serialFromVolumeId } from "./libvirt-serial.js";
@@ -33,8 +34,8 @@ export type ConnectionInfoInput = ConnectionInfo | ReadonlyDeep<z.input<typeof C
  * attached (host mode) and the disk options.
  */
 export interface DiskXmlInput {
-  /** From the driver's `initializeConnection`. */
-  readonly connection: ConnectionInfoInput;
+  /** From the driver's `initializeConnection` (RBD: see {@link RbdConnectionInput}). */
+  readonly connection: ConnectionInfoInput | RbdConnectionInput;
   /** From the connector's `connectVolume`; required in host mode, ignored in network mode. */
   readonly device?: AttachedDevice | undefined;
   /** Guest-side options. */
@@ -117,7 +118,8 @@ function resolveParsed({ connection: c, device, options: o }: Parsed): Result<Di
   const placed = checkAddress(o.address, bus, o.scsiController);
   if (placed.isErr()) return err(placed.error);
 
-  const resolved = o.mode === "host" ? hostSource(c, device, o) : networkSource(c, o);
+  const mode = o.mode ?? (c.type === "rbd" ? "network" : "host");
+  const resolved = mode === "host" ? hostSource(c, device, o) : networkSource(c, o);
   if (resolved.isErr()) return err(resolved.error);
   const { type, source, knownFormat } = resolved.value;
 

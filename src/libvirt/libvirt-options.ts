@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ConnectionInfoSchema } from "../core/types.js";
 import { IqnSchema } from "../core/validation.js";
+import { RbdConnectionInfoSchema } from "./libvirt-rbd.js";
 import { DiskSourcePathSchema, SecretUsageSchema, UUID_PATTERN } from "./libvirt-text.js";
 
 /**
@@ -199,9 +200,10 @@ export const DiskOptionsSchema = z.strictObject({
   /**
    * `host` (default): the guest uses the device the host connector attached (`type='block'` for
    * iSCSI and local, `type='file'` for NFS). `network`: QEMU's own iSCSI initiator (libiscsi)
-   * logs in to one portal itself (`type='network'`); no host device, no multipath.
+   * logs in to one portal itself (`type='network'`); no host device, no multipath. An RBD
+   * connection is always `network` (QEMU's librbd), which is then the default.
    */
-  mode: z.enum(["host", "network"]).default("host"),
+  mode: z.enum(["host", "network"]).optional(),
   /** Guest device kind (default `disk`). `lun` passes SCSI commands through (scsi bus, raw). */
   device: z.enum(DISK_DEVICES).default("disk"),
   /** `<driver>` settings; defaults are described on {@link resolveDisk}. */
@@ -300,7 +302,8 @@ export const AttachedDeviceSchema = z.object({
  * ```
  */
 export const DiskXmlInputSchema = z.object({
-  connection: ConnectionInfoSchema,
+  // RBD is local to the libvirt module until the core's ConnectionInfo union has it.
+  connection: z.discriminatedUnion("type", [...ConnectionInfoSchema.options, RbdConnectionInfoSchema]),
   device: AttachedDeviceSchema.optional(),
   options: DiskOptionsSchema,
 });

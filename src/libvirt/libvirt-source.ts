@@ -4,16 +4,17 @@ import type { VolkitError } from "../core/errors.js";
 import type { ConnectionInfo, IscsiConnectionInfo } from "../core/types.js";
 import { parsePortal } from "../core/validation.js";
 import { AUTH_USERNAME_PATTERN, type DiskFormat, type DiskXmlInputSchema, type ParsedDiskOptions } from "./libvirt-options.js";
+import { rbdSource, type RbdConnectionInfo } from "./libvirt-rbd.js";
 import { ruleError } from "./libvirt-rules.js";
 import type { DiskAuth, DiskDefinition, DiskSource, NetworkDiskSource } from "./libvirt-types.js";
 
 /**
  * Where the guest's data comes from: the device a host connector attached (host mode) or the
- * iSCSI portal QEMU logs in to itself (network mode, libiscsi).
+ * server QEMU connects to itself (network mode: libiscsi for iSCSI, librbd for RBD).
  */
 
 /** Connection info the builder accepts (parsed form). */
-export type DiskConnection = ConnectionInfo;
+export type DiskConnection = ConnectionInfo | RbdConnectionInfo;
 
 type ParsedDevice = NonNullable<z.output<typeof DiskXmlInputSchema>["device"]>;
 
@@ -28,6 +29,13 @@ const ISCSI_ONLY_OPTIONS = ["portal", "initiatorIqn", "chapSecret"] as const;
 
 /** Host mode: the block device or file the connector attached. */
 export function hostSource(c: DiskConnection, device: ParsedDevice | undefined, o: ParsedDiskOptions): Result<ResolvedSource, VolkitError> {
+  if (c.type === "rbd") {
+    return err(
+      ruleError("host-protocol", "an RBD connection is opened by QEMU's librbd: use mode 'network' (an image mapped with the kernel's rbd driver is a plain block device: describe it with a local connection)", {
+        protocol: c.type,
+      }),
+    );
+  }
   const networkOnly = ISCSI_ONLY_OPTIONS.find((k) => o[k] !== undefined);
   if (networkOnly !== undefined) {
     return err(ruleError("network-only-option", `option ${networkOnly} only applies to mode 'network'; in mode 'host' the connector already logged in`, { option: networkOnly }));
@@ -127,8 +135,20 @@ function iscsiNetworkSource(c: IscsiConnectionInfo, o: ParsedDiskOptions): Resul
   return ok({ type: "network", source, knownFormat: undefined });
 }
 
-/** Network mode: QEMU logs in to the iSCSI portal itself. */
+/** Network mode: QEMU connects to the iSCSI portal or the Ceph monitors itself. */
 export function networkSource(c: DiskConnection, o: ParsedDiskOptions): Result<ResolvedSource, VolkitError> {
   if (c.type === "iscsi") return iscsiNetworkSource(c, o);
-  return err(ruleError("network-protocol", `mode 'network' uses QEMU's own iSCSI initiator; a ${c.type} connection needs mode 'host'`, { protocol: c.type }));
+  if (c.type !== "rbd") {
+    return err(ruleError("network-protocol", `mode 'network' uses QEMU's own iSCSI initiator or librbd; a ${c.type} connection needs mode 'host'`, { protocol: c.type }));
+  }
+  const iscsiOnly = ISCSI_ONLY_OPTIONS.find((k) => o[k] !== undefined);
+  if (iscsiOnly !== undefined) {
+    return err(ruleError("iscsi-only-option", `option ${iscsiOnly} only applies to iSCSI; an RBD connection names its monitors and its libvirt secret itself`, { option: iscsiOnly }));
+  }
+  if (c.authEnabled) {
+    const username = checkAuthUsername(c.clientId, "cephx user");
+    if (username.isErr()) return err(username.error);
+  }
+  // RBD images are raw to QEMU (a format on top would be a qcow2 inside RBD, which Cinder never makes).
+  return ok({ type: "network", source: rbdSource(c), knownFormat: "raw" });
 }

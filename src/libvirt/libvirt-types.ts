@@ -32,9 +32,9 @@ export interface NetworkHost {
 
 /** `<auth>` of a network source: the user and the libvirt secret holding the password. */
 export interface DiskAuth {
-  /** CHAP (or Ceph) user name. */
+  /** CHAP user name, or the cephx user without `client.`. */
   readonly username: string;
-  /** Secret usage type, `iscsi` for CHAP. */
+  /** Secret usage type, `iscsi` for CHAP, `ceph` for cephx. */
   readonly secretType: string;
   /** Secret by UUID (exactly one of `uuid`/`usage`). */
   readonly uuid?: string;
@@ -59,11 +59,11 @@ export interface FileDiskSource {
 /** A network source QEMU connects to itself: `<source protocol=… name=…>`. */
 export interface NetworkDiskSource {
   readonly kind: "network";
-  /** `iscsi` for what volkit writes. */
+  /** `iscsi` or `rbd` for what volkit writes. */
   readonly protocol: string;
-  /** For iSCSI `<target iqn>/<lun>`. */
+  /** For iSCSI `<target iqn>/<lun>`, for RBD `<pool>/<image>`. */
   readonly name: string;
-  /** Servers, in order. */
+  /** Servers, in order (the iSCSI portal; every Ceph monitor). */
   readonly hosts: readonly NetworkHost[];
   /** Authentication, when the target needs CHAP. */
   readonly auth?: DiskAuth;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildDiskXml, isPlainText, type DiskXmlInput } from "../../../src/libvirt/index.js";
-import { iscsiMultipath, localLv, lvDevice, multipathDevice, nfsDevice, nfsRaw } from "../../fixtures/libvirt/variants.js";
+import { iscsiMultipath, localLv, lvDevice, multipathDevice, nfsDevice, nfsRaw, rbdAuthUsage } from "../../fixtures/libvirt/variants.js";
 
 /**
  * Every string that reaches the XML is refused when it holds a control character, a bidirectional
@@ -30,11 +30,12 @@ function refused(input: DiskXmlInput, field: RegExp): void {
 }
 
 describe("control characters and bidirectional overrides", () => {
-  it.each(HOSTILE)("%s in an NFS file path, a block device path, a member path and a CHAP secret usage", (_what, ch) => {
+  it.each(HOSTILE)("%s in an NFS file path, a block device path, a member path, a CHAP and a Ceph secret usage", (_what, ch) => {
     refused({ connection: nfsRaw, device: nfsDevice(MNT, "raw", `volume${ch}x`), options: { target: vdb } }, /device\.path: must not hold control characters/);
     refused({ connection: localLv, device: { ...lvDevice, path: `/dev/vg/lv${ch}` }, options: { target: vdb } }, /device\.path/);
     refused({ connection: iscsiMultipath, device: { ...multipathDevice, paths: ["/dev/sdb", `/dev/sd${ch}c`] }, options: { target: vdb } }, /device\.paths\.1/);
     refused({ connection: iscsiMultipath, options: { mode: "network", portal: 0, chapSecret: { usage: `chap${ch}secret` }, target: vdb } }, /options\.chapSecret\.usage: must not hold control characters/);
+    refused({ connection: { ...rbdAuthUsage, secretUsage: `client.cinder${ch}` }, options: { target: vdb } }, /connection\.secretUsage/);
     expect(isPlainText(`a${ch}b`)).toBe(false);
   });
 
