@@ -3,6 +3,7 @@
  * libvirt volume drivers would write for an iSCSI, NFS, local or RBD attachment, refuses every
  * combination libvirt or QEMU rejects (or silently mishandles) with a typed `INVALID_ARGUMENT`
  * naming the rule, and parses `<disk>` XML back for checks and round trips. No XML dependency.
+ * The rules are measured against libvirt 9.0's QEMU driver and QEMU 7.2 on an x86_64 `pc` guest.
  *
  * @example
  * ```ts

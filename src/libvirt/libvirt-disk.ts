@@ -241,11 +241,17 @@ function resolveParsed({ connection: c, device, options: o }: Parsed): Result<Di
 
 /**
  * Validates `input` and works out the disk: every default applied, every refused combination
- * reported as `INVALID_ARGUMENT` with `details.rule` (see {@link DISK_RULES}).
+ * reported as `INVALID_ARGUMENT` with `details.rule` (see {@link DISK_RULES}). The rules follow
+ * libvirt 9.0's QEMU driver and QEMU 7.2 on an x86_64 `pc` (i440FX) guest, libvirt's default
+ * machine; a `q35` guest has no IDE and another PCI layout.
  *
  * Defaults (nova's, unless noted):
+ * - mode `host` (mode `network` for an RBD connection, which QEMU always opens itself).
  * - host mode: iSCSI and local → `type='block'` on `device.path`; NFS → `type='file'`.
- * - `cache='none'` everywhere (O_DIRECT: safe for live migration and for shared disks).
+ * - network mode: iSCSI → `<source protocol='iscsi'>` on one portal; RBD → `<source
+ *   protocol='rbd' name='pool/image'>` with every monitor and the `ceph` secret.
+ * - `cache='none'` everywhere (O_DIRECT: safe for live migration and for shared disks); an
+ *   explicit `default` is written as no cache attribute, as libvirt does.
  * - `io='native'` for block devices when the cache is none/directsync, else `threads`;
  *   `io='threads'` for files: volkit's choice, because Linux AIO on a sparse or qcow2 file blocks
  *   while the file system allocates, stalling the guest; network sources get no io attribute.
@@ -253,7 +259,11 @@ function resolveParsed({ connection: c, device, options: o }: Parsed): Result<Di
  *   (virtio, scsi, sata, ide); on other buses it is left out (an explicit `unmap` there is refused).
  * - `serial` = {@link serialFromVolumeId} of the volume id for `device: "disk"`.
  * - `<iotune>` from the connection's `qosSpecs` unless `iotune` is given; zeros are left out.
- * - `<blockio>` from the iSCSI connection's block size hints unless `blockio` is given.
+ * - `<blockio>` from the iSCSI connection's block size hints unless `blockio` is given; a
+ *   logical size above 512 without a physical one also sets the physical one (volkit's choice:
+ *   QEMU assumes 512 where it cannot probe and refuses a logical size above the physical one).
+ * - `driver.iommu: true` also writes `model='virtio-non-transitional'` (QEMU refuses the
+ *   feature on the transitional virtio device of a `pc` machine's PCI bus).
  * - `<readonly/>` from `accessMode: "ro"`; always for a cdrom.
  * - format: the NFS connection's or the device's, else `raw`.
  *
