@@ -9,6 +9,7 @@ import {
   IqnSchema,
   PortalSchema,
   SizeGiBSchema,
+  CONTROL_CHARS_MESSAGE,
   hasControlChar,
   hostPortSchema,
   secretString,
@@ -29,7 +30,7 @@ export type Protocol = (typeof PROTOCOLS)[number];
 /** Schema of {@link Protocol}. */
 export const ProtocolSchema = z.enum(PROTOCOLS);
 
-const DisplayNameSchema = z.string().max(255).refine((s) => !hasControlChar(s), "must not contain control characters");
+const DisplayNameSchema = z.string().max(255).refine((s) => !hasControlChar(s), CONTROL_CHARS_MESSAGE);
 const MetadataSchema = z.record(z.string().max(255), z.string().max(1024));
 
 // ---------------------------------------------------------------- volumes and snapshots
@@ -250,7 +251,7 @@ export const NfsConnectionInfoSchema = z.object({
     .string()
     .max(1024)
     .regex(/^[A-Za-z0-9][^\s:]*:\/\S*$/, "must be host:/path")
-    .refine((s) => !hasControlChar(s) && !s.split("/").includes(".."), "must not contain control characters or '..'"),
+    .refine((s) => !hasControlChar(s) && !s.split("/").includes(".."), `${CONTROL_CHARS_MESSAGE}, nor '..'`),
   /** Volume file name inside the share. */
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, "must be a plain file name"),
   /** Mount options (comma-separated, validated by the NFS connector's allow-list). */
@@ -269,8 +270,14 @@ export const LocalConnectionInfoSchema = z.object({
   devicePath: FilePathSchema,
 });
 
-/** A Ceph name (pool, image, namespace, cluster): letters, digits and `._-`, not starting with `-`. */
-const CephNameSchema = z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$/, "must be letters, digits, '._-', not starting with '-'");
+/**
+ * A Ceph name (pool, image, namespace, cluster): letters, digits and `_.-`, not starting with `.`
+ * or `-`; never `/`, `@` or `:`, which are QEMU's separators in `pool/image@snap:opt`.
+ */
+const CephNameSchema = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "must be 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'");
+
+/** A Ceph monitor address: `host:port` or `[v6]:port`, the port always given. */
+const MonitorAddressSchema = z.string().regex(/:\d{1,5}$/, "must be host:port or [ipv6]:port (the port is required)").pipe(hostPortSchema(6789, "a monitor address host:port"));
 
 /** RBD connection info (nova's `rbd` volume type): the image and how to reach the cluster. */
 export const RbdConnectionInfoSchema = z
@@ -283,25 +290,29 @@ export const RbdConnectionInfoSchema = z
     namespace: CephNameSchema.optional(),
     /** Image name. */
     image: CephNameSchema,
-    /** Monitor addresses `host:port` (port 6789 when omitted). */
-    monitors: z.array(hostPortSchema(6789, "a monitor address host:port")).min(1).max(16),
+    /** Monitor addresses `host:port` or `[v6]:port` (6789 for msgr v1, 3300 for v2). */
+    monitors: z.array(MonitorAddressSchema).min(1).max(64),
     /** Cluster name (default `ceph`). */
     clusterName: CephNameSchema.default("ceph"),
     /** Whether cephx authentication is on. */
     authEnabled: z.boolean().default(true),
-    /** cephx user without the `client.` prefix. */
-    clientId: CephNameSchema.optional(),
-    /** libvirt secret (type `ceph`) holding the key, by UUID. */
-    secretUuid: z.uuid().optional(),
+    /** cephx user without the `client.` prefix (`cinder`, not `client.cinder`). */
+    clientId: CephNameSchema.refine((id) => !id.startsWith("client."), "is the cephx user without 'client.' (e.g. 'cinder', not 'client.cinder')").optional(),
+    /** libvirt secret (type `ceph`) holding the key, by UUID (needed for a `<disk type='network'>`). */
+    secretUuid: z.string().regex(/^([a-fA-F0-9]{32}|[a-fA-F0-9]{8}-([a-fA-F0-9]{4}-){3}[a-fA-F0-9]{12})$/, "must be a libvirt secret UUID").optional(),
     /** libvirt secret (type `ceph`) holding the key, by usage name. */
-    secretUsage: z.string().regex(/^[A-Za-z0-9_.:@/ -]{1,255}$/, "must be a secret usage name").optional(),
+    secretUsage: z.string().min(1).max(255).regex(/^[^/]+$/, "must not contain '/'").refine((s) => !hasControlChar(s), CONTROL_CHARS_MESSAGE).optional(),
     /** Keyring on the attaching host, when the caller keeps keys in files. */
     keyringPath: FilePathSchema.optional(),
     /** The cephx key itself: only present when the caller asked for it (a secret). */
     key: secretString(z.string().regex(/^[A-Za-z0-9+/=]{16,128}$/, "must be a base64 cephx key")).optional(),
   })
-  .refine((v) => !v.authEnabled || v.clientId !== undefined, { message: "authEnabled needs clientId" })
-  .refine((v) => v.secretUuid === undefined || v.secretUsage === undefined, { message: "give secretUuid or secretUsage, not both" });
+  .superRefine((v, ctx) => {
+    if (v.authEnabled && v.clientId === undefined) ctx.addIssue({ code: "custom", path: ["clientId"], message: "authEnabled needs clientId (the cephx user)" });
+    const given = (["secretUuid", "secretUsage"] as const).filter((k) => v[k] !== undefined);
+    if (given.length > 1) ctx.addIssue({ code: "custom", path: ["secretUsage"], message: "give exactly one of secretUuid and secretUsage, not both" });
+    if (!v.authEnabled && given[0] !== undefined) ctx.addIssue({ code: "custom", path: [given[0]], message: "is only used when authEnabled is true" });
+  });
 
 /**
  * What `initializeConnection` returns and a connector consumes, discriminated on `type`

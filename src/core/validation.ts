@@ -80,14 +80,22 @@ export function parsePortal(portal: string, defaultPort = 3260): { host: string;
 /** A volume size in whole GiB (1 GiB to 64 PiB). */
 export const SizeGiBSchema = z.number().int("must be a whole number of GiB").min(1, "must be at least 1 GiB").max(64 * 1024 * 1024);
 
-/** True when `s` holds a C0 control character or DEL (tab, CR, LF, NUL, ESC…). */
+/**
+ * True when `s` holds a character no name, path or secret reference volkit passes on may hold: C0
+ * controls (tab, newline and carriage return included: shells, tools and XML treat them each
+ * differently), DEL, C1 controls, and the Unicode bidirectional marks, overrides and isolates, which
+ * make a string read differently from what it is.
+ */
 export function hasControlChar(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x200e || c === 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) return true;
   }
   return false;
 }
+
+/** The message of a refused {@link hasControlChar} string. */
+export const CONTROL_CHARS_MESSAGE = "must not hold control characters (tab, newline, carriage return, other C0/C1 controls, DEL) or bidirectional overrides";
 
 /**
  * An absolute path with no `..` segment and no control character (NUL, tab, CR, LF, ESC, DEL…).
@@ -97,7 +105,7 @@ export const AbsolutePathSchema = z
   .string()
   .max(4096)
   .regex(/^\//, "must be an absolute path")
-  .refine((p) => !hasControlChar(p), "must not contain control characters")
+  .refine((p) => !hasControlChar(p), CONTROL_CHARS_MESSAGE)
   .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
 
 /** An absolute path that names something below the root: not `/` itself, no trailing `/`. */

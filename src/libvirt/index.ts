@@ -1,8 +1,9 @@
 /**
  * libvirt disk XML for volkit attachments (`volkit/libvirt`): builds the `<disk>` element nova's
- * libvirt volume drivers would write for an iSCSI, NFS or local attachment, refuses every
+ * libvirt volume drivers would write for an iSCSI, NFS, local or RBD attachment, refuses every
  * combination libvirt or QEMU rejects (or silently mishandles) with a typed `INVALID_ARGUMENT`
  * naming the rule, and parses `<disk>` XML back for checks and round trips. No XML dependency.
+ * The rules are measured against libvirt 9.0's QEMU driver and QEMU 7.2 on an x86_64 `pc` guest.
  *
  * @example
  * ```ts
@@ -18,8 +19,12 @@
  *
  * @packageDocumentation
  */
-export { buildDiskXml, resolveDisk, CDROM_BUSES, DISCARD_BUSES, DRIVE_ADDRESS_BUSES, type ConnectionInfoInput, type DiskXmlInput, type ReadonlyDeep } from "./libvirt-disk.js";
+export { buildDiskXml, resolveDisk, CDROM_BUSES, DISCARD_BUSES, QEMU_DISK_BUSES, type ConnectionInfoInput, type DiskXmlInput, type ReadonlyDeep } from "./libvirt-disk.js";
+export { DRIVE_ADDRESS_BUSES, MAX_DERIVED_DISK_INDEX, MAX_IDE_DISK_INDEX, diskIndex } from "./libvirt-address.js";
 export * from "./libvirt-options.js";
+export { CephMonitorSchema, parseMonitor, rbdSource, type RbdConnectionInput } from "./libvirt-rbd.js";
+export type { DiskConnection } from "./libvirt-source.js";
+export { DiskSourcePathSchema, SecretUsageSchema, UUID_PATTERN, isPlainText } from "./libvirt-text.js";
 export { checkIoTune, iotuneFromQosSpecs } from "./libvirt-qos.js";
 export { diskElement, renderDiskXml } from "./libvirt-render.js";
 export { DISK_RULES, RULES, type DiskRule, type DiskRuleInfo, type RuleEnforcer } from "./libvirt-rules.js";

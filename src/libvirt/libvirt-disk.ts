@@ -2,10 +2,10 @@ import { err, ok, type Result } from "neverthrow";
 import type { z } from "zod";
 import type { AttachedDevice } from "../core/records.js";
 import type { VolkitError } from "../core/errors.js";
-import type { ConnectionInfo, ConnectionInfoSchema, IscsiConnectionInfo } from "../core/records.js";
-import { parsePortal, validate } from "../core/validation.js";
+import type { ConnectionInfo, ConnectionInfoSchema } from "../core/records.js";
+import { validate } from "../core/validation.js";
+import { checkAddress, checkTarget } from "./libvirt-address.js";
 import {
-  AUTH_USERNAME_PATTERN,
   DiskXmlInputSchema,
   type CacheMode,
   type DiscardMode,
@@ -16,10 +16,12 @@ import {
   type ParsedDiskOptions,
 } from "./libvirt-options.js";
 import { checkIoTune, iotuneFromQosSpecs } from "./libvirt-qos.js";
+import type { RbdConnectionInput } from "./libvirt-rbd.js";
 import { renderDiskXml } from "./libvirt-render.js";
 import { ruleError } from "./libvirt-rules.js";
 import { SERIAL_MAX_BYTES, serialFromVolumeId } from "./libvirt-serial.js";
-import type { DiskBlockIo, DiskDefinition, DiskSource, NetworkDiskSource } from "./libvirt-types.js";
+import { hostSource, networkSource, type DiskConnection } from "./libvirt-source.js";
+import type { DiskBlockIo, DiskDefinition } from "./libvirt-types.js";
 
 /** `T` with every property and array read-only (the builder only reads its input). */
 export type ReadonlyDeep<T> = T extends readonly (infer U)[] ? readonly ReadonlyDeep<U>[] : T extends object ? { readonly [K in keyof T]: ReadonlyDeep<T[K]> } : T;
@@ -32,8 +34,8 @@ export type ConnectionInfoInput = ConnectionInfo | ReadonlyDeep<z.input<typeof C
  * attached (host mode) and the disk options.
  */
 export interface DiskXmlInput {
-  /** From the driver's `initializeConnection`. */
-  readonly connection: ConnectionInfoInput;
+  /** From the driver's `initializeConnection` (RBD: see {@link RbdConnectionInput}). */
+  readonly connection: ConnectionInfoInput | RbdConnectionInput;
   /** From the connector's `connectVolume`; required in host mode, ignored in network mode. */
   readonly device?: AttachedDevice | undefined;
   /** Guest-side options. */
@@ -52,126 +54,28 @@ export interface DiskXmlInput {
 export const DISCARD_BUSES: readonly DiskBus[] = ["virtio", "scsi", "sata", "ide"];
 /** Buses that offer ejectable media for a CD-ROM. */
 export const CDROM_BUSES: readonly DiskBus[] = ["ide", "sata", "scsi", "usb"];
-/** Buses whose devices take a `drive` address. */
-export const DRIVE_ADDRESS_BUSES: readonly DiskBus[] = ["ide", "sata", "scsi"];
+/**
+ * Buses libvirt's QEMU driver can start an x86 guest with: `xen` is the Xen hypervisor's
+ * paravirtual bus (libvirt refuses it when a QEMU guest starts), `sd` an SD card slot QEMU's x86
+ * machines do not have, `fdc` floppies only.
+ */
+export const QEMU_DISK_BUSES: readonly DiskBus[] = ["virtio", "scsi", "sata", "ide", "usb"];
 
 const DIRECT_CACHE_MODES: readonly CacheMode[] = ["none", "directsync"];
 
 type Parsed = z.output<typeof DiskXmlInputSchema>;
-type ParsedDevice = NonNullable<Parsed["device"]>;
-
-interface ResolvedSource {
-  readonly type: DiskDefinition["type"];
-  readonly source: DiskSource;
-  readonly knownFormat: DiskFormat | undefined;
-}
-
-function hostSource(c: ConnectionInfo, device: ParsedDevice | undefined, o: ParsedDiskOptions): Result<ResolvedSource, VolkitError> {
-  const networkOnly = (["portal", "initiatorIqn", "chapSecret"] as const).find((k) => o[k] !== undefined);
-  if (networkOnly !== undefined) {
-    return err(ruleError("network-only-option", `option ${networkOnly} only applies to mode 'network'; in mode 'host' the connector already logged in`, { option: networkOnly }));
-  }
-  if (device === undefined) {
-    return err(ruleError("device-required", `mode 'host' needs the AttachedDevice connectVolume returned for this ${c.type} connection`));
-  }
-  const expected = c.type === "nfs" ? "file" : "block";
-  if (device.type !== expected) {
-    return err(ruleError("device-type", `a ${c.type} connection attaches a ${expected} device, but the device is a ${device.type} (${device.path})`, { expected, actual: device.type }));
-  }
-  if (expected === "block" && device.paths.length > 1 && device.paths.includes(device.path)) {
-    return err(
-      ruleError("multipath-single-path", `device ${device.path} is one path of a ${device.paths.length}-path attachment: give the guest the multipath device, never a member path`, {
-        path: device.path,
-        paths: device.paths,
-      }),
-    );
-  }
-  if (c.type === "nfs") {
-    if (device.format !== undefined && device.format !== c.format) {
-      return err(ruleError("format-mismatch", `the NFS connection says format ${c.format} but the attached file says ${device.format}`, { connection: c.format, device: device.format }));
-    }
-    return ok({ type: "file", source: { kind: "file", file: device.path }, knownFormat: c.format });
-  }
-  return ok({ type: "block", source: { kind: "block", dev: device.path }, knownFormat: device.format });
-}
-
-interface IscsiPath {
-  readonly portal: string;
-  readonly iqn: string;
-  readonly lun: number;
-}
-
-/** Every path of an iSCSI connection (os-brick's `_get_all_targets`). */
-function iscsiPaths(c: IscsiConnectionInfo): IscsiPath[] {
-  const portals = c.targetPortals ?? [c.targetPortal];
-  return portals.map((portal, i) => ({ portal, iqn: c.targetIqns?.[i] ?? c.targetIqn, lun: c.targetLuns?.[i] ?? c.targetLun }));
-}
-
-function networkSource(c: ConnectionInfo, o: ParsedDiskOptions): Result<ResolvedSource, VolkitError> {
-  if (c.type !== "iscsi") {
-    return err(ruleError("network-protocol", `mode 'network' uses QEMU's own iSCSI initiator; a ${c.type} connection needs mode 'host'`, { protocol: c.type }));
-  }
-  const paths = iscsiPaths(c);
-  if (o.portal === undefined && paths.length > 1) {
-    return err(
-      ruleError(
-        "network-portal",
-        `the connection has ${paths.length} portals (${paths.map((p) => p.portal).join(", ")}) but libvirt accepts one <host> for protocol iscsi and QEMU's initiator has no multipath: set options.portal to pick one, or use mode 'host' with the multipath device`,
-        { portals: paths.map((p) => p.portal) },
-      ),
-    );
-  }
-  const index = o.portal ?? 0;
-  const path = paths[index];
-  if (path === undefined) {
-    return err(ruleError("network-portal", `options.portal ${index} is out of range: the connection has ${paths.length} portal(s)`, { portal: index }));
-  }
-  const hostPort = parsePortal(path.portal);
-  if (hostPort === undefined) {
-    return err(ruleError("network-portal", `portal ${path.portal} is not host:port`, { portal: path.portal }));
-  }
-  let auth: NetworkDiskSource["auth"];
-  if (c.authMethod === "CHAP") {
-    const secret = o.chapSecret;
-    if (secret === undefined) {
-      return err(
-        ruleError("chap-secret-required", "the connection uses CHAP: pass options.chapSecret { uuid } or { usage } naming the libvirt secret (type iscsi) that holds the password"),
-      );
-    }
-    const username = c.authUsername;
-    if (username === undefined || !AUTH_USERNAME_PATTERN.test(username)) {
-      return err(
-        ruleError("auth-username", `CHAP user ${username === undefined ? "is missing" : `'${username}' has characters`} libvirt's schema refuses in <auth username> (allowed: [A-Za-z0-9_+-])`, {
-          username,
-        }),
-      );
-    }
-    if ((secret.uuid === undefined) === (secret.usage === undefined)) {
-      return err(ruleError("secret-uuid-xor-usage", "options.chapSecret needs exactly one of uuid and usage", { given: Object.keys(secret) }));
-    }
-    auth = { username, secretType: "iscsi", ...(secret.uuid === undefined ? {} : { uuid: secret.uuid }), ...(secret.usage === undefined ? {} : { usage: secret.usage }) };
-  } else if (o.chapSecret !== undefined) {
-    return err(ruleError("chap-secret-unused", "options.chapSecret was given but the connection does not use CHAP"));
-  }
-  const source: NetworkDiskSource = {
-    kind: "network",
-    protocol: "iscsi",
-    name: `${path.iqn}/${path.lun}`,
-    hosts: [{ name: hostPort.host, port: hostPort.port }],
-    ...(auth === undefined ? {} : { auth }),
-    ...(o.initiatorIqn === undefined ? {} : { initiatorIqn: o.initiatorIqn }),
-  };
-  return ok({ type: "network", source, knownFormat: undefined });
-}
 
 function isPowerOfTwoBlockSize(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 512 && n <= 2 * 1024 * 1024 && (n & (n - 1)) === 0;
 }
 
-function resolveBlockIo(c: ConnectionInfo, o: ParsedDiskOptions): Result<DiskBlockIo | undefined, VolkitError> {
+function resolveBlockIo(c: DiskConnection, o: ParsedDiskOptions, bus: DiskBus): Result<DiskBlockIo | undefined, VolkitError> {
   const hints = c.type === "iscsi" ? { logical: c.logicalBlockSize, physical: c.physicalBlockSize } : { logical: undefined, physical: undefined };
   const logical = o.blockio ? o.blockio.logicalBlockSize : hints.logical;
-  const physical = o.blockio ? o.blockio.physicalBlockSize : hints.physical;
+  // QEMU assumes 512 for a physical block size it cannot probe (an image file) and then refuses
+  // a larger logical one: a logical size alone also sets the physical one.
+  const givenPhysical = o.blockio ? o.blockio.physicalBlockSize : hints.physical;
+  const physical = givenPhysical ?? (logical !== undefined && logical > 512 ? logical : undefined);
   for (const [name, value] of [
     ["logical", logical],
     ["physical", physical],
@@ -183,6 +87,14 @@ function resolveBlockIo(c: ConnectionInfo, o: ParsedDiskOptions): Result<DiskBlo
   if (logical !== undefined && physical !== undefined && logical > physical) {
     return err(ruleError("blockio-order", `logical block size ${logical} is larger than physical block size ${physical}; QEMU refuses that`, { logical, physical }));
   }
+  if (logical !== undefined && logical !== 512 && (bus === "ide" || bus === "sata")) {
+    return err(
+      ruleError("blockio-bus", `bus ${bus} needs a logical block size of 512, not ${logical}: QEMU's IDE/AHCI drives discard in 512-byte units ("discard_granularity must be a multiple of logical_block_size")`, {
+        bus,
+        logical,
+      }),
+    );
+  }
   if (logical === undefined && physical === undefined) return ok(undefined);
   return ok({ ...(logical === undefined ? {} : { logicalBlockSize: logical }), ...(physical === undefined ? {} : { physicalBlockSize: physical }) });
 }
@@ -190,15 +102,33 @@ function resolveBlockIo(c: ConnectionInfo, o: ParsedDiskOptions): Result<DiskBlo
 function resolveParsed({ connection: c, device, options: o }: Parsed): Result<DiskDefinition, VolkitError> {
   const bus = o.target.bus;
   if (bus === "fdc") return err(ruleError("fdc-bus", "bus fdc is for floppy drives; libvirt refuses it for a disk, LUN or CD-ROM", { bus }));
+  if (!QEMU_DISK_BUSES.includes(bus)) {
+    return err(
+      ruleError(
+        "bus-unsupported",
+        bus === "xen"
+          ? "bus xen is the Xen hypervisor's paravirtual bus: libvirt's QEMU driver refuses it when the guest starts; use virtio"
+          : "bus sd is an SD card slot, which QEMU's x86 machines (pc, q35) do not have; use virtio",
+        { bus },
+      ),
+    );
+  }
+  const target = checkTarget(o.target.dev, bus, o.device, o.address);
+  if (target.isErr()) return err(target.error);
+  const placed = checkAddress(o.address, bus, o.scsiController);
+  if (placed.isErr()) return err(placed.error);
 
-  const resolved = o.mode === "host" ? hostSource(c, device, o) : networkSource(c, o);
+  const mode = o.mode ?? (c.type === "rbd" ? "network" : "host");
+  const resolved = mode === "host" ? hostSource(c, device, o) : networkSource(c, o);
   if (resolved.isErr()) return err(resolved.error);
   const { type, source, knownFormat } = resolved.value;
 
   // Guest device kind.
   if (o.device === "lun") {
     if (bus !== "scsi") return err(ruleError("lun-bus", `device 'lun' (SCSI passthrough) needs bus scsi, not ${bus}; QEMU no longer passes SCSI commands through virtio-blk`, { bus }));
-    if (type === "file") return err(ruleError("lun-source", "device 'lun' needs a block device or an iSCSI network source; an NFS file cannot take SCSI commands"));
+    if (type === "file" || (source.kind === "network" && source.protocol !== "iscsi")) {
+      return err(ruleError("lun-source", `device 'lun' needs a block device or an iSCSI network source; ${type === "file" ? "an NFS file" : `a ${source.kind === "network" ? source.protocol : type} source`} cannot take SCSI commands`));
+    }
     if (typeof o.serial === "string") return err(ruleError("lun-serial", "device 'lun' reports the LUN's own serial; libvirt refuses a <serial> on it"));
     if (o.encryption?.format === "luks") return err(ruleError("lun-encryption", "device 'lun' bypasses QEMU's block layer, so QEMU cannot decrypt LUKS: use device 'disk' or decrypt on the host"));
   }
@@ -244,6 +174,10 @@ function resolveParsed({ connection: c, device, options: o }: Parsed): Result<Di
     return err(ruleError("discard-bus", `discard unmap never reaches the guest on bus ${bus}; use ${DISCARD_BUSES.join(", ")}`, { bus }));
   }
   const discard: DiscardMode | undefined = explicitDiscard ?? (c.discard === true && o.device !== "cdrom" && discardBus ? "unmap" : undefined);
+  const iommu = o.driver?.iommu;
+  if (iommu !== undefined && bus !== "virtio") {
+    return err(ruleError("iommu-bus", `driver.iommu is a virtio device option; bus ${bus} has none`, { bus }));
+  }
 
   // Serial.
   let serial: string | undefined;
@@ -266,22 +200,8 @@ function resolveParsed({ connection: c, device, options: o }: Parsed): Result<Di
   // Limits and block sizes.
   const iotune = checkIoTune(o.iotune ?? iotuneFromQosSpecs(c.qosSpecs));
   if (iotune.isErr()) return err(iotune.error);
-  const blockio = resolveBlockIo(c, o);
+  const blockio = resolveBlockIo(c, o, bus);
   if (blockio.isErr()) return err(blockio.error);
-
-  // Address.
-  const address = o.address;
-  if (address?.type === "pci" && bus !== "virtio") {
-    return err(ruleError("address-pci-bus", `a pci address only fits bus virtio, not ${bus}`, { bus }));
-  }
-  if (address?.type === "drive") {
-    if (!DRIVE_ADDRESS_BUSES.includes(bus)) {
-      return err(ruleError("address-drive-bus", `a drive address only fits ${DRIVE_ADDRESS_BUSES.join(", ")}, not ${bus}`, { bus }));
-    }
-    if (bus === "scsi" && address.bus !== undefined && address.bus !== 0) {
-      return err(ruleError("scsi-address-bus", `a SCSI controller has a single bus: address bus must be 0, not ${address.bus} (use another controller)`, { addressBus: address.bus }));
-    }
-  }
 
   // Encryption.
   if (c.encrypted && o.encryption === undefined) {
@@ -295,12 +215,17 @@ function resolveParsed({ connection: c, device, options: o }: Parsed): Result<Di
   if (!c.encrypted && o.encryption !== undefined) {
     return err(ruleError("encryption-unexpected", `options.encryption (${o.encryption.format}) was given but the connection is not encrypted`));
   }
+  if (o.encryption?.format === "host-decrypted" && type === "network") {
+    return err(ruleError("host-decrypted-network", "encryption 'host-decrypted' needs a device the host opened with cryptsetup; in mode 'network' QEMU reads the volume itself: use format 'luks'"));
+  }
   const encryption = o.encryption?.format === "luks" ? { format: "luks", secretType: "passphrase", secretUuid: o.encryption.secretUuid } : undefined;
 
   return ok({
     type,
     device: o.device,
-    driver: { name: "qemu", type: format, cache, ...(io === undefined ? {} : { io }), ...(discard === undefined ? {} : { discard }) },
+    ...(iommu === true ? { model: "virtio-non-transitional" as const } : {}),
+    // cache 'default' is libvirt's absent attribute (what dumpxml gives back).
+    driver: { name: "qemu", type: format, ...(cache === "default" ? {} : { cache }), ...(io === undefined ? {} : { io }), ...(discard === undefined ? {} : { discard }), ...(iommu === undefined ? {} : { iommu }) },
     source,
     target: { dev: o.target.dev, bus },
     ...(serial === undefined ? {} : { serial }),
@@ -309,18 +234,24 @@ function resolveParsed({ connection: c, device, options: o }: Parsed): Result<Di
     shareable,
     ...(blockio.value === undefined ? {} : { blockio: blockio.value }),
     ...(o.bootOrder === undefined ? {} : { bootOrder: o.bootOrder }),
-    ...(address === undefined ? {} : { address }),
+    ...(o.address === undefined ? {} : { address: o.address }),
     ...(encryption === undefined ? {} : { encryption }),
   });
 }
 
 /**
  * Validates `input` and works out the disk: every default applied, every refused combination
- * reported as `INVALID_ARGUMENT` with `details.rule` (the rules are listed in `DISK_RULES` of `volkit/libvirt`).
+ * reported as `INVALID_ARGUMENT` with `details.rule` (the rules are listed in `DISK_RULES` of `volkit/libvirt`). The rules follow
+ * libvirt 9.0's QEMU driver and QEMU 7.2 on an x86_64 `pc` (i440FX) guest, libvirt's default
+ * machine; a `q35` guest has no IDE and another PCI layout.
  *
  * Defaults (nova's, unless noted):
+ * - mode `host` (mode `network` for an RBD connection, which QEMU always opens itself).
  * - host mode: iSCSI and local → `type='block'` on `device.path`; NFS → `type='file'`.
- * - `cache='none'` everywhere (O_DIRECT: safe for live migration and for shared disks).
+ * - network mode: iSCSI → `<source protocol='iscsi'>` on one portal; RBD → `<source
+ *   protocol='rbd' name='pool/image'>` with every monitor and the `ceph` secret.
+ * - `cache='none'` everywhere (O_DIRECT: safe for live migration and for shared disks); an
+ *   explicit `default` is written as no cache attribute, as libvirt does.
  * - `io='native'` for block devices when the cache is none/directsync, else `threads`;
  *   `io='threads'` for files: volkit's choice, because Linux AIO on a sparse or qcow2 file blocks
  *   while the file system allocates, stalling the guest; network sources get no io attribute.
@@ -328,7 +259,11 @@ function resolveParsed({ connection: c, device, options: o }: Parsed): Result<Di
  *   (virtio, scsi, sata, ide); on other buses it is left out (an explicit `unmap` there is refused).
  * - `serial` = {@link serialFromVolumeId} of the volume id for `device: "disk"`.
  * - `<iotune>` from the connection's `qosSpecs` unless `iotune` is given; zeros are left out.
- * - `<blockio>` from the iSCSI connection's block size hints unless `blockio` is given.
+ * - `<blockio>` from the iSCSI connection's block size hints unless `blockio` is given; a
+ *   logical size above 512 without a physical one also sets the physical one (volkit's choice:
+ *   QEMU assumes 512 where it cannot probe and refuses a logical size above the physical one).
+ * - `driver.iommu: true` also writes `model='virtio-non-transitional'` (QEMU refuses the
+ *   feature on the transitional virtio device of a `pc` machine's PCI bus).
  * - `<readonly/>` from `accessMode: "ro"`; always for a cdrom.
  * - format: the NFS connection's or the device's, else `raw`.
  *

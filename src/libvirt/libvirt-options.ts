@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ConnectionInfoSchema } from "../core/records.js";
-import { AbsolutePathSchema, IqnSchema } from "../core/validation.js";
-import { isXmlSafe } from "./libvirt-xml-writer.js";
+import { IqnSchema } from "../core/validation.js";
+import { DiskSourcePathSchema, SecretUsageSchema, UUID_PATTERN } from "./libvirt-text.js";
 
 /**
  * Options of the libvirt disk builder, validated with zod at the boundary. Single-field rules
@@ -34,6 +34,23 @@ export const DISK_DEVICES = ["disk", "lun", "cdrom"] as const;
 /** A guest device kind. */
 export type DiskDevice = (typeof DISK_DEVICES)[number];
 
+/**
+ * SCSI controller models volkit checks drive addresses against (`<controller type='scsi'
+ * model=…>` of the domain): `lsilogic` is what libvirt adds to an x86 guest that declares none,
+ * `virtio-scsi` what nova declares.
+ */
+export const SCSI_CONTROLLER_MODELS = ["lsilogic", "virtio-scsi"] as const;
+/** A SCSI controller model. */
+export type ScsiControllerModel = (typeof SCSI_CONTROLLER_MODELS)[number];
+
+/**
+ * virtio device models (`<disk model=…>`): `virtio-non-transitional` is a virtio 1.0-only device,
+ * which `iommu='on'` needs on a conventional PCI bus (machine `pc`); `virtio` lets QEMU pick.
+ */
+export const VIRTIO_MODELS = ["virtio", "virtio-transitional", "virtio-non-transitional"] as const;
+/** A virtio device model. */
+export type VirtioModel = (typeof VIRTIO_MODELS)[number];
+
 /** Image formats volkit emits (`<driver type=…>`). */
 export const DISK_FORMATS = ["raw", "qcow2"] as const;
 /** An image format. */
@@ -41,12 +58,16 @@ export type DiskFormat = (typeof DISK_FORMATS)[number];
 
 /** libvirt's `diskTargetDev` pattern (without the obsolete `ioemu:` prefix). */
 export const TARGET_DEV_PATTERN = /^(fd|hd|sd|vd|xvd|ubd)[a-zA-Z0-9_]+$/;
+/**
+ * The target names libvirt's QEMU driver accepts: a prefix and lower-case letters, which libvirt
+ * reads as a disk index (`a` = 0 … `z` = 25, `aa` = 26 …). Digits are a partition (`vda1`), and
+ * upper case or `_` is no disk name at all; `target-name` refuses them.
+ */
+export const QEMU_TARGET_DEV_PATTERN = /^(fd|hd|sd|vd|xvd|ubd)([a-z]+)$/;
 /** libvirt's `diskSerial` pattern. */
 export const SERIAL_PATTERN = /^[A-Za-z0-9_.+\- ]+$/;
 /** libvirt's `genericName` pattern, which `<auth username>` must match. */
 export const AUTH_USERNAME_PATTERN = /^[a-zA-Z0-9_+-]+$/;
-/** libvirt's `UUID` pattern (with or without dashes). */
-export const UUID_PATTERN = /^([a-fA-F0-9]{32}|[a-fA-F0-9]{8}-([a-fA-F0-9]{4}-){3}[a-fA-F0-9]{12})$/;
 /** Highest throttle value QEMU accepts (`bps/iops/max values must be within [0, 1e15]`). */
 export const IOTUNE_MAX_VALUE = 1_000_000_000_000_000;
 
@@ -101,7 +122,6 @@ export const IoTuneSchema = z.strictObject(
 /** I/O limits. */
 export type IoTune = Partial<Record<IoTuneField, number>>;
 
-const XmlSafe = (s: string): boolean => isXmlSafe(s);
 
 /** A block size QEMU accepts: a power of two from 512 bytes to 2 MiB. */
 const BlockSizeSchema = z
@@ -118,10 +138,10 @@ export const DriveAddressSchema = z.strictObject({
   controller: z.number().int().min(0).max(99).optional(),
   /** Bus on the controller (must be 0 on scsi). */
   bus: z.number().int().min(0).max(99).optional(),
-  /** SCSI target. */
+  /** SCSI target (0-99 on virtio-scsi: libvirt's schema stops there, QEMU at 255; 0 everywhere else). */
   target: z.number().int().min(0).max(99).optional(),
-  /** Unit (LUN on scsi). */
-  unit: z.number().int().min(0).max(99_999).optional(),
+  /** Unit: the drive on ide (0-1) and sata (0-5), the SCSI id on lsilogic (0-7), the LUN on virtio-scsi (0-16383). */
+  unit: z.number().int().min(0).max(16_383).optional(),
 });
 
 /** A `<address type='pci'>` (virtio). */
@@ -179,9 +199,10 @@ export const DiskOptionsSchema = z.strictObject({
   /**
    * `host` (default): the guest uses the device the host connector attached (`type='block'` for
    * iSCSI and local, `type='file'` for NFS). `network`: QEMU's own iSCSI initiator (libiscsi)
-   * logs in to one portal itself (`type='network'`); no host device, no multipath.
+   * logs in to one portal itself (`type='network'`); no host device, no multipath. An RBD
+   * connection is always `network` (QEMU's librbd), which is then the default.
    */
-  mode: z.enum(["host", "network"]).default("host"),
+  mode: z.enum(["host", "network"]).optional(),
   /** Guest device kind (default `disk`). `lun` passes SCSI commands through (scsi bus, raw). */
   device: z.enum(DISK_DEVICES).default("disk"),
   /** `<driver>` settings; defaults are described on {@link resolveDisk}. */
@@ -191,6 +212,14 @@ export const DiskOptionsSchema = z.strictObject({
       io: z.enum(IO_MODES).optional(),
       discard: z.enum(DISCARD_MODES).optional(),
       type: z.enum(DISK_FORMATS).optional(),
+      /**
+       * virtio only: `true` writes `iommu='on'`, so the device uses the guest's DMA API (what nova
+       * sets for AMD SEV guests, whose memory the host cannot read directly), and
+       * `model='virtio-non-transitional'`: QEMU refuses the feature on the transitional device it
+       * puts on a `pc` machine's PCI bus ("VIRTIO_F_IOMMU_PLATFORM was supported by neither legacy
+       * nor transitional device"). `false` writes `iommu='off'`.
+       */
+      iommu: z.boolean().optional(),
     })
     .optional(),
   /** Guest device name and bus. The name is a hint: the guest kernel picks its own. */
@@ -217,6 +246,11 @@ export const DiskOptionsSchema = z.strictObject({
   bootOrder: z.number().int().min(1).max(65_535).optional(),
   /** Guest address: `pci` for virtio, `drive` for ide/sata/scsi. */
   address: DiskAddressSchema.optional(),
+  /**
+   * bus scsi: the model of the domain's SCSI controller the disk sits on, which sets the drive
+   * address limits (default `lsilogic`, libvirt's choice for an x86 guest without a declared one).
+   */
+  scsiController: z.enum(SCSI_CONTROLLER_MODELS).optional(),
   /** Required when the connection says `encrypted: true`. */
   encryption: DiskEncryptionSchema.optional(),
   /**
@@ -226,7 +260,7 @@ export const DiskOptionsSchema = z.strictObject({
   chapSecret: z
     .strictObject({
       uuid: z.string().regex(UUID_PATTERN, "must be a UUID").optional(),
-      usage: z.string().min(1).max(255).regex(/^[^/\n]+$/, "must not contain '/' or a newline").refine(XmlSafe, "holds a character XML cannot represent").optional(),
+      usage: SecretUsageSchema.optional(),
     })
     .optional(),
   /** Network mode: which path of a multipath connection QEMU logs in to (index into `targetPortals`). */
@@ -250,10 +284,10 @@ export type ParsedDiskOptions = z.output<typeof DiskOptionsSchema>;
  */
 export const AttachedDeviceSchema = z.object({
   type: z.enum(["block", "file"]),
-  path: AbsolutePathSchema.refine(XmlSafe, "holds a character XML cannot represent"),
+  path: DiskSourcePathSchema,
   scsiWwn: z.string().optional(),
   multipathId: z.string().optional(),
-  paths: z.array(z.string()),
+  paths: z.array(DiskSourcePathSchema),
   format: z.enum(DISK_FORMATS).optional(),
   sizeBytes: z.number().nonnegative().optional(),
 });
@@ -266,8 +300,16 @@ export const AttachedDeviceSchema = z.object({
  * const ok = DiskXmlInputSchema.safeParse({ connection, device, options: { target: { dev: "vdb", bus: "virtio" } } }).success;
  * ```
  */
-export const DiskXmlInputSchema = z.object({
-  connection: ConnectionInfoSchema,
-  device: AttachedDeviceSchema.optional(),
-  options: DiskOptionsSchema,
-});
+export const DiskXmlInputSchema = z
+  .object({
+    connection: ConnectionInfoSchema,
+    device: AttachedDeviceSchema.optional(),
+    options: DiskOptionsSchema,
+  })
+  .superRefine((input, ctx) => {
+    // QEMU opens an RBD image with cephx through a libvirt secret: the XML must name one.
+    const c = input.connection;
+    if (c.type === "rbd" && c.authEnabled && c.secretUuid === undefined && c.secretUsage === undefined) {
+      ctx.addIssue({ code: "custom", path: ["connection", "secretUuid"], message: "authEnabled needs exactly one of secretUuid and secretUsage (the libvirt secret of type ceph)" });
+    }
+  });

@@ -1,6 +1,6 @@
 import { err, ok, type Result } from "neverthrow";
 import { VolkitError } from "../core/errors.js";
-import { CACHE_MODES, DISCARD_MODES, DISK_BUSES, IO_MODES, IOTUNE_FIELDS, type DiskAddress, type IoTune } from "./libvirt-options.js";
+import { CACHE_MODES, DISCARD_MODES, DISK_BUSES, IO_MODES, IOTUNE_FIELDS, VIRTIO_MODELS, type DiskAddress, type IoTune } from "./libvirt-options.js";
 import type { DiskAuth, DiskDefinition, DiskEncryptionDefinition, DiskSource, NetworkHost } from "./libvirt-types.js";
 import { childNamed, childrenNamed, parseXml, type XmlNode } from "./libvirt-xml-reader.js";
 
@@ -109,6 +109,8 @@ function readDisk(disk: XmlNode): DiskDefinition | ParseFailure {
   if (type instanceof ParseFailure || type === undefined) return type ?? fail("no disk type");
   const device = oneOf(["disk", "lun", "cdrom", "floppy"] as const, disk.attrs.device ?? "disk", "disk device");
   if (device instanceof ParseFailure || device === undefined) return device ?? fail("no disk device");
+  const model = oneOf(VIRTIO_MODELS, disk.attrs.model, "disk model");
+  if (model instanceof ParseFailure) return model;
 
   const driverNode = childNamed(disk, "driver");
   let driver: DiskDefinition["driver"];
@@ -116,13 +118,15 @@ function readDisk(disk: XmlNode): DiskDefinition | ParseFailure {
     const cache = oneOf(CACHE_MODES, driverNode.attrs.cache, "driver cache");
     const io = oneOf(IO_MODES, driverNode.attrs.io, "driver io");
     const discard = oneOf(DISCARD_MODES, driverNode.attrs.discard, "driver discard");
-    for (const v of [cache, io, discard]) if (v instanceof ParseFailure) return v;
+    const iommu = oneOf(["on", "off"] as const, driverNode.attrs.iommu, "driver iommu");
+    for (const v of [cache, io, discard, iommu]) if (v instanceof ParseFailure) return v;
     driver = defined<NonNullable<DiskDefinition["driver"]>>({
       name: driverNode.attrs.name,
       type: driverNode.attrs.type,
       cache: cache as Exclude<typeof cache, ParseFailure>,
       io: io as Exclude<typeof io, ParseFailure>,
       discard: discard as Exclude<typeof discard, ParseFailure>,
+      iommu: iommu === undefined ? undefined : iommu === "on",
     });
   }
 
@@ -157,6 +161,7 @@ function readDisk(disk: XmlNode): DiskDefinition | ParseFailure {
   return defined<DiskDefinition>({
     type,
     device,
+    model,
     driver,
     source,
     target: defined<DiskDefinition["target"]>({ dev, bus }),

@@ -82,9 +82,18 @@ export function diskElement(disk: DiskDefinition): XmlElement {
     [
       ["type", disk.type],
       ["device", disk.device],
+      ["model", disk.model],
     ],
     [
-      d && xmlElement("driver", [["name", d.name], ["type", d.type], ["cache", d.cache], ["io", d.io], ["discard", d.discard]]),
+      d &&
+        xmlElement("driver", [
+          ["name", d.name],
+          ["type", d.type],
+          ["cache", d.cache],
+          ["io", d.io],
+          ["discard", d.discard],
+          ["iommu", d.iommu === undefined ? undefined : d.iommu ? "on" : "off"],
+        ]),
       disk.source && sourceElement(disk.source),
       disk.blockio && xmlElement("blockio", [["logical_block_size", disk.blockio.logicalBlockSize], ["physical_block_size", disk.blockio.physicalBlockSize]]),
       xmlElement("target", [["dev", disk.target.dev], ["bus", disk.target.bus]]),

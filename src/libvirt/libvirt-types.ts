@@ -1,4 +1,4 @@
-import type { CacheMode, DiscardMode, DiskAddress, DiskBus, DiskDevice, IoMode, IoTune } from "./libvirt-options.js";
+import type { CacheMode, DiscardMode, DiskAddress, DiskBus, DiskDevice, IoMode, IoTune, VirtioModel } from "./libvirt-options.js";
 
 /**
  * The disk model shared by the builder and the parser: {@link resolveDisk} produces it,
@@ -18,6 +18,8 @@ export interface DiskDriver {
   readonly io?: IoMode;
   /** Discard handling. */
   readonly discard?: DiscardMode;
+  /** virtio `iommu='on'` (true) or `'off'` (false): the device goes through the guest's IOMMU / DMA API. */
+  readonly iommu?: boolean;
 }
 
 /** `<host>` of a network source. */
@@ -30,9 +32,9 @@ export interface NetworkHost {
 
 /** `<auth>` of a network source: the user and the libvirt secret holding the password. */
 export interface DiskAuth {
-  /** CHAP (or Ceph) user name. */
+  /** CHAP user name, or the cephx user without `client.`. */
   readonly username: string;
-  /** Secret usage type, `iscsi` for CHAP. */
+  /** Secret usage type, `iscsi` for CHAP, `ceph` for cephx. */
   readonly secretType: string;
   /** Secret by UUID (exactly one of `uuid`/`usage`). */
   readonly uuid?: string;
@@ -57,11 +59,11 @@ export interface FileDiskSource {
 /** A network source QEMU connects to itself: `<source protocol=… name=…>`. */
 export interface NetworkDiskSource {
   readonly kind: "network";
-  /** `iscsi` for what volkit writes. */
+  /** `iscsi` or `rbd` for what volkit writes. */
   readonly protocol: string;
-  /** For iSCSI `<target iqn>/<lun>`. */
+  /** For iSCSI `<target iqn>/<lun>`, for RBD `<pool>/<image>`. */
   readonly name: string;
-  /** Servers, in order. */
+  /** Servers, in order (the iSCSI portal; every Ceph monitor). */
   readonly hosts: readonly NetworkHost[];
   /** Authentication, when the target needs CHAP. */
   readonly auth?: DiskAuth;
@@ -109,6 +111,8 @@ export interface DiskDefinition {
   readonly type: "block" | "file" | "network";
   /** Guest device kind (`floppy` only when parsed). */
   readonly device: DiskDevice | "floppy";
+  /** virtio device model (`virtio-non-transitional` with `iommu`). */
+  readonly model?: VirtioModel;
   /** Driver settings. */
   readonly driver?: DiskDriver;
   /** Source; absent for an empty CD-ROM drive. */

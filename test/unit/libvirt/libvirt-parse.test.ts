@@ -13,8 +13,8 @@ function diskBlocks(domain: string): string[] {
 describe("parseDomainDisks on libvirt 9.0 dumpxml (captured)", () => {
   const input = parseDomainDisks(fixture("domain-input.xml"))._unsafeUnwrap();
 
-  it("reads the 15 disks volkit wrote", () => {
-    expect(input.map((d) => d.target.dev)).toEqual(["vda", "vdb", "vdc", "vdd", "vde", "vdf", "vdg", "vdh", "vdi", "vdj", "sda", "sdb", "sdc", "sdd", "hdb"]);
+  it("reads the 17 disks volkit wrote", () => {
+    expect(input.map((d) => d.target.dev)).toEqual(["vda", "vdb", "vdc", "vdd", "vde", "vdf", "vdg", "vdh", "vdi", "vdj", "vdk", "vdl", "sda", "sdb", "sdc", "sdd", "hdb"]);
   });
 
   it("the test driver gives every disk back unchanged, line for line", () => {
@@ -39,6 +39,12 @@ describe("parseDomainDisks on libvirt 9.0 dumpxml (captured)", () => {
     expect(dumped.find((d) => d.target.dev === "sdd")?.address).toEqual({ type: "drive", controller: 0, bus: 0, target: 0, unit: 3 });
     expect(dumped.find((d) => d.target.dev === "vdj")?.source).toEqual({ kind: "file", file: `/var/lib/nova/mnt/0c5a1c6e2f9c4a7f8f1b0d3e2a4c6b8d/it's "a" <vol> & co.img` });
     expect(dumped.find((d) => d.target.dev === "vdi")?.encryption).toEqual({ format: "luks", secretType: "passphrase", secretUuid: "0f1e2d3c-4b5a-4968-8776-655443322110" });
+    expect(dumped.find((d) => d.target.dev === "vdk")?.source).toMatchObject({
+      protocol: "rbd",
+      hosts: [{ name: "127.0.0.1", port: 6789 }, { name: "::1", port: 3300 }, { name: "localhost", port: 6789 }],
+      auth: { username: "cinder", secretType: "ceph", uuid: "457eb676-33da-42ec-9a8c-9293d545c337" },
+    });
+    expect(dumped.find((d) => d.target.dev === "vdl")).toMatchObject({ model: "virtio-non-transitional", driver: { iommu: true } });
   });
 
   it("refuses a document that is not a domain, and disk types it does not model", () => {
