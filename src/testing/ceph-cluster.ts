@@ -16,11 +16,11 @@
  */
 import { randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createLocalRunner } from "../exec/local-runner.js";
+import { freeLoopbackPort } from "./loopback-port.js";
 import type { Argv, CommandRunner } from "../exec/runner.js";
 
 /** Options of {@link startCephCluster}. */
@@ -139,18 +139,7 @@ const CLI_TIMEOUT_MS = 60_000;
 /** Daemons in stop order. */
 const DAEMONS = [RGW_NAME, `osd.${OSD_ID}`, `mgr.${MGR_ID}`, `mon.${MON_ID}`] as const;
 
-/** A free TCP port on 127.0.0.1 (the kernel's pick; free when returned). */
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freeLoopbackPort } from "./loopback-port.js";
 
 function conf(dir: string, fsid: string, monHost: string, osdBytes: number, rgwPort?: number): string {
   const daemon = (section: string): string[] => [`[${section}]`, `log file = ${dir}/log/$name.log`, `pid file = ${dir}/run/$name.pid`];

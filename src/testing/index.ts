@@ -14,3 +14,4 @@ export * from "./fake-tree.js";
 export * from "./fake-sysfs.js";
 export * from "./fake-connector.js";
 export * from "./array-simulator/index.js";
+export * from "./loopback-port.js";

@@ -33,7 +33,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -55,6 +54,7 @@ import { variantMatrix } from "../fixtures/libvirt/matrix.js";
 import { iscsiSingle, singlePathDevice, variants, type Variant } from "../fixtures/libvirt/variants.js";
 import { forcedCases } from "../fixtures/libvirt/forced-cases.js";
 import { controllersFor, defineBatch, domainXml, dumpBatch, PATH, run, schemaBatch, startBatch, type Run } from "../fixtures/libvirt/virsh-batch.js";
+import { freeLoopbackPort } from "../../src/testing/loopback-port.js";
 
 const TOOLS = ["virsh", "virt-xml-validate", "xmllint", "qemu-system-x86_64", "qemu-img", "qemu-io", "setpriv", "libvirtd", "tgtd", "tgtadm", "tgt-admin"];
 const MISSING_TOOLS = TOOLS.filter((t) => run("sh", ["-c", 'command -v "$1"', "sh", t]).status !== 0);
@@ -488,7 +488,7 @@ describe.skipIf(!IS_ROOT || MISSING_TOOLS.length > 0)("network mode end to end: 
       control = 20000 + Math.floor(Math.random() * 12000);
       if (!existsSync(`/var/run/tgtd/socket.${control}`)) break;
     }
-    port = await freeTcpPort();
+    port = await freeLoopbackPort();
     tgtd = spawn("tgtd", ["-f", "-C", String(control), "--iscsi", `portal=127.0.0.1:${port}`], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, PATH } });
     for (let i = 0; i < 100 && tgtadm("--op", "show", "--mode", "sys").status !== 0; i++) await sleep(50);
     const lun = join(work, "e2e-lun.img");
@@ -561,14 +561,3 @@ describe.skipIf(!IS_ROOT || MISSING_TOOLS.length > 0)("network mode end to end: 
   });
 });
 
-async function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const p = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(p));
-    });
-  });
-}

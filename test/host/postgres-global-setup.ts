@@ -1,10 +1,10 @@
 import { execFile as execFileCb, execFileSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
+import { freeLoopbackPort } from "../../src/testing/loopback-port.js";
 
 /**
  * One private PostgreSQL server for the whole `host` project: Debian's `postgresql` binaries,
@@ -39,17 +39,6 @@ function serverBinDir(): string {
   return join(root, newest, "bin");
 }
 
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** uid/gid to run the server as: the `postgres` user when we are root, else ourselves. */
 function serverIdentity(): { uid: number; gid: number } | undefined {
@@ -71,7 +60,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   mkdirSync(socketDir);
   if (who !== undefined) for (const p of [dir, socketDir]) chownSync(p, who.uid, who.gid);
   const options = { ...(who ?? {}), env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" }, cwd: dir };
-  const port = await freeTcpPort();
+  const port = await freeLoopbackPort();
   const user = "volkit";
   try {
     await execFile(join(bin, "initdb"), ["-D", data, "-U", user, "--auth=trust", "--no-locale", "--encoding=UTF8", "--no-sync"], options);

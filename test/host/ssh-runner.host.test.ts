@@ -18,7 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redactText } from "../../src/core/secrets.js";
 import { createSshRunner, sshHostKeyFingerprint, type SshRunner, type SshRunnerOptions } from "../../src/exec/ssh-runner.js";
-import { freeLoopbackPort } from "../unit/exec/loopback-port.js";
+import { freeLoopbackPort } from "../../src/testing/loopback-port.js";
 
 const SSHD = "/usr/sbin/sshd";
 

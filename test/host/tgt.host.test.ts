@@ -12,7 +12,6 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -23,6 +22,7 @@ import { createLocalRunner } from "../../src/exec/local-runner.js";
 import type { CommandRunner } from "../../src/exec/runner.js";
 import { TargetConfigSchema } from "../../src/targets/target-helper.js";
 import { TgtHelper } from "../../src/targets/tgt/tgt-helper.js";
+import { freeLoopbackPort } from "../../src/testing/loopback-port.js";
 
 const run = promisify(execFile);
 // lsof: tgt-admin uses it to skip backing stores in use (the LUN 1 re-add test relies on that).
@@ -40,17 +40,6 @@ function missingPrerequisite(): string | undefined {
 // Missing prerequisites fail the suite (never a silent skip): `npm test` installs them as root.
 const missing = missingPrerequisite();
 
-async function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs a command; failures are rethrown without the command line or environment (no secrets in logs). */
 async function tool(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string; code: number }> {
@@ -94,7 +83,7 @@ describe("TgtHelper on a real tgtd", () => {
       controlPort = 20000 + Math.floor(Math.random() * 12000);
       if (!existsSync(`/var/run/tgtd/socket.${controlPort}`)) break;
     }
-    portal = `127.0.0.1:${await freeTcpPort()}`;
+    portal = `127.0.0.1:${await freeLoopbackPort()}`;
     tgtd = spawn("tgtd", ["-f", "-C", String(controlPort), "--iscsi", `portal=${portal}`], { stdio: ["ignore", "ignore", "pipe"] });
     let log = "";
     tgtd.stderr?.on("data", (b: Buffer) => (log += b.toString()));

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLocalRunner } from "../../exec/local-runner.js";
@@ -17,6 +16,7 @@ import { registerLunRoutes } from "./sim-lun-routes.js";
 import { registerMappingRoutes } from "./sim-mapping-routes.js";
 import { registerQosRoutes } from "./sim-qos-routes.js";
 import { portTargetIqn } from "./sim-render.js";
+import { freeLoopbackPort } from "../loopback-port.js";
 import { SimRouter } from "./sim-router.js";
 import { RestListener, type ListenerMode } from "./sim-server.js";
 import { emptyState, refreshHostLunIds, type SimStateData } from "./sim-state.js";
@@ -126,32 +126,6 @@ export interface ArraySimulator {
   stop(): Promise<void>;
 }
 
-/** A TCP port free on every one of `hosts` at the time of the call. */
-async function freePort(hosts: readonly string[]): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.once("error", reject);
-      srv.listen(0, hosts[0] ?? "127.0.0.1", () => {
-        const address = srv.address();
-        const p = typeof address === "object" && address ? address.port : 0;
-        srv.close(() => resolve(p));
-      });
-    });
-    const freeEverywhere = await Promise.all(
-      hosts.slice(1).map(
-        (h) =>
-          new Promise<boolean>((resolve) => {
-            const srv = createServer();
-            srv.once("error", () => resolve(false));
-            srv.listen(port, h, () => srv.close(() => resolve(true)));
-          }),
-      ),
-    );
-    if (freeEverywhere.every(Boolean)) return port;
-  }
-  throw new Error("no TCP port free on every portal address");
-}
 
 /**
  * Starts a simulated OceanStor-style IP-SAN array: the REST dialect over HTTP(S) on one listener
@@ -193,7 +167,7 @@ export async function startArraySimulator(options: ArraySimulatorOptions = {}): 
     portalHosts.forEach((ip, i) => state.ethPorts.push({ id: String(4096 + i), name: `P${i}`, location: `CTE0.A.IOM0.P${i}`, ip, healthStatus: "1", runningStatus: "10" }));
   }
 
-  const iscsiPort = await freePort(portalHosts);
+  const iscsiPort = await freeLoopbackPort(portalHosts);
   const files = new SimFileStore(dir, runner);
   await files.init();
   const exports = new SimExports({ runner, iscsiPort, systemWwn: behaviour.systemWwn });

@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { freeLoopbackPort } from "./loopback-port.js";
+import { freeLoopbackPort } from "../../../src/testing/loopback-port.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 
