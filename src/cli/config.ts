@@ -1,13 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
-import { ResultAsync, errAsync, okAsync } from "neverthrow";
+import { ResultAsync, err, errAsync, ok, okAsync, type Result } from "neverthrow";
 import { parseDocument } from "yaml";
 import { z } from "zod";
 import { IscsiConnectorConfigSchema } from "../connectors/iscsi/iscsi-config.js";
 import { LocalConnectorConfigSchema } from "../connectors/local/local-connector.js";
 import { NfsConnectorConfigSchema } from "../connectors/nfs/nfs-connector.js";
 import { VolkitError } from "../core/errors.js";
-import { HostNameSchema, validate } from "../core/validation.js";
+import { HostNameSchema } from "../core/validation.js";
 import { driverDefinition } from "../drivers/registry.js";
 import { RootHelperSchema } from "../exec/root-helper.js";
 import { BackendNameSchema } from "../service/records/record-fields.js";
@@ -70,37 +70,68 @@ export const HostConfigSchema = z.strictObject({
   connectors: z.strictObject({ iscsi: z.unknown().optional(), nfs: z.unknown().optional(), local: z.unknown().optional() }).default({}),
 });
 
-/** The whole config file. */
-export const CliConfigSchema = z
-  .strictObject({
-    /** The service's store (SQLite file by default, PostgreSQL, or memory). */
-    store: StoreConfigSchema.default({ kind: "sqlite", path: DEFAULT_STORE_PATH, busyTimeoutMs: 10_000 }),
-    /** Backends by name; each value is a driver config (`driver: lvm`, …). */
-    backends: z.record(BackendNameSchema, z.looseObject({ driver: z.string() })).default({}),
-    /** Volume types by name. */
-    types: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/, "must be a type name"), TypeConfigSchema).default({}),
-    /** This host. */
-    host: HostConfigSchema.prefault({}),
-  })
-  .superRefine((config, ctx) => {
-    // Each backend against its own driver's schema, each connector against its own: the issues keep
-    // their full path, so the operator reads which field of which backend is wrong.
-    for (const [name, backend] of Object.entries(config.backends)) {
-      const definition = driverDefinition(backend.driver);
-      if (definition.isErr()) {
-        ctx.addIssue({ code: "custom", path: ["backends", name, "driver"], message: definition.error.message });
-        continue;
-      }
-      const parsed = definition.value.configSchema.safeParse(backend);
-      if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", path: ["backends", name, ...issue.path], message: issue.message });
+/**
+ * The whole config file, as far as one schema can say: backends and connectors are checked
+ * separately against their own schemas by {@link checkConfig}, so a bad backend field and a typo at
+ * the top are reported together.
+ */
+export const CliConfigSchema = z.strictObject({
+  /** The service's store (SQLite file by default, PostgreSQL, or memory). */
+  store: StoreConfigSchema.default({ kind: "sqlite", path: DEFAULT_STORE_PATH, busyTimeoutMs: 10_000 }),
+  /** Backends by name; each value is a driver config (`driver: lvm`, …). */
+  backends: z.record(BackendNameSchema, z.looseObject({ driver: z.string() })).default({}),
+  /** Volume types by name. */
+  types: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/, "must be a type name"), TypeConfigSchema).default({}),
+  /** This host. */
+  host: HostConfigSchema.prefault({}),
+});
+
+/** A refused field: where and why. */
+interface ConfigIssue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Issues of each backend against its own driver's schema, and of each connector against its own. */
+function sectionIssues(raw: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const root = isRecord(raw) ? raw : {};
+  for (const [name, backend] of Object.entries(isRecord(root.backends) ? root.backends : {})) {
+    const driver = isRecord(backend) ? backend.driver : undefined;
+    if (typeof driver !== "string") continue; // the base schema names it
+    const definition = driverDefinition(driver);
+    if (definition.isErr()) {
+      issues.push({ path: ["backends", name, "driver"], message: definition.error.message });
+      continue;
     }
-    for (const protocol of Object.keys(ConnectorSchemas) as (keyof typeof ConnectorSchemas)[]) {
-      const given = config.host.connectors[protocol];
-      if (given === undefined) continue;
-      const parsed = ConnectorSchemas[protocol].safeParse(given);
-      if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", path: ["host", "connectors", protocol, ...issue.path], message: issue.message });
-    }
-  });
+    const parsed = definition.value.configSchema.safeParse(backend);
+    if (!parsed.success) for (const issue of parsed.error.issues) issues.push({ path: ["backends", name, ...issue.path], message: issue.message });
+  }
+  const host = isRecord(root.host) ? root.host : {};
+  const connectors = isRecord(host.connectors) ? host.connectors : {};
+  for (const protocol of Object.keys(ConnectorSchemas) as (keyof typeof ConnectorSchemas)[]) {
+    if (connectors[protocol] === undefined) continue;
+    const parsed = ConnectorSchemas[protocol].safeParse(connectors[protocol]);
+    if (!parsed.success) for (const issue of parsed.error.issues) issues.push({ path: ["host", "connectors", protocol, ...issue.path], message: issue.message });
+  }
+  return issues;
+}
+
+/** Checks a parsed config file: the base schema, every backend and every connector; all bad fields in one `INVALID_CONFIG`. */
+export function checkConfig(raw: unknown, path: string): Result<CliConfig, VolkitError> {
+  const base = CliConfigSchema.safeParse(raw);
+  const issues: ConfigIssue[] = [...(base.success ? [] : base.error.issues), ...sectionIssues(raw)];
+  if (issues.length === 0 && base.success) return ok(base.data);
+  const text = issues.map((i) => `${i.path.length ? i.path.map(String).join(".") : "(top level)"}: ${i.message}`);
+  return err(
+    new VolkitError("INVALID_CONFIG", `invalid config ${path}: ${text.join("; ")}`, {
+      source: "cli",
+      details: { path, issues: issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+    }),
+  );
+}
 
 /** The config as read and checked. Backend and connector configs are kept as written (input form). */
 export type CliConfig = z.output<typeof CliConfigSchema>;
@@ -155,15 +186,22 @@ export function parseConfigText(text: string, path: string): ResultAsync<CliConf
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   const problem = doc.errors[0];
   if (problem !== undefined) {
-    const at = problem.linePos?.[0];
-    const where = at === undefined ? "" : ` at line ${at.line}, column ${at.col}`;
+    const at = lineAndColumn(text, problem.pos[0]);
+    const where = ` at line ${at.line}, column ${at.col}`;
     return errAsync(new VolkitError("INVALID_CONFIG", `config file ${path} is not valid YAML or JSON${where} (${problem.code})`, { source: "cli", details: { path, ...(at ? { line: at.line, column: at.col } : {}) } }));
   }
   const raw: unknown = doc.toJS() ?? {};
   // Secrets are registered before the check, so even a refused value is redacted everywhere.
   registerConfigSecrets(raw);
-  const checked = validate(CliConfigSchema, raw, `config ${path}`, "INVALID_CONFIG");
+  const checked = checkConfig(raw, path);
   return checked.isOk() ? okAsync(checked.value) : errAsync(checked.error);
+}
+
+/** 1-based line and column of an offset. */
+function lineAndColumn(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, Math.max(0, offset));
+  const line = before.split("\n").length;
+  return { line, col: offset - before.lastIndexOf("\n") };
 }
 
 /** Finds, reads and checks the config (see {@link findConfigFile}); the defaults when there is no file. */
