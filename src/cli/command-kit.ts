@@ -123,7 +123,21 @@ export function leaf<S extends z.ZodType>(parent: Command, run: CliRun, spec: Le
     const env = run.env;
     const paint = painterFor(env.stdout, env.env);
     const paintErr = painterFor(env.stderr, env.env);
-    const cancel = listenForCancel({ signals: env.signals, notify: (m) => void env.stderr.write(`\nvolkit: ${m}\n`), forceExit: run.forceExit });
+    // A progress bar owns the terminal's last line while it draws: anything else written to stderr
+    // (the Ctrl-C notice) first ends the bar, or the bar's next redraw would overwrite it.
+    let bar: ProgressHandle | undefined;
+    const endBar = (): void => {
+      bar?.finish();
+      bar = undefined;
+    };
+    const cancel = listenForCancel({
+      signals: env.signals,
+      notify: (m) => {
+        endBar();
+        env.stderr.write(`volkit: ${m}\n`);
+      },
+      forceExit: run.forceExit,
+    });
     const ctx: CommandContext = {
       env,
       command: self,
@@ -133,8 +147,15 @@ export function leaf<S extends z.ZodType>(parent: Command, run: CliRun, spec: Le
       cancel,
       config: () => run.config(globals.config),
       runner: () => run.config(globals.config).map((c) => env.runner(c.config.host.rootHelper)),
-      progress: (label) => progressHandle(!json && env.stderr.isTTY === true ? createProgressBar(env.stderr, label) : silentProgress),
-      note: (text) => void env.stderr.write(`${text}\n`),
+      progress: (label) => {
+        endBar();
+        bar = progressHandle(!json && env.stderr.isTTY === true ? createProgressBar(env.stderr, label) : silentProgress);
+        return bar;
+      },
+      note: (text) => {
+        endBar();
+        env.stderr.write(`${text}\n`);
+      },
       print: (data) => {
         const printed = printResult(env.stdout, json, spec.output, data, paint);
         return printed.isOk() ? okAsync(undefined) : errAsync(printed.error);
@@ -146,7 +167,11 @@ export function leaf<S extends z.ZodType>(parent: Command, run: CliRun, spec: Le
     )
       .andThen((r) => r)
       .andThen((o) => (o.printed === true ? ok(undefined) : printResult(env.stdout, json, spec.output, o.data, paint)).map(() => o.exitCode ?? EXIT_OK))
-      .orElse((error) => okAsync(printError(env, json, error, paintErr)));
+      .orElse((error) => {
+        endBar();
+        return okAsync(printError(env, json, error, paintErr));
+      });
+    endBar();
     cancel.dispose();
     run.exitCode = outcome.isOk() ? outcome.value : run.exitCode;
   });

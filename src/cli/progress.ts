@@ -143,9 +143,12 @@ export interface ProgressHandle {
 export function progressHandle(sink: ProgressSink): ProgressHandle {
   const events = new EventBus();
   const off = followProgress(events, sink);
+  let finished = false;
   return {
     events,
     finish: () => {
+      if (finished) return;
+      finished = true;
       off();
       sink.finish();
     },

@@ -16,7 +16,7 @@ export const SimulatorOutputSchema = z.object({
   /** Array user. */
   user: z.string(),
   /** File holding the password (mode 0600); the password itself is never printed. */
-  passwordFile: z.string(),
+  authFile: z.string(),
   /** CA certificate of the HTTPS endpoints (absent with --http). */
   caFile: z.string().optional(),
   /** Device id / serial number. */
@@ -62,7 +62,7 @@ export function registerSimulator(program: Command, run: CliRun): void {
             [
               ...out.urls.map((u, i) => [`REST URL ${i + 1}`, u] as const),
               ["user", out.user],
-              ["password in", out.passwordFile],
+              ["password in", out.authFile],
               ["CA cert", out.caFile],
               ["device id", out.deviceId],
               ["data in", out.dataDir],
@@ -92,16 +92,16 @@ export function registerSimulator(program: Command, run: CliRun): void {
             ...(password ? { password } : {}),
           });
           registerSecret(sim.password);
-          const passwordFile = join(sim.dir, "password");
-          await writeFile(passwordFile, `${sim.password}\n`, { mode: 0o600 });
-          return { sim, passwordFile };
+          const authFile = join(sim.dir, "password");
+          await writeFile(authFile, `${sim.password}\n`, { mode: 0o600 });
+          return { sim, authFile };
         })(),
         (e) => toVolkitError(e, "BACKEND_UNAVAILABLE", "simulator"),
-      ).andThen(({ sim, passwordFile }) => {
+      ).andThen(({ sim, authFile }) => {
         const info: SimulatorOutput = {
           urls: [...sim.urls],
           user: sim.user,
-          passwordFile,
+          authFile,
           ...(sim.caFile === undefined ? {} : { caFile: sim.caFile }),
           deviceId: sim.deviceId,
           dataDir: sim.dir,
