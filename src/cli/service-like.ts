@@ -269,7 +269,7 @@ export interface RetypeRequest {
 export interface ManageRequest {
   /** Backend holding the object (`backend` or `backend#pool`). */
   readonly backend: string;
-  /** The object, as the driver names it (`{ "source-name": "lv-1" }`). */
+  /** The object, as the driver names it (`{ sourceName: "lv-1" }` or `{ sourceId: "42" }`). */
   readonly ref: ExistingRef;
   /** Id of the new record (default: a new UUID). */
   readonly id?: string;

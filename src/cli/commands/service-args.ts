@@ -4,7 +4,7 @@ import { VolkitError } from "../../core/errors.js";
 import { SizeGiBSchema, validate } from "../../core/validation.js";
 import { RecordIdSchema } from "../../service/records/record-fields.js";
 import type { Painter } from "../colour.js";
-import type { CommandContext } from "../command-kit.js";
+import { commandPath, type CommandContext } from "../command-kit.js";
 import { fields, table } from "../output.js";
 import type { ServiceCallOptions, ServiceLike } from "../service-like.js";
 import type { VolumeOutSchema } from "./service-schemas.js";
@@ -24,12 +24,8 @@ const poolRef = (v: VolumeOut): string | undefined => (v.backend === undefined ?
 export function withService<T>(ctx: CommandContext, use: (service: ServiceLike, options: ServiceCallOptions) => ResultAsync<T, VolkitError>, progressLabel?: string): ResultAsync<T, VolkitError> {
   const factory = ctx.env.service;
   if (factory === undefined) {
-    return errAsync(
-      new VolkitError("NOT_SUPPORTED", `${ctx.command.parent?.name() ?? ""} ${ctx.command.name()}`.trim() + " needs the volume service, which this volkit build does not bind yet", {
-        source: "cli",
-        details: { cliCommand: `${ctx.command.parent?.name() ?? ""} ${ctx.command.name()}`.trim() },
-      }),
-    );
+    const path = commandPath(ctx.command);
+    return errAsync(new VolkitError("NOT_SUPPORTED", `${path} needs the volume service, which this volkit build does not bind yet`, { source: "cli", details: { cliCommand: path } }));
   }
   return ctx.config().andThen((loaded) =>
     factory(loaded, { signal: ctx.cancel.signal }).andThen(
