@@ -153,6 +153,7 @@ describe("volkit simulator", () => {
       }
       if (info === undefined) throw new Error(`the simulator printed no JSON in 30 s: ${stdout}`);
       expect(info.urls.length).toBe(2);
+      expect(info.iscsiTargets).toEqual([]);
       expect(info.urls.every((u) => /^http:\/\/127\.0\.0\.[12]:\d+\/deviceManager\/rest\/$/.test(u))).toBe(true);
       expect(statSync(info.authFile).mode & 0o777).toBe(0o600);
       const password = readFileSync(info.authFile, "utf8").trim();

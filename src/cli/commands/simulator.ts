@@ -105,7 +105,8 @@ export function registerSimulator(program: Command, run: CliRun): void {
           ...(sim.caFile === undefined ? {} : { caFile: sim.caFile }),
           deviceId: sim.deviceId,
           dataDir: sim.dir,
-          iscsiTargets: sim.iscsi.targets.map((t) => ({ portal: t.portal, iqn: t.iqn })),
+          // Without the data plane no target is served, whatever the array's REST side reports.
+          iscsiTargets: o.iscsi === false ? [] : sim.iscsi.targets.map((t) => ({ portal: t.portal, iqn: t.iqn })),
         };
         // Printed now (the command's result is the running simulator); the frame prints nothing more.
         return ctx.print(info).andThen(() =>
