@@ -16,6 +16,8 @@ export default defineConfig({
     // The backup worker thread's script, loaded by path (new Worker), so an entry of its own.
     "backup/chunk-worker": "src/backup/chunk-worker.ts",
     "testing/index": "src/testing/index.ts",
+    // The `volkit` bin (package.json "bin"); its shebang line is kept and the file made executable.
+    "cli/main": "src/cli/main.ts",
   },
   format: ["esm"],
   target: "node20",
