@@ -39,3 +39,61 @@ export function perHostGroupNames(hostId: string): { hostGroup: string; lunGroup
     portGroup: `${GROUP_PREFIX.portGroup}${hostId}`,
   };
 }
+
+/** The LUN name of a volume (Cinder's `encode_name(volume.id)`). */
+export function lunNameOf(volumeId: string): string {
+  return arrayObjectName(volumeId);
+}
+
+/** The snapshot name of a snapshot (Cinder's `encode_name(snapshot.id)`). */
+export function snapshotNameOf(snapshotId: string): string {
+  return arrayObjectName(snapshotId);
+}
+
+/**
+ * The temporary snapshot a clone of a volume is copied from, named after the NEW volume's id so a
+ * retried clone (or the delete of a half-made clone) finds the one an earlier attempt left.
+ */
+export function cloneSnapshotNameOf(newVolumeId: string): string {
+  return arrayObjectName(`clone-${newVolumeId}`);
+}
+
+/** The LUN copy task that fills a volume (Cinder names it like the volume's LUN). */
+export function lunCopyNameOf(volumeId: string): string {
+  return arrayObjectName(volumeId);
+}
+
+/** The QoS policy of one LUN (deterministic, so a retry finds the policy an earlier attempt made). */
+export function qosNameOf(lunId: string): string {
+  return `${GROUP_PREFIX.qos}${lunId}_volkit`;
+}
+
+/** Marks a volkit LUN (`volkit:<volume id>`) in its description; `:copying` until its data is complete. */
+const MARKER = /^volkit:([A-Za-z0-9][A-Za-z0-9_-]{0,63})(:copying)?(?:;was=([A-Za-z0-9_.-]{1,31}))?$/;
+
+/** What a LUN's description says about it. */
+export interface LunMarker {
+  /** The volkit volume id the LUN belongs to. */
+  readonly volumeId: string;
+  /** A copy into it was started and not finished (a crashed or failed create). */
+  readonly copying: boolean;
+  /** The name it had before `manageExisting` renamed it. */
+  readonly managedFrom?: string;
+}
+
+/** The description of a volkit LUN. */
+export function lunDescription(marker: LunMarker): string {
+  return `volkit:${marker.volumeId}${marker.copying ? ":copying" : ""}${marker.managedFrom === undefined ? "" : `;was=${marker.managedFrom}`}`;
+}
+
+/** Reads a LUN's description; undefined when it is not a volkit LUN. */
+export function parseLunDescription(description: string): LunMarker | undefined {
+  const m = MARKER.exec(description);
+  if (!m?.[1]) return undefined;
+  return { volumeId: m[1], copying: m[2] !== undefined, ...(m[3] === undefined ? {} : { managedFrom: m[3] }) };
+}
+
+/** Whether a group or policy name is one volkit (or Cinder) made, so volkit may tear it down. */
+export function isOwnedGroupName(name: string, kind: keyof typeof GROUP_PREFIX): boolean {
+  return name.startsWith(GROUP_PREFIX[kind]);
+}
