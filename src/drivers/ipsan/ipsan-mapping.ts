@@ -8,9 +8,10 @@ import type { IpsanClient } from "./ipsan-client.js";
 import type { ParsedIpsanConfig } from "./ipsan-config.js";
 import { GROUP_PREFIX } from "./ipsan-constants.js";
 import type { IpsanLuns } from "./ipsan-luns.js";
-import type { GroupInfo, HostInfo } from "./ipsan-mapping-types.js";
-import { arrayHostName, perHostGroupNames } from "./ipsan-names.js";
+import type { HostInfo } from "./ipsan-mapping-types.js";
+import { arrayHostName, lunDescription, parseLunDescription, perHostGroupNames } from "./ipsan-names.js";
 import { resolvePortals, type PortGroupPlan } from "./ipsan-portals.js";
+import { HostTeardown } from "./ipsan-teardown.js";
 import type { LunInfo } from "./ipsan-types.js";
 
 /** Lock key of one host's mapping objects. */
@@ -33,6 +34,7 @@ export class IpsanMappings {
   readonly #config: ParsedIpsanConfig;
   readonly #luns: IpsanLuns;
   readonly #locks: LockBackend;
+  readonly #teardown: HostTeardown;
 
   /** @param deps - REST client, parsed config, LUNs, and the lock backend for per-host locks. */
   constructor(deps: { client: IpsanClient; config: ParsedIpsanConfig; luns: IpsanLuns; locks: LockBackend }) {
@@ -40,6 +42,7 @@ export class IpsanMappings {
     this.#config = deps.config;
     this.#luns = deps.luns;
     this.#locks = deps.locks;
+    this.#teardown = new HostTeardown(deps.client);
   }
 
   /** Maps the volume's LUN to the host and returns its iSCSI connection info (every healthy portal). */
@@ -85,27 +88,35 @@ export class IpsanMappings {
       if (!lun) return okAsync(undefined);
       if (host === undefined) return this.unmapEverywhere(lun, ctx);
       const hostName = arrayHostName(host.host);
-      return withLock(this.#locks, hostLockKey(hostName), ctx.signal, () => this.#unmap(hostName, lun.id, ctx));
+      return withLock(this.#locks, hostLockKey(hostName), ctx.signal, () =>
+        this.#client.hosts.findByName(hostName, ctx).andThen((found) => (found ? this.#teardown.unmapHost(found, lun.id, { label: host.host }, ctx) : this.#orphanGroupsOf(lun.id, ctx))),
+      );
     });
   }
 
-  /** Removes the LUN from every host's LUN group volkit made (tearing down emptied hosts). */
+  /**
+   * Removes the LUN from every host's LUN group volkit made (tearing down emptied hosts). The host
+   * ids go into the LUN's description first, so a retry after a crash finds hosts whose group the
+   * LUN already left; they leave the description when all are done.
+   */
   unmapEverywhere(lun: LunInfo, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    return this.#client.lunGroups.ofObject(lun.id, "lun", ctx).andThen((groups) =>
-      groups
-        .filter((g) => g.name.startsWith(GROUP_PREFIX.lunGroup))
-        .reduce<ResultAsync<void, VolkitError>>(
-          (chain, group) =>
-            chain.andThen(() =>
-              this.#client.hosts.find(group.name.slice(GROUP_PREFIX.lunGroup.length), ctx).andThen((owner) =>
-                owner
-                  ? withLock(this.#locks, hostLockKey(owner.name), ctx.signal, () => this.#unmap(owner.name, lun.id, ctx))
-                  : this.#client.lunGroups.remove(group.id, lun.id, "lun", ctx),
-              ),
-            ),
-          okAsync(undefined),
-        ),
-    );
+    const c = this.#client;
+    const marker = parseLunDescription(lun.description);
+    return c.lunGroups.ofObject(lun.id, "lun", ctx).andThen((groups) => {
+      const owned = groups.filter((g) => g.name.startsWith(GROUP_PREFIX.lunGroup)).map((g) => g.name.slice(GROUP_PREFIX.lunGroup.length));
+      const hostIds = [...new Set([...(marker?.unmapping ?? []), ...owned])];
+      if (hostIds.length === 0) return okAsync(undefined);
+      const note = (unmapping: readonly string[]): ResultAsync<void, VolkitError> =>
+        marker ? c.luns.update(lun.id, { description: lunDescription({ ...marker, unmapping }) }, ctx) : okAsync(undefined);
+      const one = (hostId: string): ResultAsync<void, VolkitError> =>
+        c.hosts.find(hostId, ctx).andThen((owner) => {
+          if (owner) return withLock(this.#locks, hostLockKey(owner.name), ctx.signal, () => this.#teardown.unmapHost(owner, lun.id, { ours: true }, ctx));
+          return c.lunGroups.findByName(perHostGroupNames(hostId).lunGroup, ctx).andThen((g) => (g ? this.#teardown.dropOrphanGroup(g, lun.id, ctx) : okAsync(undefined)));
+        });
+      return note(hostIds)
+        .andThen(() => hostIds.reduce<ResultAsync<void, VolkitError>>((chain, id) => chain.andThen(() => one(id)), okAsync(undefined)))
+        .andThen(() => note([]));
+    });
   }
 
   /** Whether the LUN is in any LUN group, and the hosts that see it through mapping views. */
@@ -193,81 +204,23 @@ export class IpsanMappings {
    */
   #undoMap(hostName: string, lunId: string, lunAdded: boolean, original: VolkitError, ctx: OperationContext): ResultAsync<never, VolkitError> {
     const rc = rollbackContext(ctx, 2 * 60_000);
-    return ResultAsync.fromSafePromise(this.#unmap(hostName, lunAdded ? lunId : undefined, rc)).andThen((r) => {
+    const undo = this.#client.hosts.findByName(hostName, rc).andThen((host) => (host ? this.#teardown.unmapHost(host, lunAdded ? lunId : undefined, { ours: true }, rc) : okAsync(undefined)));
+    return ResultAsync.fromSafePromise(undo).andThen((r) => {
       if (r.isErr()) ctx.logger.warn({ hostName, lunId, err: r.error.toJSON() }, "ipsan: undoing a failed mapping failed too");
       return errAsync(original);
     });
   }
 
-  /**
-   * Takes the LUN out of the host's LUN group; when the group is then empty, takes the host's
-   * mapping down: view associations, view, LUN group, the host's own port group, host group, the
-   * initiators (CHAP off) and the host. Objects another admin attached to the host are left alone.
-   * Runs under the host's lock; every step tolerates what is already gone.
-   */
-  #unmap(hostName: string, lunId: string | undefined, ctx: OperationContext): ResultAsync<void, VolkitError> {
+  /** The LUN's groups of hosts that are gone (an interrupted teardown), dropped. */
+  #orphanGroupsOf(lunId: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
     const c = this.#client;
-    return c.hosts.findByName(hostName, ctx).andThen((host) => {
-      if (!host) return okAsync(undefined);
-      const names = perHostGroupNames(host.id);
-      return c.lunGroups.findByName(names.lunGroup, ctx).andThen((lunGroup) => {
-        const removed = lunGroup && lunId !== undefined ? c.lunGroups.remove(lunGroup.id, lunId, "lun", ctx) : okAsync<void, VolkitError>(undefined);
-        return removed
-          .andThen(() => (lunGroup ? c.lunGroups.countMembers(lunGroup.id, ctx) : okAsync(0)))
-          .andThen((left) => (left > 0 ? okAsync(undefined) : this.#teardown(host, lunGroup, lunId === undefined, ctx)));
-      });
-    });
-  }
-
-  /**
-   * Takes a host's mapping objects down. The host object itself goes only when volkit's objects
-   * showed it was mapped by volkit (or `afterFailedMap`: this process just made them), never a host
-   * an administrator made for something else.
-   */
-  #teardown(host: HostInfo, lunGroup: GroupInfo | undefined, afterFailedMap: boolean, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    const c = this.#client;
-    const names = perHostGroupNames(host.id);
-    let ours = afterFailedMap || lunGroup !== undefined;
-    const view = c.mappingViews.findByName(names.mappingView, ctx).andThen((v) => {
-      if (!v) return okAsync(undefined);
-      ours = true;
-      return c.hostGroups
-        .ofMappingView(v.id, ctx)
-        .andThen((hgs) => hgs.reduce<ResultAsync<void, VolkitError>>((chain, g) => chain.andThen(() => c.mappingViews.dissociate(v.id, { hostGroupId: g.id }, ctx)), okAsync(undefined)))
-        .andThen(() => c.lunGroups.ofMappingView(v.id, ctx))
-        .andThen((lg) => (lg ? c.mappingViews.dissociate(v.id, { lunGroupId: lg.id }, ctx) : okAsync(undefined)))
-        .andThen(() => c.portGroups.ofMappingView(v.id, ctx))
-        .andThen((pg) => (pg ? c.mappingViews.dissociate(v.id, { portGroupId: pg.id }, ctx) : okAsync(undefined)))
-        .andThen(() => c.mappingViews.delete(v.id, ctx))
-        .map(() => undefined);
-    });
-    const ownPortGroup = (): ResultAsync<void, VolkitError> =>
-      c.portGroups.findByName(names.portGroup, ctx).andThen((pg) => (pg ? c.portGroups.delete(pg.id, ctx).map(() => undefined) : okAsync(undefined)));
-    const hostGroup = (): ResultAsync<void, VolkitError> =>
-      c.hostGroups.findByName(names.hostGroup, ctx).andThen((hg) => {
-        if (!hg) return okAsync(undefined);
-        ours = true;
-        return c.hostGroups.removeHost(hg.id, host.id, ctx).andThen(() => c.hostGroups.delete(hg.id, ctx)).map(() => undefined);
-      });
-    const hostItself = (): ResultAsync<void, VolkitError> =>
-      c.hosts.find(host.id, ctx).andThen((fresh) => {
-        // Not mapped by volkit, or still in a group of someone else's: leave the host and its initiators.
-        if (!fresh || !ours || fresh.inHostGroup) return okAsync(undefined);
-        return c.initiators
-          .ofHost(host.id, ctx)
-          .andThen((inits) =>
-            inits.reduce<ResultAsync<void, VolkitError>>(
-              (chain, i) => chain.andThen(() => (i.useChap ? c.initiators.setChap(i.iqn, undefined, ctx) : okAsync(undefined))).andThen(() => c.initiators.removeFromHost(i.iqn, ctx)).andThen(() => c.initiators.delete(i.iqn, ctx)).map(() => undefined),
-              okAsync(undefined),
-            ),
-          )
-          .andThen(() => c.hosts.delete(host.id, ctx))
-          .map(() => undefined);
-      });
-    return view
-      .andThen(() => (lunGroup ? c.lunGroups.delete(lunGroup.id, ctx) : okAsync(false)))
-      .andThen(ownPortGroup)
-      .andThen(hostGroup)
-      .andThen(hostItself);
+    return c.lunGroups.ofObject(lunId, "lun", ctx).andThen((groups) =>
+      groups
+        .filter((g) => g.name.startsWith(GROUP_PREFIX.lunGroup))
+        .reduce<ResultAsync<void, VolkitError>>(
+          (chain, g) => chain.andThen(() => c.hosts.find(g.name.slice(GROUP_PREFIX.lunGroup.length), ctx).andThen((owner) => (owner ? okAsync(undefined) : this.#teardown.dropOrphanGroup(g, lunId, ctx)))),
+          okAsync(undefined),
+        ),
+    );
   }
 }

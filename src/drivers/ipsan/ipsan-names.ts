@@ -68,8 +68,14 @@ export function qosNameOf(lunId: string): string {
   return `${GROUP_PREFIX.qos}${lunId}_volkit`;
 }
 
-/** Marks a volkit LUN (`volkit:<volume id>`) in its description; `:copying` until its data is complete. */
-const MARKER = /^volkit:([A-Za-z0-9][A-Za-z0-9_-]{0,63})(:copying)?(?:;was=([A-Za-z0-9_.-]{1,31}))?$/;
+/**
+ * Marks a volkit LUN in its description: `volkit:<volume id>`, `:copying` until its data is
+ * complete, `;was=<name>` after a manage, `;unmap=<host id>,…` while hosts are being unmapped.
+ */
+const MARKER = /^volkit:([A-Za-z0-9][A-Za-z0-9_-]{0,63})(:copying)?(?:;was=([A-Za-z0-9_.-]{1,31}))?(?:;unmap=(\d{1,20}(?:,\d{1,20})*))?$/;
+
+/** Room for the `;unmap=` list within the array's description limit. */
+const MAX_DESCRIPTION = 170;
 
 /** What a LUN's description says about it. */
 export interface LunMarker {
@@ -79,18 +85,31 @@ export interface LunMarker {
   readonly copying: boolean;
   /** The name it had before `manageExisting` renamed it. */
   readonly managedFrom?: string;
+  /**
+   * Array host ids whose mapping of this LUN is being taken down: written before the LUN leaves
+   * their groups, so a retry after a crash still finds those hosts (the LUN no longer leads there).
+   */
+  readonly unmapping?: readonly string[];
 }
 
-/** The description of a volkit LUN. */
+/** The description of a volkit LUN (the unmap list is cut to what fits in 170 characters). */
 export function lunDescription(marker: LunMarker): string {
-  return `volkit:${marker.volumeId}${marker.copying ? ":copying" : ""}${marker.managedFrom === undefined ? "" : `;was=${marker.managedFrom}`}`;
+  const base = `volkit:${marker.volumeId}${marker.copying ? ":copying" : ""}${marker.managedFrom === undefined ? "" : `;was=${marker.managedFrom}`}`;
+  const ids = [...(marker.unmapping ?? [])];
+  while (ids.length > 0 && base.length + ";unmap=".length + ids.join(",").length > MAX_DESCRIPTION) ids.pop();
+  return ids.length === 0 ? base : `${base};unmap=${ids.join(",")}`;
 }
 
 /** Reads a LUN's description; undefined when it is not a volkit LUN. */
 export function parseLunDescription(description: string): LunMarker | undefined {
   const m = MARKER.exec(description);
   if (!m?.[1]) return undefined;
-  return { volumeId: m[1], copying: m[2] !== undefined, ...(m[3] === undefined ? {} : { managedFrom: m[3] }) };
+  return {
+    volumeId: m[1],
+    copying: m[2] !== undefined,
+    ...(m[3] === undefined ? {} : { managedFrom: m[3] }),
+    ...(m[4] === undefined ? {} : { unmapping: m[4].split(",") }),
+  };
 }
 
 /** Whether a group or policy name is one volkit (or Cinder) made, so volkit may tear it down. */

@@ -190,8 +190,8 @@ describe("IP-SAN driver: host mappings", () => {
         }),
     };
     const { backend } = await ipsanOn(sim, { maxConcurrentRequests: 64 }, { locks });
-    const vols = await Promise.all(Array.from({ length: 32 }, (_v, i) => backend.createVolume({ id: `many-${i}`, sizeGiB: 1 }).then((r) => r._unsafeUnwrap())));
-    const infos = await Promise.all(vols.map((v, i) => backend.initializeConnection(v, hostNamed(`many-host-${i}`)).then((r) => iscsi(r._unsafeUnwrap()))));
+    const vols = await Promise.all(Array.from({ length: 32 }, async (_v, i) => (await backend.createVolume({ id: `many-${i}`, sizeGiB: 1 }))._unsafeUnwrap()));
+    const infos = await Promise.all(vols.map(async (v, i) => iscsi((await backend.initializeConnection(v, hostNamed(`many-host-${i}`)))._unsafeUnwrap())));
     expect(keys.size).toBe(32);
     expect(maxHeld).toBeGreaterThan(1);
     expect(new Set(infos.map((i) => i.targetLun)).size).toBe(32);
@@ -203,7 +203,7 @@ describe("IP-SAN driver: host mappings", () => {
       expect(s.lunGroupMembers[group?.id ?? ""]).toEqual([{ type: 11, id: v.providerId }]);
     }
     expect(orphans(sim)).toEqual([]);
-    await Promise.all(vols.map((v, i) => backend.terminateConnection(v, hostNamed(`many-host-${i}`)).then((r) => r._unsafeUnwrap())));
+    await Promise.all(vols.map(async (v, i) => (await backend.terminateConnection(v, hostNamed(`many-host-${i}`)))._unsafeUnwrap()));
     expect(objectCounts(sim)).toMatchObject({ hosts: 0, hostGroups: 0, lunGroups: 0, views: 0, initiators: 0 });
   });
 });
