@@ -89,7 +89,12 @@ export class IpsanMappings {
       if (host === undefined) return this.unmapEverywhere(lun, ctx);
       const hostName = arrayHostName(host.host);
       return withLock(this.#locks, hostLockKey(hostName), ctx.signal, () =>
-        this.#client.hosts.findByName(hostName, ctx).andThen((found) => (found ? this.#teardown.unmapHost(found, lun.id, { label: host.host }, ctx) : this.#orphanGroupsOf(lun.id, ctx))),
+        this.#client.hosts.findByName(hostName, ctx).andThen((found) => {
+          const initiator = host.initiator === undefined ? {} : { initiator: host.initiator };
+          if (found) return this.#teardown.unmapHost(found, lun.id, { label: host.host, ...initiator }, ctx);
+          // The host is gone already (a retry after a crash late in its teardown): finish what is left.
+          return this.#orphanGroupsOf(lun.id, ctx).andThen(() => (host.initiator === undefined ? okAsync(undefined) : this.#teardown.dropFreeInitiator(host.initiator, ctx)));
+        }),
       );
     });
   }

@@ -11,6 +11,11 @@ export interface UnmapOptions {
   readonly label?: string;
   /** The caller knows volkit mapped this host (a mapping it just made, or a breadcrumb on the LUN). */
   readonly ours?: boolean;
+  /**
+   * The host's initiator, when the caller knows it: after a teardown it is deleted if it was left
+   * free (a crash between taking it out of the host and deleting it).
+   */
+  readonly initiator?: string;
 }
 
 /** Runs the steps in order, each after the previous one succeeded. */
@@ -81,7 +86,17 @@ export class HostTeardown {
             return c.hostGroups.removeHost(hg.id, host.id, ctx).andThen(() => c.hostGroups.delete(hg.id, ctx));
           }),
         () => (ours ? this.#removeHost(host.id, ctx) : okAsync(undefined)),
+        () => (options.initiator === undefined ? okAsync(undefined) : this.dropFreeInitiator(options.initiator, ctx)),
       ]);
+    });
+  }
+
+  /** Deletes the initiator when it belongs to no host (CHAP turned off first). */
+  dropFreeInitiator(iqn: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    const inits = this.#client.initiators;
+    return inits.find(iqn, ctx).andThen((found) => {
+      if (!found || found.hostId !== "") return okAsync(undefined);
+      return inOrder([() => (found.useChap ? inits.setChap(iqn, undefined, ctx) : okAsync(undefined)), () => inits.delete(iqn, ctx)]);
     });
   }
 
