@@ -89,7 +89,7 @@ export const COPY_METHODS = ["auto", "lun-copy", "clone-pair"] as const;
 export const IpsanConfigSchema = z
   .object({
     /** Discriminator for `createBackend`. */
-    driver: z.literal("ipsan"),
+    driver: z.literal("ipsan").meta({ title: "Driver", description: "The IP-SAN driver for OceanStor-style arrays." }),
     /** Backend name reported in stats (default `ipsan-<first pool>`). */
     backendName: z.string().min(1).max(255).optional().meta({ title: "Backend name", description: "Backend name reported in stats (default `ipsan-<first pool>`)." }),
     /** REST base URLs, one per controller, tried in turn (Cinder's `RestURL`). */
