@@ -1,7 +1,7 @@
 /** The IP-SAN driver's config: JSON Schema for panels, validation, secrets, TLS. */
 import { describe, expect, it, afterEach } from "vitest";
 import { driverConfigJsonSchema, createBackend, listDrivers } from "../../../../src/drivers/registry.js";
-import { IpsanConfigSchema } from "../../../../src/drivers/ipsan/ipsan-config.js";
+import { IpsanConfigSchema, type IpsanConfig } from "../../../../src/drivers/ipsan/ipsan-config.js";
 import { createIpsanDriver } from "../../../../src/drivers/ipsan/index.js";
 import { validate } from "../../../../src/core/validation.js";
 import { wrapDriver } from "../../../../src/drivers/backend.js";
@@ -14,7 +14,7 @@ afterEach(async () => {
   sim = undefined;
 });
 
-const base = { driver: "ipsan", restUrls: ["https://192.0.2.10:8088/deviceManager/rest/"], user: "admin", password: "Array-Pass-0001", storagePools: ["StoragePool001"] } as const;
+const base: IpsanConfig = { driver: "ipsan", restUrls: ["https://192.0.2.10:8088/deviceManager/rest/"], user: "admin", password: "Array-Pass-0001", storagePools: ["StoragePool001"] };
 
 /** Every property schema below `schema`, with its path. */
 function properties(schema: Record<string, unknown>, path = ""): { path: string; schema: Record<string, unknown> }[] {
@@ -64,14 +64,14 @@ describe("IP-SAN driver config", () => {
       ["a clone depth beyond 16", { maxCloneDepth: 17 }, /maxCloneDepth/],
     ];
     for (const [what, patch, message] of cases) {
-      const r = await createBackend({ ...base, ...patch } as never);
+      const r = await createBackend({ ...base, ...patch });
       const e = r._unsafeUnwrapErr();
       expect(e.code, what).toBe("INVALID_CONFIG");
       expect(e.message, what).toMatch(message);
     }
   });
 
-  it("registers the password and CHAP secrets: refusals and errors never show them", async () => {
+  it("registers the password and CHAP secrets: refusals and errors never show them", () => {
     const chap = "Chap-Secret-77";
     const bad = validate(IpsanConfigSchema, { ...base, password: "Visible-Pass-99", iscsi: { initiators: [{ iqn: "bad iqn", chap: { user: "u", password: chap } }] } }, "cfg", "INVALID_CONFIG");
     const e = bad._unsafeUnwrapErr();
@@ -87,7 +87,7 @@ describe("IP-SAN driver config", () => {
     const refused = (await untrusted.getVolumeStats())._unsafeUnwrapErr();
     expect(refused.code).toBe("AUTH_FAILED");
     expect(refused.message).toMatch(/not trusted/);
-    const trusted = wrapDriver((await createIpsanDriver({ ...base, restUrls: conn.restUrls, password: conn.password, tls: { caFile: conn.tls.caFile } }))._unsafeUnwrap());
+    const trusted = wrapDriver((await createIpsanDriver({ ...base, restUrls: conn.restUrls, password: conn.password, tls: conn.tls.caFile === undefined ? {} : { caFile: conn.tls.caFile } }))._unsafeUnwrap());
     expect((await trusted.getVolumeStats())._unsafeUnwrap().pools[0]?.poolName).toBe("StoragePool001");
     const logger = recordingLogger();
     const insecure = wrapDriver((await createIpsanDriver({ ...base, restUrls: conn.restUrls, password: conn.password, tls: { verify: false } }))._unsafeUnwrap(), { logger });
