@@ -15,12 +15,19 @@ import { sectorsOfGiB, volumeRecordOf } from "./ipsan-records.js";
 
 /** Everything {@link IpsanVolumes} works with. */
 export interface IpsanVolumesDeps {
+  /** The REST client. */
   readonly client: IpsanClient;
+  /** The driver's parsed config. */
   readonly config: ParsedIpsanConfig;
+  /** Pools and copy method of the array. */
   readonly facts: ArrayFacts;
+  /** Finding, placing and taking apart LUNs. */
   readonly luns: IpsanLuns;
+  /** Back-end QoS. */
   readonly qos: IpsanQos;
+  /** Copies and snapshot removal (temporary clone snapshots). */
   readonly copies: IpsanCopies;
+  /** Host mappings (a delete unmaps). */
   readonly mappings: IpsanMappings;
 }
 
