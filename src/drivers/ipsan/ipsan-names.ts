@@ -63,9 +63,13 @@ export function lunCopyNameOf(volumeId: string): string {
   return arrayObjectName(volumeId);
 }
 
-/** The QoS policy of one LUN (deterministic, so a retry finds the policy an earlier attempt made). */
+/**
+ * The QoS policy of one LUN (deterministic, so a retry finds the policy an earlier attempt made):
+ * `OpenStack_<lun id>_volkit`, or `OpenStack_<lun id>` where a very long id leaves no room.
+ */
 export function qosNameOf(lunId: string): string {
-  return `${GROUP_PREFIX.qos}${lunId}_volkit`;
+  const name = `${GROUP_PREFIX.qos}${lunId}_volkit`;
+  return name.length <= MAX_NAME_LENGTH ? name : `${GROUP_PREFIX.qos}${lunId}`;
 }
 
 /**
