@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { defineDriver, loadDriverModule, type DriverDefinition } from "./driver-definition.js";
+import { IpsanConfigSchema } from "./ipsan/ipsan-config.js";
 import { LvmConfigSchema } from "./lvm/lvm-config.js";
 import { NfsConfigSchema } from "./nfs/nfs-config.js";
 
@@ -28,8 +29,18 @@ export const nfsDriverDefinition = defineDriver({
   create: (config, deps) => loadDriverModule(() => import("./nfs/nfs-factory.js"), "NFS driver").andThen((m) => m.buildNfsDriver(config, deps)),
 });
 
+/** The IP-SAN driver: LUNs on OceanStor-style arrays over their REST API, exported over iSCSI. */
+export const ipsanDriverDefinition = defineDriver({
+  name: "ipsan",
+  title: "IP-SAN (OceanStor REST)",
+  description: "Thin or thick LUNs on an OceanStor-style array (the REST dialect of Cinder's Huawei driver), mapped to hosts over iSCSI with CHAP and multipath",
+  configSchema: IpsanConfigSchema,
+  defaultBackendName: (config) => `ipsan-${config.storagePools[0] ?? "array"}`,
+  create: (config, deps) => loadDriverModule(() => import("./ipsan/ipsan-factory.js"), "IP-SAN driver").andThen((m) => m.buildIpsanDriver(config, deps)),
+});
+
 /** Every built-in driver, in the order a panel lists them. */
-export const BUILTIN_DRIVERS: readonly DriverDefinition[] = [lvmDriverDefinition, nfsDriverDefinition];
+export const BUILTIN_DRIVERS: readonly DriverDefinition[] = [lvmDriverDefinition, nfsDriverDefinition, ipsanDriverDefinition];
 
 /** Config types of the built-in drivers, by name (the base of `DriverConfigs`). */
 export interface BuiltinDriverConfigs {
@@ -37,4 +48,6 @@ export interface BuiltinDriverConfigs {
   lvm: z.input<typeof LvmConfigSchema>;
   /** See `NfsConfigSchema`. */
   nfs: z.input<typeof NfsConfigSchema>;
+  /** See `IpsanConfigSchema`. */
+  ipsan: z.input<typeof IpsanConfigSchema>;
 }

@@ -115,14 +115,24 @@ export class ClonePairApi extends RestApi {
     return check(ArrayIdSchema, id, "clone pair id").andThen((pid) => this.act({ method: "PUT", path: "/clonepair/synchronize", body: { ID: pid, copyAction: 0 }, kind: "clonePair" }, ctx).map(() => undefined));
   }
 
-  /** `PUT /clonepair/synchronize {ID, copyAction 2}`: stops the copy. */
+  /** `PUT /clonepair/synchronize {ID, copyAction 2}`: stops the copy; a finished or idle pair succeeds. */
   stop(id: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    return check(ArrayIdSchema, id, "clone pair id").andThen((pid) => this.act({ method: "PUT", path: "/clonepair/synchronize", body: { ID: pid, copyAction: 2 }, kind: "clonePair" }, ctx).map(() => undefined));
+    return check(ArrayIdSchema, id, "clone pair id").andThen((pid) =>
+      this.act({ method: "PUT", path: "/clonepair/synchronize", body: { ID: pid, copyAction: 2 }, kind: "clonePair" }, ctx, ["CLONE_PAIR_SYNC_COMPLETE", "CLONE_PAIR_SYNC_NOT_EXIST", "CLONE_PAIR_NOT_EXIST"]).map(() => undefined),
+    );
   }
 
   /** `GET /clonepair/<id>`. */
   get(id: string, ctx: OperationContext): ResultAsync<ClonePairInfo, VolkitError> {
     return check(ArrayIdSchema, id, "clone pair id").andThen((pid) => this.one({ method: "GET", path: `/clonepair/${pid}`, kind: "clonePair" }, ClonePairSchema, "clone pair", ctx));
+  }
+
+  /**
+   * Every clone pair (paged `GET /clonepair`; Huawei's CSI queries the same list with
+   * `filter=ID::<id>`). Used to find pairs a crashed copy left on a LUN.
+   */
+  list(ctx: OperationContext): ResultAsync<ClonePairInfo[], VolkitError> {
+    return this.all("/clonepair", ClonePairSchema, "clonePair", ctx);
   }
 
   /** `DELETE /clonepair/<id> {ID, isDeleteDstLun}`; a missing pair succeeds (returns false). */

@@ -32,13 +32,16 @@ export class LunGroupApi extends RestApi {
     return check(ArrayIdSchema, id, "LUN group id").andThen((gid) => this.act({ method: "DELETE", path: `/lungroup/${gid}`, kind: "lunGroup" }, ctx, ["OBJECT_NOT_EXIST"]));
   }
 
-  /** `POST /lungroup/associate {ID, ASSOCIATEOBJTYPE 11|27, ASSOCIATEOBJID}`; already a member succeeds. */
-  add(groupId: string, objectId: string, member: LunGroupMember, ctx: OperationContext): ResultAsync<void, VolkitError> {
+  /**
+   * `POST /lungroup/associate {ID, ASSOCIATEOBJTYPE 11|27, ASSOCIATEOBJID}`; already a member
+   * succeeds. Returns whether this call added it (false: it was a member already).
+   */
+  add(groupId: string, objectId: string, member: LunGroupMember, ctx: OperationContext): ResultAsync<boolean, VolkitError> {
     return check(Ids, [groupId, objectId], "LUN group and object ids").andThen(([gid, oid]) =>
       this.act({ method: "POST", path: "/lungroup/associate", body: { ID: gid, ASSOCIATEOBJTYPE: String(memberType(member)), ASSOCIATEOBJID: oid }, kind: "lunGroup" }, ctx, [
         "LUN_ALREADY_IN_LUNGROUP",
         "OBJECT_ID_NOT_UNIQUE",
-      ]).map(() => undefined),
+      ]),
     );
   }
 

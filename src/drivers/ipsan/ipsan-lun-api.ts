@@ -92,6 +92,20 @@ export class LunApi extends RestApi {
     );
   }
 
+  /**
+   * Waits until a clone LUN no longer depends on its source (`ISCLONE` false) after
+   * {@link splitClone}; the split runs in the background on the array.
+   */
+  waitSplit(id: string, timeoutMs: number, ctx: OperationContext): ResultAsync<LunInfo, VolkitError> {
+    return waitFor(() => this.get(id, ctx).map((lun) => (lun.isClone ? undefined : lun)), {
+      timeoutMs,
+      signal: ctx.signal,
+      minDelayMs: 100,
+      maxDelayMs: 2_000,
+      onTimeout: () => new VolkitError("TIMEOUT", `split of clone LUN ${id} did not end within ${timeoutMs} ms`, { source: "ipsan", details: { lunId: id } }),
+    });
+  }
+
   /** `GET /lun/<id>`; `VOLUME_NOT_FOUND` when it does not exist. */
   get(id: string, ctx: OperationContext): ResultAsync<LunInfo, VolkitError> {
     return check(ArrayIdSchema, id, "LUN id").andThen((lunId) => this.one({ method: "GET", path: `/lun/${lunId}`, kind: "lun" }, LunSchema, "LUN", ctx));

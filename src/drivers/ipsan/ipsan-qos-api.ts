@@ -16,12 +16,12 @@ const Limit = z.number().int().min(1).max(1_000_000_000);
  */
 export const QosLimitsSchema = z
   .object({
-    ioType: z.enum(["read", "write", "readWrite"]).default("readWrite"),
-    maxIops: Limit.optional(),
-    maxBandwidthMBps: Limit.optional(),
-    minIops: Limit.optional(),
-    minBandwidthMBps: Limit.optional(),
-    latencyMs: Limit.optional(),
+    ioType: z.enum(["read", "write", "readWrite"]).default("readWrite").meta({ title: "I/O type", description: "Which I/O the limits apply to: read, write or both (the array's IOTYPE 0, 1, 2)." }),
+    maxIops: Limit.optional().meta({ title: "Max IOPS", description: "Upper limit of I/O operations per second (MAXIOPS)." }),
+    maxBandwidthMBps: Limit.optional().meta({ title: "Max bandwidth (MB/s)", description: "Upper limit of bandwidth in MB/s (MAXBANDWIDTH)." }),
+    minIops: Limit.optional().meta({ title: "Min IOPS", description: "Guaranteed I/O operations per second (MINIOPS); not with upper limits." }),
+    minBandwidthMBps: Limit.optional().meta({ title: "Min bandwidth (MB/s)", description: "Guaranteed bandwidth in MB/s (MINBANDWIDTH); not with upper limits." }),
+    latencyMs: Limit.optional().meta({ title: "Latency (ms)", description: "Target latency in ms (LATENCY); not with upper limits." }),
   })
   .strict()
   .refine((q) => [q.maxIops, q.maxBandwidthMBps, q.minIops, q.minBandwidthMBps, q.latencyMs].some((v) => v !== undefined), "needs at least one limit")

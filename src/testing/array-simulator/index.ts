@@ -9,7 +9,7 @@ import { ARRAY_ERRORS } from "../../drivers/ipsan/ipsan-errors.js";
 import { SimApi, REST_BASE, type SimRequestRecord } from "./sim-api.js";
 import { registerCopyRoutes } from "./sim-copy-routes.js";
 import { SimExports } from "./sim-exports.js";
-import { SimFaults, type DelayRule, type FailRule } from "./sim-faults.js";
+import { SimFaults, type CutRule, type DelayRule, type FailRule } from "./sim-faults.js";
 import { SimFileStore } from "./sim-files.js";
 import { registerHostRoutes } from "./sim-host-routes.js";
 import { registerLunRoutes } from "./sim-lun-routes.js";
@@ -25,7 +25,7 @@ import { makeSelfSignedCert } from "./sim-tls.js";
 import type { SimBehaviour, SimWorld } from "./sim-world.js";
 
 export type { SimRequestRecord } from "./sim-api.js";
-export type { DelayRule, FailRule, RequestMatch } from "./sim-faults.js";
+export type { CutRule, DelayRule, FailRule, RequestMatch } from "./sim-faults.js";
 export type { SimClonePair, SimEthPort, SimGroup, SimHost, SimInitiator, SimLun, SimLunCopy, SimMember, SimPool, SimQos, SimSnapshot, SimStateData, SimView } from "./sim-state.js";
 
 /** Options of {@link startArraySimulator}. */
@@ -75,6 +75,12 @@ export interface ArraySimulatorFaults {
   failNext(rule: FailRule): void;
   /** Delays matching requests. */
   delay(rule: DelayRule): void;
+  /**
+   * Answers the next `rule.after` requests normally, then fails every request (an error code, by
+   * default 1, not transient) until {@link clear}: what a client crashing at that step leaves,
+   * since its own clean-up calls fail too. For retry tests: cut, run, clear, run again.
+   */
+  cutAfter(rule: CutRule): void;
   /** The next LUN copy or clone pair sync breaks (health fault, no data copied). */
   breakNextCopy(): void;
   /** The login answer's `accountstate` (3 expired, 4 reset, 1 normal). */
@@ -262,6 +268,7 @@ export async function startArraySimulator(options: ArraySimulatorOptions = {}): 
       expireSessions: (code = ARRAY_ERRORS.UNAUTHORIZED.code) => api.expireSessions(code),
       failNext: (rule) => faults.addFailure(rule),
       delay: (rule) => faults.addDelay(rule),
+      cutAfter: (rule) => faults.cutAfter(rule),
       breakNextCopy: () => faults.breakCopies(1),
       setAccountState: (s) => (api.accountState = s),
       portalDown: (index) => setPortal(index, false),

@@ -175,6 +175,7 @@ export function registerCopyRoutes(router: SimRouter, world: SimWorld): void {
       });
       return {};
     })
+    .add("GET", "/clonepair", (req) => listQuery(state.clonePairs.map(renderPair), req.query))
     .add("GET", "/clonepair/:id", (_req, [id = ""]) => renderPair(pairOf(id)))
     .add("DELETE", "/clonepair/:id", async (req, [id = ""]) => {
       const pair = pairOf(id);

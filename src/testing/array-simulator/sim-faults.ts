@@ -50,11 +50,30 @@ export function matches(rule: RequestMatch, method: string, path: string): boole
   return bare === rule.path.toLowerCase().replace(/\/+$/, "");
 }
 
+/** Serve some requests, then fail every later one (a client that "crashed" mid-flow). */
+export interface CutRule {
+  /** Requests still answered normally before the cut. */
+  readonly after: number;
+  /** Array error code answered after the cut (default 1, an unknown code: not transient, no re-login). */
+  readonly code?: number;
+  /** Or this HTTP status with no envelope. */
+  readonly httpStatus?: number;
+}
+
 /** The REST fault rules in force. */
 export class SimFaults {
   readonly #failures: Counted<FailRule>[] = [];
   readonly #delays: Counted<DelayRule>[] = [];
   #copyFaults = 0;
+  #cut: { left: number; rule: FailRule } | undefined;
+
+  /** Answers normally `rule.after` more requests, then fails all of them until {@link clear}. */
+  cutAfter(rule: CutRule): void {
+    this.#cut = {
+      left: rule.after,
+      rule: { code: rule.code ?? 1, description: "Injected failure after the cut.", ...(rule.httpStatus === undefined ? {} : { httpStatus: rule.httpStatus }) },
+    };
+  }
 
   /** Adds a failure rule. */
   addFailure(rule: FailRule): void {
@@ -80,6 +99,10 @@ export class SimFaults {
 
   /** The failure to answer for a request (consumed), if any. */
   takeFailure(method: string, path: string): FailRule | undefined {
+    if (this.#cut) {
+      if (this.#cut.left <= 0) return this.#cut.rule;
+      this.#cut.left--;
+    }
     const hit = this.#failures.find((f) => f.left > 0 && matches(f.rule, method, path));
     if (!hit) return undefined;
     hit.left--;
@@ -103,5 +126,6 @@ export class SimFaults {
     this.#failures.length = 0;
     this.#delays.length = 0;
     this.#copyFaults = 0;
+    this.#cut = undefined;
   }
 }

@@ -89,6 +89,33 @@ describe("array simulator (REST side)", () => {
     }
   });
 
+  it("cutAfter serves the next N requests, then fails every one (login too) until clear()", async () => {
+    sim = await unitSimulator();
+    const client = await clientOf(sim, { retries: 0 });
+    (await client.login(opCtx()))._unsafeUnwrap();
+    sim.faults.cutAfter({ after: 2 });
+    expect((await client.pools.list(opCtx())).isOk()).toBe(true);
+    expect((await client.hosts.list(opCtx())).isOk()).toBe(true);
+    const cut = (await client.luns.list(opCtx()))._unsafeUnwrapErr();
+    expect(cut.details.arrayCode).toBe(1);
+    expect((await client.pools.list(opCtx())).isErr()).toBe(true);
+    await sim.faults.clear();
+    expect((await client.pools.list(opCtx())).isOk()).toBe(true);
+  });
+
+  it("lists clone pairs (GET /clonepair, as Huawei's CSI queries them)", async () => {
+    sim = await unitSimulator();
+    const client = await clientOf(sim);
+    const c = opCtx();
+    const src = (await client.luns.create({ name: "cp-src", poolId: "0", capacitySectors: 2048, allocType: "thin" }, c))._unsafeUnwrap().value;
+    const dst = (await client.luns.create({ name: "cp-dst", poolId: "0", capacitySectors: 2048, allocType: "thin" }, c))._unsafeUnwrap().value;
+    const pair = (await client.clonePairs.create({ sourceId: src.id, targetId: dst.id, speed: "high" }, c))._unsafeUnwrap();
+    expect((await client.clonePairs.list(c))._unsafeUnwrap().map((p) => [p.id, p.sourceId, p.targetId])).toEqual([[pair, src.id, dst.id]]);
+    (await client.clonePairs.stop(pair, c))._unsafeUnwrap();
+    (await client.clonePairs.delete(pair, c))._unsafeUnwrap();
+    expect((await client.clonePairs.list(c))._unsafeUnwrap()).toEqual([]);
+  });
+
   it("stop removes its own directory", async () => {
     sim = await unitSimulator();
     const dir = sim.dir;
