@@ -1,6 +1,6 @@
 /**
  * `volkit/backup`: chunked, compressed, verified, incremental backups of block devices and raw
- * files into a repository (a local directory, a directory on an NFS share; S3 next), with a
+ * files into a repository (a local directory, a directory on an NFS share, an S3 bucket), with a
  * self-describing manifest so a backup restores on a host with no database.
  *
  * This layer works on paths of this host ({@link BlockSource}, {@link BlockTarget}); taking the
@@ -20,6 +20,8 @@
 export * from "./repository.js";
 export * from "./local-repository.js";
 export * from "./nfs-repository.js";
+export * from "./s3-repository.js";
+export * from "./s3-options.js";
 export * from "./backup-keys.js";
 export * from "./manifest.js";
 export * from "./block-source.js";
