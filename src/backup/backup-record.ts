@@ -3,7 +3,7 @@ import { z } from "zod";
 import { VolkitError } from "../core/errors.js";
 import { validate } from "../core/validation.js";
 import { backupContext, type BackupRunOptions } from "./backup-options.js";
-import { BackupIdSchema, childMarkerKey, manifestKey } from "./backup-keys.js";
+import { BackupIdSchema, childMarkerKey, manifestKey, volumeIndexKey } from "./backup-keys.js";
 import { loadChain, loadManifest } from "./catalog.js";
 import { parseManifest, sha256Hex, type BackupManifest, type LoadedManifest } from "./manifest.js";
 import type { BackupRepository } from "./repository.js";
@@ -96,7 +96,9 @@ export function importBackupRecord(repo: BackupRepository, record: string | Back
         if (sha256Hex(current) !== l.sha256) return err(new VolkitError("BACKUP_EXISTS", `backup ${l.manifest.backupId} exists in ${repo.description} with a different manifest`, { source: "backup", details: { backupId: l.manifest.backupId } }));
         continue;
       }
-      if (l.manifest.parent !== undefined) yield* repo.put(childMarkerKey(l.manifest.parent.backupId, l.manifest.backupId), Buffer.from(JSON.stringify({ child: l.manifest.backupId, imported: true })), ctx);
+      const note = Buffer.from(JSON.stringify({ backupId: l.manifest.backupId, createdAt: l.manifest.createdAt, imported: true }));
+      if (l.manifest.parent !== undefined) yield* repo.put(childMarkerKey(l.manifest.parent.backupId, l.manifest.backupId), note, ctx);
+      if (l.manifest.volumeId !== undefined) yield* repo.put(volumeIndexKey(l.manifest.volumeId, Date.parse(l.manifest.createdAt), l.manifest.backupId), note, ctx);
       yield* repo.put(manifestKey(l.manifest.backupId), raw.get(manifestKey(l.manifest.backupId)) ?? Buffer.alloc(0), ctx);
     }
     return ok(top.manifest);
