@@ -12,6 +12,7 @@ import { BackupIdSchema } from "./backup-keys.js";
 import { BlockTargetSchema, inspectPath, type BlockTarget, type HoleMode, type PathInfo } from "./block-source.js";
 import { loadChain, loadManifest } from "./catalog.js";
 import { ChunkResolver } from "./chunk-resolver.js";
+import { checkObjectsPresent } from "./object-presence.js";
 import { isAllZero } from "./codec.js";
 import { checkKeyFits, deriveKeys, type DerivedKeys, type EncryptionKey } from "./encryption.js";
 import { chunkCount, type BackupManifest } from "./manifest.js";
@@ -93,8 +94,10 @@ export function restoreToTarget(repo: BackupRepository, backupId: string, target
     const loaded = yield* loadManifest(repo, backupId, ctx);
     const chain = yield* loadChain(repo, loaded, ctx);
     yield* checkKeyFits(backupId, loaded.manifest.encryption, keys);
+    // Before the target is touched: every object the restore needs is there with its size.
+    yield* ctx.phase("check-objects", () => checkObjectsPresent(repo, loaded.manifest, chain, ctx));
     const prepared = yield* prepareTarget(t.path, t.holes, loaded.manifest.sizeBytes, io, ctx);
-    const written = await new ResultAsync(writeChunks(repo, loaded.manifest, chain, prepared, keys, o, ctx).catch((e: unknown) => err(toVolkitError(e, "INTERNAL", "backup"))));
+    const written = await new ResultAsync(writeChunks(repo, loaded.manifest, chain, prepared, keys, o, io.runner, ctx).catch((e: unknown) => err(toVolkitError(e, "INTERNAL", "backup"))));
     if (written.isErr()) {
       if (prepared.created) await unlink(t.path).catch(() => undefined);
       return err(written.error);
@@ -107,9 +110,11 @@ interface PreparedTarget {
   readonly path: string;
   readonly created: boolean;
   readonly holes: HoleMode;
+  /** The command making the target read as zeros, run just before the first write (see `writeInOrder`). */
+  readonly zeroing: [string, ...string[]] | undefined;
 }
 
-/** Creates or checks the target and makes its hole regions read as zeros where the mode says so. */
+/** Creates (a missing file) or checks the target, and works out how its holes are made. Changes nothing in an existing target. */
 function prepareTarget(path: string, asked: HoleMode | undefined, sizeBytes: number, io: { runner: CommandRunner; sysfs: HostFs }, ctx: OperationContext): ResultAsync<PreparedTarget, VolkitError> {
   return inspectPath(path, io.sysfs, ctx)
     .map((info): PathInfo | undefined => info)
@@ -117,14 +122,13 @@ function prepareTarget(path: string, asked: HoleMode | undefined, sizeBytes: num
     .andThen((info) => {
       if (info === undefined) {
         if (asked !== undefined && asked !== "assume-zero") return errAsync(invalid(`${path} does not exist: a new file reads as zeros, holes "${asked}" does not apply`));
-        return ResultAsync.fromPromise(createSparse(path, sizeBytes), (e) => ioError(e, `create ${path}`, path)).map(() => ({ path, created: true, holes: "assume-zero" as const }));
+        return ResultAsync.fromPromise(createSparse(path, sizeBytes), (e) => ioError(e, `create ${path}`, path)).map(() => ({ path, created: true, holes: "assume-zero" as const, zeroing: undefined }));
       }
       if (info.sizeBytes < sizeBytes) return errAsync(invalid(`${path} has ${info.sizeBytes} bytes, the backup needs ${sizeBytes}`, { targetBytes: info.sizeBytes, backupBytes: sizeBytes }));
       const holes = asked ?? (info.kind === "file" ? "punch" : "write-zeros");
       const argv = zeroingArgv(holes, info, path, sizeBytes);
       if (argv instanceof VolkitError) return errAsync(argv);
-      const zeroed = argv === undefined ? okAsync(undefined) : io.runner.run({ argv, signal: ctx.signal }).map(() => undefined);
-      return zeroed.map(() => ({ path, created: false, holes }));
+      return okAsync({ path, created: false, holes, zeroing: argv });
     });
 }
 
@@ -158,6 +162,7 @@ async function writeChunks(
   target: PreparedTarget,
   keys: DerivedKeys | undefined,
   o: z.output<typeof RestoreOptionsSchema>,
+  runner: CommandRunner,
   ctx: OperationContext,
 ): Promise<Result<{ chunksWritten: number; chunksHoles: number; bytesWritten: number }, VolkitError>> {
   const threads = o.threads ?? defaultThreads();
@@ -166,7 +171,9 @@ async function writeChunks(
   let handle: FileHandle | undefined;
   try {
     handle = await open(target.path, "r+");
-    return await writeInOrder(handle, new ChunkResolver(repo, chain, jobs.value, ctx), manifest, target.holes, o.inFlight ?? Math.max(2, threads * 2 + 2), ctx);
+    const argv = target.zeroing;
+    const zero = (): ResultAsync<void, VolkitError> => (argv === undefined ? okAsync(undefined) : ctx.phase("zero-target", () => runner.run({ argv, signal: ctx.signal })).map(() => undefined));
+    return await writeInOrder(handle, new ChunkResolver(repo, chain, jobs.value, ctx), manifest, target.holes, o.inFlight ?? Math.max(2, threads * 2 + 2), zero, ctx);
   } catch (e) {
     return err(ctx.abortError() ?? ioError(e, `restore to ${target.path}`, target.path));
   } finally {
@@ -175,12 +182,34 @@ async function writeChunks(
   }
 }
 
-async function writeInOrder(handle: FileHandle, resolver: ChunkResolver, manifest: BackupManifest, holes: HoleMode, inFlight: number, ctx: OperationContext): Promise<Result<{ chunksWritten: number; chunksHoles: number; bytesWritten: number }, VolkitError>> {
+/**
+ * Writes the chunks in order as they are resolved (fetched, checked, decoded ahead, `inFlight` at
+ * a time). The target's hole regions are made to read as zeros (`zero`: punch, discard) only just
+ * before the first data is written — after the first stored chunk was fetched and checked — or at
+ * the end when the backup is all holes: a restore that fails on its first chunk leaves an existing
+ * target as it was.
+ */
+async function writeInOrder(
+  handle: FileHandle,
+  resolver: ChunkResolver,
+  manifest: BackupManifest,
+  holes: HoleMode,
+  inFlight: number,
+  zero: () => ResultAsync<void, VolkitError>,
+  ctx: OperationContext,
+): Promise<Result<{ chunksWritten: number; chunksHoles: number; bytesWritten: number }, VolkitError>> {
   const count = chunkCount(manifest.sizeBytes, manifest.chunkSize);
   const ahead = new Map<number, Promise<Result<Uint8Array | undefined, VolkitError>>>();
   let issued = 0;
   const totals = { chunksWritten: 0, chunksHoles: 0, bytesWritten: 0 };
   let failure: VolkitError | undefined;
+  let zeroed = false;
+  const zeroOnce = async (): Promise<VolkitError | undefined> => {
+    if (zeroed) return undefined;
+    zeroed = true;
+    const r = await zero();
+    return r.isErr() ? r.error : undefined;
+  };
   for (let index = 0; index < count; index++) {
     while (issued < count && ahead.size < inFlight) {
       ahead.set(issued, resolver.resolve(manifest.backupId, issued));
@@ -195,11 +224,14 @@ async function writeInOrder(handle: FileHandle, resolver: ChunkResolver, manifes
     const data = result.value;
     if (data === undefined) totals.chunksHoles++;
     else totals.chunksWritten++;
+    if (data !== undefined || holes === "write-zeros") failure = await zeroOnce();
+    if (failure !== undefined) break;
     totals.bytesWritten += await writeChunk(handle, entry.offset, entry.length, data, holes);
     ctx.progress("restore", entry.offset + entry.length, manifest.sizeBytes);
   }
   // Let the chunks decoded ahead settle (nothing more is written) before the workers stop.
   await Promise.allSettled(ahead.values());
+  failure ??= await zeroOnce();
   if (failure !== undefined) return err(failure);
   await handle.datasync();
   return ok(totals);
