@@ -141,6 +141,7 @@ function checkObjects(repo: BackupRepository, manifests: readonly LoadedManifest
 function recordView(repo: BackupRepository, manifests: ReadonlyMap<string, Buffer>): BackupRepository {
   return {
     description: `record for ${repo.description}`,
+    descriptor: repo.descriptor,
     put: (key, body, ctx) => repo.put(key, body, ctx),
     get: (key, ctx) => {
       const bytes = manifests.get(key);

@@ -34,3 +34,7 @@ export * from "./verify.js";
 export * from "./backup-admin.js";
 export * from "./backup-record.js";
 export type { BackupSummary } from "./catalog.js";
+export type { BackupPage } from "./catalog.js";
+export { createBackup, type CreateBackupOptions, type VolumeBackup, type VolumeBackupRecord } from "./volume-backup.js";
+export { restoreBackup, type NewVolumeSpec, type RestoreBackupOptions, type RestoreDestination, type VolumeRestore } from "./volume-restore.js";
+export type { CleanupFailure } from "./undo-stack.js";

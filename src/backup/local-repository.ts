@@ -7,7 +7,7 @@ import type { OperationContext } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
 import { AbsolutePathSchema, validate } from "../core/validation.js";
 import { ObjectKeySchema, ObjectPrefixSchema } from "./backup-keys.js";
-import type { BackupRepository, ListOptions, ListPage, ObjectBody, ObjectInfo } from "./repository.js";
+import type { BackupRepository, ListOptions, ListPage, ObjectBody, ObjectInfo, RepositoryDescriptor } from "./repository.js";
 
 /** Options of {@link createLocalDirectoryRepository}. */
 export const LocalDirectoryRepositoryOptionsSchema = z.object({
@@ -49,6 +49,8 @@ export function createLocalDirectoryRepository(options: LocalDirectoryRepository
 export class LocalDirectoryRepository implements BackupRepository {
   /** {@inheritDoc BackupRepository.description} */
   readonly description: string;
+  /** {@inheritDoc BackupRepository.descriptor} */
+  readonly descriptor: RepositoryDescriptor;
   readonly #root: string;
   readonly #fsync: boolean;
 
@@ -57,6 +59,7 @@ export class LocalDirectoryRepository implements BackupRepository {
     this.#root = root.length > 1 ? root.replace(/\/+$/, "") : root;
     this.#fsync = fsync;
     this.description = `directory ${this.#root}`;
+    this.descriptor = { type: "directory", directory: this.#root };
   }
 
   /** {@inheritDoc BackupRepository.put} */

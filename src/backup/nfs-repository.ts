@@ -49,6 +49,7 @@ export function createNfsBackupRepository(options: NfsBackupRepositoryOptions, m
     let released = false;
     const repo: BackupRepository = {
       description: `nfs ${o.share}/${o.directory}`,
+      descriptor: { type: "nfs", share: o.share, directory: o.directory },
       put: (key, body, c) => inner.put(key, body, c),
       get: (key, c) => inner.get(key, c),
       read: (key, onData, c) => inner.read(key, onData, c),

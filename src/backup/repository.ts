@@ -39,6 +39,16 @@ export interface ListPage {
 export type ObjectBody = Uint8Array | AsyncIterable<Uint8Array>;
 
 /**
+ * Where a repository is, without credentials: what a volume service stores with each backup to
+ * open the repository again (adding the credentials from its own configuration).
+ */
+export type RepositoryDescriptor =
+  | { readonly type: "directory"; readonly directory: string }
+  | { readonly type: "nfs"; readonly share: string; readonly directory: string }
+  | { readonly type: "s3"; readonly endpoint?: string; readonly region: string; readonly bucket: string; readonly prefix: string }
+  | { readonly type: "custom"; readonly name: string };
+
+/**
  * Where backups are kept: a flat store of immutable objects addressed by key (see `backup-keys.ts`
  * for the layout), shaped after what an S3 bucket offers so that a local directory, an NFS share
  * and an object store implement it alike:
@@ -57,6 +67,8 @@ export type ObjectBody = Uint8Array | AsyncIterable<Uint8Array>;
 export interface BackupRepository {
   /** Human-readable description for logs (`directory /srv/backups`, `nfs 10.0.0.5:/backups`). */
   readonly description: string;
+  /** Where the repository is, without credentials (see {@link RepositoryDescriptor}). */
+  readonly descriptor: RepositoryDescriptor;
   /** Stores an object, replacing any object with the same key; readers never see it partial. */
   put(key: string, body: ObjectBody, ctx: OperationContext): ResultAsync<ObjectInfo, VolkitError>;
   /** Reads a whole object (chunks, manifests). */

@@ -13,7 +13,7 @@ import type { VolkitError } from "../core/errors.js";
 import { validate } from "../core/validation.js";
 import { backupContext, type BackupRunOptions } from "./backup-options.js";
 import { ObjectKeySchema, ObjectPrefixSchema } from "./backup-keys.js";
-import type { BackupRepository, ListOptions, ListPage, ObjectBody, ObjectInfo } from "./repository.js";
+import type { BackupRepository, ListOptions, ListPage, ObjectBody, ObjectInfo, RepositoryDescriptor } from "./repository.js";
 import { s3Error } from "./s3-errors.js";
 import { S3RepositoryOptionsSchema, type ParsedS3RepositoryOptions, type S3RepositoryOptions } from "./s3-options.js";
 import { uploadObject } from "./s3-upload.js";
@@ -53,6 +53,8 @@ export function createS3BackupRepository(options: S3RepositoryOptions, run: Back
 export class S3Repository implements BackupRepository {
   /** {@inheritDoc BackupRepository.description} */
   readonly description: string;
+  /** {@inheritDoc BackupRepository.descriptor} */
+  readonly descriptor: RepositoryDescriptor;
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #prefix: string;
@@ -67,6 +69,7 @@ export class S3Repository implements BackupRepository {
     this.#partSize = o.partSizeBytes;
     this.#createBucket = o.createBucket;
     this.description = `s3 ${o.endpoint ?? `aws ${o.region}`}/${o.bucket}${o.prefix === "" ? "" : `/${o.prefix.slice(0, -1)}`}`;
+    this.descriptor = { type: "s3", ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }), region: o.region, bucket: o.bucket, prefix: o.prefix };
     this.#client = new S3Client({
       ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
       region: o.region,
@@ -135,10 +138,9 @@ export class S3Repository implements BackupRepository {
   }
 
   /**
-   * {@inheritDoc BackupRepository.list}
-   *
-   * Keys under the prefix that are not repository keys (hidden or foreign names) are skipped;
-   * the cursor is the store's continuation token.
+   * One page of the objects under `prefix` (S3's ListObjectsV2). Keys under the prefix that are
+   * not repository keys (hidden or foreign names) are skipped; the cursor is the store's
+   * continuation token.
    */
   list(prefix: string, options: ListOptions, ctx: OperationContext): ResultAsync<ListPage, VolkitError> {
     const checked = validate(ObjectPrefixSchema, prefix, "object prefix");
