@@ -130,22 +130,20 @@ export function createBackup(backend: VolumeBackend, volume: VolumeInput, repo: 
         const opened = await openVolumeForBackup(backend, v, level.force === true, target, undo, ctx);
         if (opened.isErr()) return err(withCleanup(opened.error, await undo.unwind(ctx)));
         const src = opened.value;
-        const published = await backupFromSource(
-          repo,
-          { path: src.device.path, sizeBytes: src.sizeBytes, ...(src.allocation === undefined ? {} : { allocation: src.allocation }) },
-          {
-            ...engine,
-            backupId,
-            volumeId: v.id,
-            ...(base === undefined ? {} : { parent: base.manifest.backupId }),
-            ...(encryptionKey === undefined ? {} : { encryptionKey }),
-            ...(runner === undefined ? {} : { runner }),
-            ...(sysfs === undefined ? {} : { sysfs }),
-            events: scope.events,
-            logger: scope.logger,
-            signal: ctx.signal,
-          },
-        );
+        const source = { path: src.device.path, sizeBytes: src.sizeBytes, ...(src.allocation === undefined ? {} : { allocation: src.allocation }) };
+        const engineOptions = {
+          ...engine,
+          backupId,
+          volumeId: v.id,
+          ...(base === undefined ? {} : { parent: base.manifest.backupId }),
+          ...(encryptionKey === undefined ? {} : { encryptionKey }),
+          ...(runner === undefined ? {} : { runner }),
+          ...(sysfs === undefined ? {} : { sysfs }),
+          events: scope.events,
+          logger: scope.logger,
+          signal: ctx.signal,
+        };
+        const published = await ctx.phase("backup", () => backupFromSource(repo, source, engineOptions));
         // Not a phase of `ctx`: after an abort its phases no longer start, and this must run.
         const failures = await undo.unwind(ctx);
         if (published.isErr()) return err(withCleanup(published.error, failures));

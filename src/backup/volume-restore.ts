@@ -102,7 +102,7 @@ export function restoreBackup(repo: BackupRepository, backupId: string, backend:
         const attachment = attached.value;
         undo.push(`detach ${volume.id}`, (c) => detachVolume(attachment, callOptions(c)));
         const mode = holes ?? defaultHoles(attachment.device, dest.kind === "new", backend.capabilities);
-        const restored = await restoreLoaded(repo, backup, { path: attachment.device.path, holes: mode }, keys, o, io, ctx, started);
+        const restored = await ctx.phase("restore", () => restoreLoaded(repo, backup, { path: attachment.device.path, holes: mode }, keys, o, io, ctx, started));
         if (restored.isErr()) return err(withCleanup(restored.error, await undo.unwind(ctx)));
         // Success: the new volume stays; only the attachment is taken down.
         undo.drop(`delete new volume ${volume.id}`);
