@@ -99,7 +99,7 @@ describe("volume backups to S3 (radosgw) with the AWS SDK", () => {
   }, 120_000);
 
   afterAll(async () => {
-    await repo?.close(backgroundContext());
+    if (repo !== undefined) void (await repo.close(backgroundContext()));
     s3?.destroy();
     rmSync(root, { recursive: true, force: true });
   });
