@@ -99,7 +99,9 @@ export function importBackupRecord(repo: BackupRepository, record: string | Back
       const note = Buffer.from(JSON.stringify({ backupId: l.manifest.backupId, createdAt: l.manifest.createdAt, imported: true }));
       if (l.manifest.parent !== undefined) yield* repo.put(childMarkerKey(l.manifest.parent.backupId, l.manifest.backupId), note, ctx);
       if (l.manifest.volumeId !== undefined) yield* repo.put(volumeIndexKey(l.manifest.volumeId, Date.parse(l.manifest.createdAt), l.manifest.backupId), note, ctx);
+      yield* repo.flush(ctx);
       yield* repo.put(manifestKey(l.manifest.backupId), raw.get(manifestKey(l.manifest.backupId)) ?? Buffer.alloc(0), ctx);
+      yield* repo.flush(ctx);
     }
     return ok(top.manifest);
   });
@@ -150,6 +152,7 @@ function recordView(repo: BackupRepository, manifests: ReadonlyMap<string, Buffe
     read: (key, onData, ctx) => repo.read(key, onData, ctx),
     head: (key, ctx) => repo.head(key, ctx),
     list: (prefix, options, ctx) => repo.list(prefix, options, ctx),
+    flush: (ctx) => repo.flush(ctx),
     delete: (keys, ctx) => repo.delete(keys, ctx),
     close: (ctx) => repo.close(ctx),
   };

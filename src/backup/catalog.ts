@@ -59,9 +59,15 @@ function corruptChain(backupId: string, what: string): VolkitError {
   return new VolkitError("BACKUP_CORRUPT", `backup ${backupId} cannot be used: ${what}`, { source: "backup", details: { backupId } });
 }
 
-/** Publishes a manifest: the single PUT that makes a backup exist. */
+/**
+ * Publishes a manifest: the objects written so far are made durable first, then the single PUT
+ * that makes the backup exist, itself made durable before this returns.
+ */
 export function publishManifest(repo: BackupRepository, manifest: BackupManifest, ctx: OperationContext): ResultAsync<void, VolkitError> {
-  return repo.put(manifestKey(manifest.backupId), manifestBytes(manifest), ctx).map(() => undefined);
+  return repo
+    .flush(ctx)
+    .andThen(() => repo.put(manifestKey(manifest.backupId), manifestBytes(manifest), ctx))
+    .andThen(() => repo.flush(ctx));
 }
 
 /** What `listBackups` reports of each backup. */

@@ -169,6 +169,11 @@ export class S3Repository implements BackupRepository {
     });
   }
 
+  /** Nothing to do: a PUT (or a completed multipart upload) is durable when it returns. */
+  flush(_ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return okAsync(undefined);
+  }
+
   /** {@inheritDoc BackupRepository.delete} */
   delete(keys: readonly string[], ctx: OperationContext): ResultAsync<void, VolkitError> {
     for (const key of keys) {
