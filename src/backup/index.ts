@@ -19,6 +19,7 @@
  */
 export * from "./repository.js";
 export * from "./local-repository.js";
+export type { SyncMode } from "./deferred-sync.js";
 export * from "./nfs-repository.js";
 export * from "./s3-repository.js";
 export * from "./s3-options.js";
