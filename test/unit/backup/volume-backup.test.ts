@@ -5,10 +5,11 @@ import { VolkitError } from "../../../src/core/errors.js";
 import { EventBus, type VolkitEvent } from "../../../src/core/events.js";
 import type { Volume } from "../../../src/core/records.js";
 import { createHost } from "../../../src/attach/host.js";
-import { GiB } from "../../../src/drivers/base.js";
+import { GiB, NO_CAPABILITIES } from "../../../src/drivers/base.js";
 import { wrapDriver, type VolumeBackend } from "../../../src/drivers/backend.js";
 import { FakeRunner } from "../../../src/testing/fake-runner.js";
 import { createBackup, readBackupManifest, restoreBackup, type ChunkEntry } from "../../../src/backup/index.js";
+import { defaultHoles } from "../../../src/backup/volume-restore.js";
 import { FileConnector, FileVolumes, type FileVolumesOptions } from "./file-volumes.js";
 import { KiB, MiB, allKeys, must, mustFail, random, tempDir, tempRepo } from "./helpers.js";
 
@@ -221,5 +222,22 @@ describe("VolumeBackend.allocationMap", () => {
     expect(await must(t.backend.allocationMap({ volume: t.volume }))).toEqual(t.writes.map((w) => ({ offset: w.offset, length: w.data.length })));
     t.driver.write("vol1", 0, Buffer.alloc(0));
     expect((await mustFail(t.backend.allocationMap({ volume: t.volume }))).code).toBe("INTERNAL");
+  });
+});
+
+describe("default hole handling of a restore target", () => {
+  const caps = (thin: boolean, thick: boolean) => ({ ...NO_CAPABILITIES, thin, thick });
+  const file = { type: "file" as const, path: "/mnt/share/volume-x", paths: [], format: "raw" as const };
+  const block = { type: "block" as const, path: "/dev/vg/volume-x", paths: [] };
+  it.each([
+    [file, true, caps(true, false), "assume-zero"],
+    [file, false, caps(false, true), "punch"],
+    [block, true, caps(true, false), "assume-zero"],
+    [block, true, caps(false, true), "zeroout"],
+    [block, true, caps(true, true), "zeroout"],
+    [block, false, caps(true, false), "discard"],
+    [block, false, caps(false, true), "zeroout"],
+  ] as const)("%o created=%s %o → %s", (device, created, capabilities, mode) => {
+    expect(defaultHoles(device, created, capabilities)).toBe(mode);
   });
 });
