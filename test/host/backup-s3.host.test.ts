@@ -15,7 +15,7 @@ import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aw
 import type { ResultAsync } from "neverthrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHost, type Host } from "../../src/attach/host.js";
-import { backgroundContext } from "../../src/core/context.js";
+import { backgroundContext, createOperationContext } from "../../src/core/context.js";
 import type { VolkitError } from "../../src/core/errors.js";
 import { EventBus } from "../../src/core/events.js";
 import type { Volume } from "../../src/core/records.js";
@@ -168,6 +168,40 @@ describe("volume backups to S3 (radosgw) with the AWS SDK", () => {
     expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads ?? []).toEqual([]);
     expect(readdirSync(shareDir).filter((f) => f.includes("backup-"))).toEqual([]);
   }, 300_000);
+
+  it("uploads a large streamed object in parts (multipart), reads it back piece by piece, and aborts an interrupted upload on the store", async () => {
+    const parts = await must(createS3BackupRepository({ endpoint, bucket: BUCKET, prefix: "multipart/", accessKeyId: user.accessKeyId, secretAccessKey: user.secretAccessKey, partSizeBytes: 5 * MiB }));
+    try {
+      const data = randomBytes(37 * MiB + 123);
+      async function* pieces(): AsyncGenerator<Uint8Array> {
+        for (let at = 0; at < data.length; at += 3 * MiB) yield await Promise.resolve(data.subarray(at, at + 3 * MiB));
+      }
+      const ctx = backgroundContext();
+      expect(await must(parts.put("backups/big/manifest.json", pieces(), ctx))).toMatchObject({ size: data.length });
+      const head = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: "multipart/backups/big/" }));
+      expect(head.Contents?.map((o) => [o.Key, o.Size])).toEqual([["multipart/backups/big/manifest.json", data.length]]);
+      const hash = createHash("sha256");
+      let pieceCount = 0;
+      await must(parts.read("backups/big/manifest.json", (p) => void (hash.update(p), pieceCount++), ctx));
+      expect(hash.digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+      expect(pieceCount).toBeGreaterThan(1);
+
+      const ac = new AbortController();
+      async function* slow(): AsyncGenerator<Uint8Array> {
+        for (let i = 0; i < 8; i++) {
+          if (i === 3) ac.abort();
+          yield await Promise.resolve(randomBytes(3 * MiB));
+        }
+      }
+      const aborted = await parts.put("backups/cut/manifest.json", slow(), createOperationContext({ operation: "t", source: "t", signal: ac.signal }));
+      expect(aborted.isErr() && aborted.error.code).toBe("ABORTED");
+      expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads ?? []).toEqual([]);
+      expect(await must(parts.head("backups/cut/manifest.json", ctx))).toBeUndefined();
+      await must(parts.delete(["backups/big/manifest.json"], ctx));
+    } finally {
+      void (await parts.close(backgroundContext()));
+    }
+  }, 120_000);
 
   it("refuses wrong credentials with AUTH_FAILED and an unreachable store as transient BACKEND_UNAVAILABLE, never showing the secret", async () => {
     const secret = randomBytes(30).toString("base64url");
