@@ -132,6 +132,26 @@ describe("createBackup", () => {
     expect(s.connector.attached.size).toBe(0);
   });
 
+  it("reads every byte, with a warning, when the driver's allocation map fails (a thin pool's metadata snapshot held elsewhere)", async () => {
+    const s = await setup();
+    s.driver.failNext = { method: "allocationMap", error: new VolkitError("COMMAND_FAILED", "reserve_metadata_snap on thin pool vg/pool failed: Device or resource busy", { source: "lvm" }) };
+    const warnings: { obj: object; msg: string | undefined }[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (obj: object, msg?: string) => void warnings.push({ obj, msg }) };
+    // No SEEK_DATA help either: the engine reads the whole GiB and finds the zeros itself.
+    const runner = new FakeRunner().on(["xfs_io"], { stdout: `Whence\tResult\nDATA\t0\nHOLE\t${GiB}\n` });
+    const b = await must(createBackup(s.backend, s.volume, s.repo, { ...fast, id: "whole", runner, logger, connector: s.connector }));
+    expect(b.allocation).toBe("engine");
+    expect(b.manifest.stats.bytesRead).toBe(GiB);
+    // The three chunks with data are stored, every other chunk is a hole.
+    expect(b.manifest.stats.dataBytes).toBe(3 * b.manifest.chunkSize);
+    expect(b.manifest.stats.chunksHoles).toBe(GiB / b.manifest.chunkSize - 3);
+    expect(warnings.map((w) => [(w.obj as { code?: string }).code, w.msg])).toEqual([["COMMAND_FAILED", "allocation map failed; reading every byte"]]);
+    // The temporaries are gone, and the backup restores the same bytes.
+    expect(s.driver.objects()).toEqual(["volume-vol1"]);
+    const r = await must(restoreBackup(s.repo, "whole", s.backend, { newVolume: { id: "copy" } }, { connector: s.connector }));
+    for (const w of s.writes) expect(readAt(s.driver.pathOf(r.volume.id), w.offset, w.data.length).equals(w.data)).toBe(true);
+  }, 30_000); // reads and hashes the whole GiB
+
   it("takes the snapshot down when a later step fails, and reports a clean-up that fails", async () => {
     const s = await setup();
     s.driver.failNext = { method: "createVolumeFromSnapshot", error: new VolkitError("INSUFFICIENT_CAPACITY", "pool full", { source: "files" }) };
