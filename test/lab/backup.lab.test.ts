@@ -2,8 +2,10 @@
  * Volume backups on the real storage stack of the lab: a thin LV of the LVM driver with about 10%
  * of it written (random data at scattered offsets) is backed up with `createBackup` into a
  * repository on the lab's kernel NFS share (`createNfsBackupRepository`, mounted through the
- * mount manager), and restored with `restoreBackup` into a new thin LV that stays about 10%
- * allocated (the LV's data_percent), sha256 equal through the devices.
+ * mount manager), reading only what the thin pool maps (the driver's `allocationMap` of the
+ * temporary snapshot), and restored with `restoreBackup` into a new thin LV that stays about 10%
+ * allocated (the LV's data_percent), sha256 equal through the devices. Then an incremental after
+ * a 2 MiB write, restored into the existing copy, and deleteBackup's dependency rule.
  *
  *   VOLKIT_LAB_KEEP=8 flock /tmp/volkit-lab.lock npx tsx lab/run.ts --timeout 2400 -- npx vitest run --project lab test/lab/backup.lab.test.ts
  */
