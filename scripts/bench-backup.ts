@@ -9,7 +9,13 @@
  * - `dd if=<volume> bs=4M | gzip > <file>` (what a shell script does);
  * - Cinder's own POSIX backup driver (Debian's python3-cinder: `PosixBackupDriver.backup()`, the
  *   chunked driver's real code, zlib, default `backup_file_size`), when `/usr/bin/python3` can
- *   import it; database and notifications are stubbed, nothing else.
+ *   import it; database and notifications are stubbed, nothing else;
+ * - volkit to an S3 store and back: radosgw on a private single-node Ceph cluster this script
+ *   starts (loopback, free ports, a temp dir; `--s3 off` skips it), through the AWS SDK;
+ * - where the two cores go: the dense volume with the directory repository's fsyncs batched (the
+ *   default), one per object (`each`, before 0.2's batching) and none (`off`, the bound), with
+ *   gzip (compressed on the worker threads) as well as zstd (compressed on libuv's pool), and the
+ *   CPU seconds of each row.
  *
  * It prints figures; it asserts nothing. Build first (the engine's worker threads run from dist):
  *
@@ -21,14 +27,22 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeDenseVolume, writeSparseVolume } from "../test/host/backup-fixture.js";
 import type * as Backup from "../src/backup/index.js";
+import { backgroundContext } from "../src/core/context.js";
+import { startCephCluster } from "../src/testing/ceph-cluster.js";
 
 const { values } = parseArgs({
-  options: { runs: { type: "string", default: "3" }, "size-gib": { type: "string", default: "1" }, "dense-mib": { type: "string", default: "256" }, dir: { type: "string", default: tmpdir() } },
+  options: {
+    runs: { type: "string", default: "3" },
+    "size-gib": { type: "string", default: "1" },
+    "dense-mib": { type: "string", default: "256" },
+    dir: { type: "string", default: tmpdir() },
+    s3: { type: "string", default: "on" },
+  },
 });
 const runs = Number(values.runs);
 const sizeBytes = Number(values["size-gib"]) * 1024 ** 3;
@@ -38,6 +52,12 @@ if (!existsSync(distEntry)) {
   process.exit(2);
 }
 const backup = (await import(distEntry.href)) as typeof Backup;
+const ctx = backgroundContext("bench", "bench");
+
+function cephVersion(): string {
+  const r = spawnSync("ceph", ["--version"], { encoding: "utf8" });
+  return /ceph version (\S+)/.exec(r.stdout)?.[1] ?? "unknown";
+}
 
 const root = mkdtempSync(join(values.dir, "volkit-bench-backup-"));
 process.on("exit", () => rmSync(root, { recursive: true, force: true }));
@@ -61,10 +81,10 @@ function treeBytes(dir: string): number {
   return total;
 }
 
-function volkitBackup(options: Backup.BackupOptions, path = volume): Method {
+function volkitBackup(options: Backup.BackupOptions, path = volume, fsync: "batched" | "each" | "off" = "batched"): Method {
   return async (round) => {
     const dir = join(root, `volkit-${round}-${Math.random().toString(36).slice(2)}`);
-    const repo = backup.createLocalDirectoryRepository({ directory: dir })._unsafeUnwrap();
+    const repo = backup.createLocalDirectoryRepository({ directory: dir, fsync })._unsafeUnwrap();
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const r = await backup.backupFromSource(repo, { path }, { ...options, backupId: "bench" });
@@ -83,14 +103,72 @@ const volkitRestore: Method = async (round) => {
   const repo = backup.createLocalDirectoryRepository({ directory: dir })._unsafeUnwrap();
   (await backup.backupFromSource(repo, { path: volume }, { backupId: "bench" }))._unsafeUnwrap();
   const out = join(root, `restored-${round}.raw`);
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const r = await backup.restoreToTarget(repo, "bench", { path: out });
   const seconds = (performance.now() - started) / 1000;
+  const cpuUsed = process.cpuUsage(cpuBefore);
   if (r.isErr()) throw new Error(`${r.error.code}: ${r.error.message}`);
   const bytes = statSync(out).blocks * 512;
   rmSync(dir, { recursive: true, force: true });
   rmSync(out);
-  return { seconds, bytes };
+  return { seconds, bytes, cpu: (cpuUsed.user + cpuUsed.system) / 1e6 };
+};
+
+/** The S3 store: radosgw on a private cluster (started below when `--s3 on`). */
+let s3: { readonly options: Backup.S3RepositoryOptions; readonly stop: () => Promise<unknown> } | undefined;
+
+async function s3Repo(prefix: string): Promise<Backup.BackupRepository> {
+  if (s3 === undefined) throw new Error("no S3 store");
+  return (await backup.createS3BackupRepository({ ...s3.options, prefix }))._unsafeUnwrap();
+}
+
+/** Bytes stored under a repository's prefix (listing). */
+async function repoBytes(repo: Backup.BackupRepository): Promise<number> {
+  let total = 0;
+  let cursor: string | undefined;
+  do {
+    const page = (await repo.list("", cursor === undefined ? {} : { cursor }, ctx))._unsafeUnwrap();
+    for (const o of page.objects) total += o.size;
+    cursor = page.next;
+  } while (cursor !== undefined);
+  return total;
+}
+
+async function emptyRepo(repo: Backup.BackupRepository): Promise<void> {
+  (await backup.deleteBackup(repo, "bench", { cascade: true }))._unsafeUnwrap();
+  void (await repo.close(ctx));
+}
+
+/** volkit backup of the sparse volume into S3 (radosgw). */
+const volkitS3: Method = async (round) => {
+  const repo = await s3Repo(`backup-${round}/`);
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const r = await backup.backupFromSource(repo, { path: volume }, { backupId: "bench" });
+  const seconds = (performance.now() - started) / 1000;
+  const cpuUsed = process.cpuUsage(cpuBefore);
+  if (r.isErr()) throw new Error(`${r.error.code}: ${r.error.message}`);
+  const bytes = await repoBytes(repo);
+  await emptyRepo(repo);
+  return { seconds, bytes, cpu: (cpuUsed.user + cpuUsed.system) / 1e6 };
+};
+
+/** Restore of a default backup from S3 into a new sparse file. */
+const volkitS3Restore: Method = async (round) => {
+  const repo = await s3Repo(`restore-${round}/`);
+  (await backup.backupFromSource(repo, { path: volume }, { backupId: "bench" }))._unsafeUnwrap();
+  const out = join(root, `restored-s3-${round}.raw`);
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const r = await backup.restoreToTarget(repo, "bench", { path: out });
+  const seconds = (performance.now() - started) / 1000;
+  const cpuUsed = process.cpuUsage(cpuBefore);
+  if (r.isErr()) throw new Error(`${r.error.code}: ${r.error.message}`);
+  const bytes = statSync(out).blocks * 512;
+  await emptyRepo(repo);
+  rmSync(out);
+  return { seconds, bytes, cpu: (cpuUsed.user + cpuUsed.system) / 1e6 };
 };
 
 /** `dd if=volume bs=4M | gzip > out`, two processes and a pipe, no shell. */
@@ -172,6 +250,21 @@ const mib = (n: number): string => (n / 1024 ** 2).toFixed(1);
 
 const layout = writeSparseVolume(volume, sizeBytes, 0.1);
 if (denseBytes > 0) writeDenseVolume(dense, denseBytes);
+let s3Note = "s3: off (--s3 off)";
+if (values.s3 === "on") {
+  try {
+    const cluster = await startCephCluster({ parentDir: values.dir, pools: [], radosgw: true });
+    const user = await cluster.createS3User("bench");
+    const endpoint = await cluster.startRadosgw();
+    s3 = {
+      options: { endpoint, bucket: "volkit-bench", accessKeyId: user.accessKeyId, secretAccessKey: user.secretAccessKey, createBucket: true },
+      stop: () => cluster.stop(),
+    };
+    s3Note = `s3: radosgw (Ceph ${cephVersion()}) on ${endpoint}, single-node cluster, bluestore on a sparse file in ${values.dir}`;
+  } catch (e) {
+    s3Note = `s3: could not start a Ceph cluster with radosgw (${e instanceof Error ? e.message : String(e)}) — skipped`;
+  }
+}
 const methods: [string, Method][] = [
   [`volkit zstd, ${availableParallelism()} workers (default)`, volkitBackup({})],
   ["volkit zstd, 1 worker", volkitBackup({ threads: 1 })],
@@ -179,11 +272,21 @@ const methods: [string, Method][] = [
   ["dd bs=4M | gzip", ddGzip],
   ...(cinderAvailable ? ([["cinder posix driver (python3-cinder)", cinderPosix]] as [string, Method][]) : []),
   ["volkit restore (default backup) to a new file", volkitRestore],
+  ...(s3 !== undefined
+    ? ([
+        [`volkit zstd, ${availableParallelism()} workers, to S3 (radosgw)`, volkitS3],
+        ["volkit restore from S3 (radosgw) to a new file", volkitS3Restore],
+      ] as [string, Method][])
+    : []),
   ...(denseBytes > 0
     ? ([
         [`dense ${mib(denseBytes)} MiB: volkit zstd, ${availableParallelism()} workers`, volkitBackup({}, dense)],
         [`dense ${mib(denseBytes)} MiB: volkit zstd, 1 worker`, volkitBackup({ threads: 1 }, dense)],
         [`dense ${mib(denseBytes)} MiB: volkit zstd, main thread only`, volkitBackup({ threads: 0 }, dense)],
+        [`dense ${mib(denseBytes)} MiB: zstd, ${availableParallelism()} workers, fsync each`, volkitBackup({}, dense, "each")],
+        [`dense ${mib(denseBytes)} MiB: zstd, ${availableParallelism()} workers, fsync off`, volkitBackup({}, dense, "off")],
+        [`dense ${mib(denseBytes)} MiB: volkit gzip, ${availableParallelism()} workers`, volkitBackup({ compression: "gzip" }, dense)],
+        [`dense ${mib(denseBytes)} MiB: volkit gzip, 1 worker`, volkitBackup({ compression: "gzip", threads: 1 }, dense)],
       ] as [string, Method][])
     : []),
 ];
@@ -193,7 +296,8 @@ for (let round = 0; round < runs; round++) {
 }
 
 console.log(`volume: ${mib(sizeBytes)} MiB sparse file, ${mib(layout.dataBytes)} MiB data in ${layout.extents.length} extents (half random, half text), allocated ${mib(statSync(volume).blocks * 512)} MiB`);
-console.log(`host: ${availableParallelism()} cores, node ${process.version}, ${runs} runs each, medians; warm page cache`);
+console.log(`host: ${availableParallelism()} cores, node ${process.version}, ${runs} runs each, medians; warm page cache; load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} at the end`);
+console.log(s3Note);
 if (!cinderAvailable) console.log("cinder: /usr/bin/python3 cannot import cinder.backup.drivers.posix (apt-get install python3-cinder) — skipped");
 else console.log(`cinder: ${cinderSettings}`);
 console.log("");
@@ -203,7 +307,8 @@ for (const [name] of methods) {
   const t = s.map((x) => x.seconds);
   const cpus = s.flatMap((x) => (x.cpu === undefined ? [] : [x.cpu]));
   const stored = mib(median(s.map((x) => x.bytes)));
-  const label = name.startsWith("volkit restore") ? `${stored} allocated` : stored;
+  const label = name.includes("restore") ? `${stored} allocated` : stored;
   const range = `${Math.min(...t).toFixed(2)}-${Math.max(...t).toFixed(2)}`;
   console.log(`${name.padEnd(52)}${median(t).toFixed(2).padStart(9)}  ${range.padEnd(13)}${(cpus.length ? median(cpus).toFixed(2) : "-").padStart(8)}${label.padStart(22)}`);
 }
+if (s3 !== undefined) await s3.stop();

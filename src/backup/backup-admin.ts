@@ -1,27 +1,51 @@
-import { ResultAsync, err, errAsync, ok, okAsync, safeTry } from "neverthrow";
+import { ResultAsync, err, errAsync, ok, okAsync, safeTry, type Result } from "neverthrow";
 import type { OperationContext } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
-import { validate } from "../core/validation.js";
+import { IdSchema, validate } from "../core/validation.js";
 import { backupContext, type BackupRunOptions } from "./backup-options.js";
-import { BACKUPS_PREFIX, BackupIdSchema, backupPrefix, childMarkerKey, childrenPrefix, manifestKey } from "./backup-keys.js";
-import { listBackupIds, loadManifest, manifestExists, summarize, type BackupSummary } from "./catalog.js";
+import { BACKUPS_PREFIX, BackupIdSchema, VOLUMES_PREFIX, backupPrefix, childMarkerKey, childrenPrefix, manifestKey, parseVolumeIndexKey, volumeIndexKey } from "./backup-keys.js";
+import { listBackupPage, loadManifest, manifestExists, type BackupPage } from "./catalog.js";
 import type { BackupManifest } from "./manifest.js";
 import { forEachPage, type BackupRepository } from "./repository.js";
 
 /** Markers of incrementals younger than this without a manifest count as "being written". */
 const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
 
+/** Options of {@link listBackups}. */
+export interface ListBackupsOptions extends BackupRunOptions {
+  /** Only this volume's backups, oldest first (from the volume index). Default: every backup, in id order. */
+  readonly volumeId?: string;
+  /** Backups listed per page, at most 1000 (default 100). */
+  readonly limit?: number;
+  /** Continue after this cursor (the `next` of the previous page). */
+  readonly cursor?: string;
+}
+
 /**
- * Lists the published backups of a repository (read from their manifests: no database).
+ * Lists the published backups of a repository, one page at a time (read from their manifests: no
+ * database). Unpublished backups are left out, so a page may hold fewer than `limit`; go on while
+ * `next` is set.
  *
  * @example
  * ```ts
- * for (const b of (await listBackups(repo))._unsafeUnwrap()) console.log(b.backupId, b.parentId ?? "full");
+ * let cursor: string | undefined;
+ * do {
+ *   const page = (await listBackups(repo, { volumeId: "vol1", ...(cursor ? { cursor } : {}) }))._unsafeUnwrap();
+ *   for (const b of page.backups) console.log(b.backupId, b.parentId ?? "full");
+ *   cursor = page.next;
+ * } while (cursor !== undefined);
  * ```
  */
-export function listBackups(repo: BackupRepository, options: BackupRunOptions = {}): ResultAsync<BackupSummary[], VolkitError> {
-  const ctx = backupContext("listBackups", options);
-  return listBackupIds(repo, ctx).andThen((ids) => ResultAsync.combine(ids.map((id) => loadManifest(repo, id, ctx).map((l) => summarize(l.manifest)))));
+export function listBackups(repo: BackupRepository, options: ListBackupsOptions = {}): ResultAsync<BackupPage, VolkitError> {
+  const ctx = backupContext("listBackups", options, options.volumeId);
+  const limit = options.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return errAsync(new VolkitError("INVALID_ARGUMENT", `limit must be 1-1000, got ${limit}`, { source: "backup" }));
+  const volume: Result<unknown, VolkitError> = options.volumeId === undefined ? ok(undefined) : validate(IdSchema, options.volumeId, "volume id");
+  const cursor: Result<unknown, VolkitError> =
+    options.cursor === undefined || (options.cursor.length > 0 && options.cursor.length <= 1024) ? ok(undefined) : err(new VolkitError("INVALID_ARGUMENT", "cursor must be 1-1024 characters", { source: "backup" }));
+  return volume.andThen(() => cursor).asyncAndThen(() =>
+    listBackupPage(repo, { limit, ...(options.volumeId === undefined ? {} : { volumeId: options.volumeId }), ...(options.cursor === undefined ? {} : { cursor: options.cursor }) }, ctx),
+  );
 }
 
 /** Reads and validates the manifest of a backup (`BACKUP_NOT_FOUND`, `BACKUP_CORRUPT`). */
@@ -69,7 +93,8 @@ function remove(repo: BackupRepository, backupId: string, cascade: boolean, grac
   seen.add(backupId);
   return safeTry(async function* () {
     const exists = yield* manifestExists(repo, backupId, ctx);
-    const parentId = exists ? (yield* loadManifest(repo, backupId, ctx).orElse((e) => (e.code === "BACKUP_CORRUPT" ? okAsync(undefined) : errAsync(e))))?.manifest.parent?.backupId : undefined;
+    const manifest = exists ? (yield* loadManifest(repo, backupId, ctx).orElse((e) => (e.code === "BACKUP_CORRUPT" ? okAsync(undefined) : errAsync(e))))?.manifest : undefined;
+    const parentId = manifest?.parent?.backupId;
     const dependents = yield* dependentsOf(repo, backupId, graceMs, ctx);
     if (dependents.length > 0 && !cascade) {
       return err(new VolkitError("BACKUP_IN_USE", `backup ${backupId} has ${dependents.length} dependent incremental(s): ${dependents.join(", ")}`, { source: "backup", details: { backupId, dependents } }));
@@ -79,6 +104,7 @@ function remove(repo: BackupRepository, backupId: string, cascade: boolean, grac
     if (exists) yield* repo.delete([manifestKey(backupId)], ctx);
     yield* deletePrefix(repo, backupPrefix(backupId), ctx);
     if (parentId !== undefined) yield* repo.delete([childMarkerKey(parentId, backupId)], ctx);
+    if (manifest?.volumeId !== undefined) yield* repo.delete([volumeIndexKey(manifest.volumeId, Date.parse(manifest.createdAt), backupId)], ctx);
     if (exists) {
       deleted.push(backupId);
       ctx.logger.info({ backupId }, "backup deleted");
@@ -116,7 +142,8 @@ export interface CollectGarbageReport {
 
 /**
  * Deletes what failed or crashed backups left behind: objects under a backup prefix that has no
- * manifest and nothing newer than `graceMs`, and markers of incrementals that never published.
+ * manifest and nothing newer than `graceMs`, and markers and volume index entries of backups
+ * that never published.
  * (A backup that fails while this process runs deletes its own objects; this is for crashes.)
  *
  * @example
@@ -151,7 +178,21 @@ export function collectBackupGarbage(repo: BackupRepository, options: CollectGar
   };
   return forEachPage(repo, BACKUPS_PREFIX, { delimiter: "/" }, ctx, (page) => void prefixes.push(...page.prefixes))
     .andThen(() => prefixes.reduce((chain, p) => chain.andThen(() => sweep(p)), okAsync<void, VolkitError>(undefined)))
+    .andThen(() => staleIndexEntries(repo, graceMs, ctx, (n) => void (objectsDeleted += n)))
     .map(() => ({ removedBackups, objectsDeleted }));
+}
+
+/** Volume index entries of backups that never published (older than the grace period), page by page. */
+function staleIndexEntries(repo: BackupRepository, graceMs: number, ctx: OperationContext, deleted: (n: number) => void): ResultAsync<void, VolkitError> {
+  return forEachPage(repo, VOLUMES_PREFIX, {}, ctx, (page) => {
+    const old = page.objects.flatMap((o) => {
+      const entry = parseVolumeIndexKey(o.key);
+      return entry !== undefined && Date.now() - o.modifiedAt >= graceMs ? [{ key: o.key, backupId: entry.backupId }] : [];
+    });
+    return ResultAsync.combine(old.map((e) => manifestExists(repo, e.backupId, ctx).map((published) => (published ? undefined : e.key))))
+      .map((keys) => keys.filter((k): k is string => k !== undefined))
+      .andThen((stale) => (stale.length === 0 ? okAsync(undefined) : repo.delete(stale, ctx).map(() => deleted(stale.length))));
+  });
 }
 
 function staleMarkers(repo: BackupRepository, backupId: string, graceMs: number, ctx: OperationContext): ResultAsync<string[], VolkitError> {

@@ -8,7 +8,7 @@ import { createLocalRunner } from "../exec/local-runner.js";
 import type { CommandRunner } from "../exec/runner.js";
 import { createHostFs, type HostFs } from "../host/host-fs.js";
 import { backupContext, type BackupRunOptions } from "./backup-options.js";
-import { BackupIdSchema, backupPrefix, childMarkerKey } from "./backup-keys.js";
+import { BackupIdSchema, backupPrefix, childMarkerKey, parseVolumeIndexKey, volumeIndexKey, volumeIndexPrefix } from "./backup-keys.js";
 import { BlockSourceSchema, inspectPath, normalizeExtents, type AllocationSetting, type BlockSource, type ByteExtent, type PathInfo } from "./block-source.js";
 import { loadChain, loadManifest, manifestExists, publishManifest } from "./catalog.js";
 import { runBackupChunks, type BackupPlan, type ChunksOutcome } from "./backup-pipeline.js";
@@ -120,6 +120,8 @@ interface Request {
 async function run(repo: BackupRepository, ctx: OperationContext, req: Request): Promise<Result<BackupManifest, VolkitError>> {
   const createdAt = new Date();
   const backupId = req.options.backupId ?? randomUUID();
+  const volumeId = req.options.volumeId;
+  const indexKey = volumeId === undefined ? undefined : volumeIndexKey(volumeId, createdAt.getTime(), backupId);
   const setup = await prepare(repo, ctx, req, backupId);
   if (setup.isErr()) return err(setup.error);
   const { plan, extents } = setup.value;
@@ -136,15 +138,24 @@ async function run(repo: BackupRepository, ctx: OperationContext, req: Request):
   try {
     // Objects of an earlier unpublished attempt with this id (a crash before its cleanup) go first,
     // so the new backup's prefix holds only what its manifest will name.
-    const leftovers = forEachPage(repo, backupPrefix(backupId), {}, ctx, (page) => (page.objects.length === 0 ? undefined : repo.delete(page.objects.map((o) => o.key), ctx)));
+    const leftovers = forEachPage(repo, backupPrefix(backupId), {}, ctx, (page) => (page.objects.length === 0 ? undefined : repo.delete(page.objects.map((o) => o.key), ctx))).andThen(() =>
+      volumeId === undefined
+        ? okAsync(undefined)
+        : forEachPage(repo, volumeIndexPrefix(volumeId), {}, ctx, (page) => {
+            const stale = page.objects.filter((o) => parseVolumeIndexKey(o.key)?.backupId === backupId).map((o) => o.key);
+            return stale.length === 0 ? undefined : repo.delete(stale, ctx);
+          }),
+    );
     const parentId = plan.parent?.manifest.backupId;
-    const marker = parentId === undefined ? leftovers : leftovers.andThen(() => repo.put(childMarkerKey(parentId, backupId), Buffer.from(JSON.stringify({ child: backupId, createdAt: createdAt.toISOString() })), ctx).map(() => undefined));
-    const outcome = await marker.andThen(() => new ResultAsync(runBackupChunks(repo, ctx, plan, jobs.value, reader.value)));
+    const note = Buffer.from(JSON.stringify({ backupId, createdAt: createdAt.toISOString() }));
+    const marker = parentId === undefined ? leftovers : leftovers.andThen(() => repo.put(childMarkerKey(parentId, backupId), note, ctx).map(() => undefined));
+    const indexed = indexKey === undefined ? marker : marker.andThen(() => repo.put(indexKey, note, ctx).map(() => undefined));
+    const outcome = await indexed.andThen(() => new ResultAsync(runBackupChunks(repo, ctx, plan, jobs.value, reader.value)));
     const published = await (outcome.isErr()
       ? errAsync<BackupManifest, VolkitError>(outcome.error)
       : okAsync<BackupManifest, VolkitError>(buildManifest(req, plan, outcome.value, createdAt, reader.value.bytesRead)).andThen((m) => publishManifest(repo, m, ctx).map(() => m)));
     if (published.isErr()) {
-      await discard(repo, ctx, backupId, plan.parent?.manifest.backupId);
+      await discard(repo, ctx, backupId, plan.parent?.manifest.backupId, indexKey);
       return err(published.error);
     }
     ctx.logger.info({ backupId, volumeId: req.options.volumeId, storedBytes: published.value.stats.storedBytes }, "backup published");
@@ -241,14 +252,15 @@ function buildManifest(req: Request, plan: BackupPlan, outcome: ChunksOutcome, c
 }
 
 /**
- * Deletes what an unpublished backup wrote (its whole prefix and its marker in the parent), with
+ * Deletes what an unpublished backup wrote (its whole prefix, its marker in the parent and its
+ * volume index entry), with
  * a context of its own: an aborted backup still cleans up. A cleanup that fails is logged; the
  * objects are then left to {@link collectBackupGarbage}.
  */
-async function discard(repo: BackupRepository, ctx: OperationContext, backupId: string, parentId: string | undefined): Promise<void> {
+async function discard(repo: BackupRepository, ctx: OperationContext, backupId: string, parentId: string | undefined, indexKey: string | undefined): Promise<void> {
   const rctx = rollbackContext(ctx);
   const removed = await forEachPage(repo, backupPrefix(backupId), {}, rctx, (page) => repo.delete(page.objects.map((o) => o.key), rctx)).andThen(() =>
-    parentId === undefined ? okAsync(undefined) : repo.delete([childMarkerKey(parentId, backupId)], rctx),
+    repo.delete([...(parentId === undefined ? [] : [childMarkerKey(parentId, backupId)]), ...(indexKey === undefined ? [] : [indexKey])], rctx),
   );
   if (removed.isErr()) ctx.logger.warn({ backupId, code: removed.error.code, error: removed.error.message }, "could not delete the objects of an unpublished backup; collectBackupGarbage will");
 }

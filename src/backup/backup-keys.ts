@@ -12,6 +12,9 @@ import { IdSchema } from "../core/validation.js";
  * backups/<id>/chunks/<index>.delta   only the 32 KiB blocks that changed since the parent
  * backups/<id>/hashes/<segment>.bin   32 KiB block digests of a run of chunks (binary)
  * backups/<id>/children/<child-id>    marker written by an incremental before it publishes
+ * volumes/<volume-id>/<ms>-<id>        index entry of a backup of a volume (written before the
+ *                                      manifest; `<ms>` its start time, 15 digits): finds a
+ *                                      volume's backups, newest last, without reading manifests
  * ```
  */
 
@@ -62,6 +65,26 @@ export function childrenPrefix(backupId: string): string {
 /** The marker an incremental `childId` leaves in its parent `parentId`. */
 export function childMarkerKey(parentId: string, childId: string): string {
   return `${childrenPrefix(parentId)}${childId}`;
+}
+
+/** The prefix of the volume index. */
+export const VOLUMES_PREFIX = "volumes/";
+
+/** The prefix of the index entries of one volume's backups (in start order). */
+export function volumeIndexPrefix(volumeId: string): string {
+  return `${VOLUMES_PREFIX}${volumeId}/`;
+}
+
+/** The index entry of backup `backupId` of volume `volumeId`, started at `startedAtMs`. */
+export function volumeIndexKey(volumeId: string, startedAtMs: number, backupId: string): string {
+  return `${volumeIndexPrefix(volumeId)}${String(startedAtMs).padStart(15, "0")}-${backupId}`;
+}
+
+/** The backup id and start time an index entry names (`undefined` for a foreign key). */
+export function parseVolumeIndexKey(key: string): { readonly volumeId: string; readonly startedAtMs: number; readonly backupId: string } | undefined {
+  const m = /^volumes\/([^/]+)\/(\d{15})-([^/]+)$/.exec(key);
+  if (!m || !BackupIdSchema.safeParse(m[3]).success) return undefined;
+  return { volumeId: m[1] as string, startedAtMs: Number(m[2]), backupId: m[3] as string };
 }
 
 /** The backup id a key belongs to, if it is under {@link BACKUPS_PREFIX}. */

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { VolkitError } from "../core/errors.js";
 import { validate } from "../core/validation.js";
 import { backupContext, type BackupRunOptions } from "./backup-options.js";
-import { BackupIdSchema, childMarkerKey, manifestKey } from "./backup-keys.js";
+import { BackupIdSchema, childMarkerKey, manifestKey, volumeIndexKey } from "./backup-keys.js";
 import { loadChain, loadManifest } from "./catalog.js";
 import { parseManifest, sha256Hex, type BackupManifest, type LoadedManifest } from "./manifest.js";
 import type { BackupRepository } from "./repository.js";
@@ -96,8 +96,12 @@ export function importBackupRecord(repo: BackupRepository, record: string | Back
         if (sha256Hex(current) !== l.sha256) return err(new VolkitError("BACKUP_EXISTS", `backup ${l.manifest.backupId} exists in ${repo.description} with a different manifest`, { source: "backup", details: { backupId: l.manifest.backupId } }));
         continue;
       }
-      if (l.manifest.parent !== undefined) yield* repo.put(childMarkerKey(l.manifest.parent.backupId, l.manifest.backupId), Buffer.from(JSON.stringify({ child: l.manifest.backupId, imported: true })), ctx);
+      const note = Buffer.from(JSON.stringify({ backupId: l.manifest.backupId, createdAt: l.manifest.createdAt, imported: true }));
+      if (l.manifest.parent !== undefined) yield* repo.put(childMarkerKey(l.manifest.parent.backupId, l.manifest.backupId), note, ctx);
+      if (l.manifest.volumeId !== undefined) yield* repo.put(volumeIndexKey(l.manifest.volumeId, Date.parse(l.manifest.createdAt), l.manifest.backupId), note, ctx);
+      yield* repo.flush(ctx);
       yield* repo.put(manifestKey(l.manifest.backupId), raw.get(manifestKey(l.manifest.backupId)) ?? Buffer.alloc(0), ctx);
+      yield* repo.flush(ctx);
     }
     return ok(top.manifest);
   });
@@ -139,6 +143,7 @@ function checkObjects(repo: BackupRepository, manifests: readonly LoadedManifest
 function recordView(repo: BackupRepository, manifests: ReadonlyMap<string, Buffer>): BackupRepository {
   return {
     description: `record for ${repo.description}`,
+    descriptor: repo.descriptor,
     put: (key, body, ctx) => repo.put(key, body, ctx),
     get: (key, ctx) => {
       const bytes = manifests.get(key);
@@ -147,6 +152,7 @@ function recordView(repo: BackupRepository, manifests: ReadonlyMap<string, Buffe
     read: (key, onData, ctx) => repo.read(key, onData, ctx),
     head: (key, ctx) => repo.head(key, ctx),
     list: (prefix, options, ctx) => repo.list(prefix, options, ctx),
+    flush: (ctx) => repo.flush(ctx),
     delete: (keys, ctx) => repo.delete(keys, ctx),
     close: (ctx) => repo.close(ctx),
   };

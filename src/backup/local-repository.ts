@@ -7,17 +7,25 @@ import type { OperationContext } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
 import { AbsolutePathSchema, validate } from "../core/validation.js";
 import { ObjectKeySchema, ObjectPrefixSchema } from "./backup-keys.js";
-import type { BackupRepository, ListOptions, ListPage, ObjectBody, ObjectInfo } from "./repository.js";
+import { DeferredSync, syncPath, type SyncMode } from "./deferred-sync.js";
+import type { BackupRepository, ListOptions, ListPage, ObjectBody, ObjectInfo, RepositoryDescriptor } from "./repository.js";
+
+/** `fsync` option: a {@link SyncMode}, or `true` (batched) / `false` (off). */
+export const SyncModeSchema = z
+  .union([z.boolean(), z.enum(["batched", "each", "off"])])
+  .default("batched")
+  .transform((v): SyncMode => (v === true ? "batched" : v === false ? "off" : v));
 
 /** Options of {@link createLocalDirectoryRepository}. */
 export const LocalDirectoryRepositoryOptionsSchema = z.object({
   /** Directory holding the repository (created with its parents when missing). */
   directory: AbsolutePathSchema,
   /**
-   * fsync every object and its directory before `put` returns (default true). Only a test on a
-   * throw-away directory should turn this off.
+   * How objects are made durable (see `SyncMode`): `"batched"` (default, also `true`): fsynced in
+   * the background and by `flush`, before a manifest is published; `"each"`: before every `put`
+   * returns; `"off"` (also `false`): never — only for a test on a throw-away directory.
    */
-  fsync: z.boolean().default(true),
+  fsync: SyncModeSchema,
 });
 /** Options of {@link createLocalDirectoryRepository} (input form). */
 export type LocalDirectoryRepositoryOptions = z.input<typeof LocalDirectoryRepositoryOptionsSchema>;
@@ -30,9 +38,11 @@ const PAGE_MAX = 1000;
  * by `createNfsBackupRepository`). Each key is a file under the directory.
  *
  * Durability: `put` writes a hidden temporary file (`.<name>.tmp-<random>`) in the object's
- * directory, fsyncs it, renames it over the key and fsyncs the directory (and any directory it
- * created), so after `put` returns the object survives a crash, and readers never see a partial
- * object. Listing skips hidden names; `delete` removes directories it left empty.
+ * directory and renames it over the key, so readers never see a partial object; the file and the
+ * directories it changed are fsynced as the `fsync` mode says — by default in the background and
+ * by {@link BackupRepository.flush}, which the engine calls before publishing a manifest, so a
+ * durable manifest always names durable objects. Listing skips hidden names; `delete` removes
+ * directories it left empty.
  *
  * @example
  * ```ts
@@ -49,14 +59,18 @@ export function createLocalDirectoryRepository(options: LocalDirectoryRepository
 export class LocalDirectoryRepository implements BackupRepository {
   /** {@inheritDoc BackupRepository.description} */
   readonly description: string;
+  /** {@inheritDoc BackupRepository.descriptor} */
+  readonly descriptor: RepositoryDescriptor;
   readonly #root: string;
-  readonly #fsync: boolean;
+  readonly #mode: SyncMode;
+  readonly #pending = new DeferredSync();
 
   /** Prefer {@link createLocalDirectoryRepository}, which validates the options. */
-  constructor(root: string, fsync = true) {
+  constructor(root: string, fsync: SyncMode = "batched") {
     this.#root = root.length > 1 ? root.replace(/\/+$/, "") : root;
-    this.#fsync = fsync;
+    this.#mode = fsync;
     this.description = `directory ${this.#root}`;
+    this.descriptor = { type: "directory", directory: this.#root };
   }
 
   /** {@inheritDoc BackupRepository.put} */
@@ -68,7 +82,7 @@ export class LocalDirectoryRepository implements BackupRepository {
       const handle = await open(temp, "wx", 0o640);
       try {
         await writeBody(handle, body, ctx.signal);
-        if (this.#fsync) await handle.sync();
+        if (this.#mode === "each") await handle.sync();
       } catch (e) {
         await handle.close().catch(() => undefined);
         await unlink(temp).catch(() => undefined);
@@ -81,9 +95,16 @@ export class LocalDirectoryRepository implements BackupRepository {
         await unlink(temp).catch(() => undefined);
         throw e;
       }
-      if (this.#fsync) for (const d of [dir, ...created.map((c) => dirname(c))]) await syncDirectory(d);
+      const dirs = [dir, ...created.map((c) => dirname(c))];
+      if (this.#mode === "each") for (const d of dirs) await syncPath(d, "r");
+      if (this.#mode === "batched") this.#pending.add(path, dirs);
       return infoOf(key, await stat(path));
     });
+  }
+
+  /** {@inheritDoc BackupRepository.flush} */
+  flush(ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return wrapFs("flush", "", ctx, () => this.#pending.flush());
   }
 
   /** {@inheritDoc BackupRepository.get} */
@@ -204,15 +225,6 @@ async function writeBody(handle: FileHandle, body: ObjectBody, signal: AbortSign
   for await (const piece of body) {
     signal.throwIfAborted();
     await handle.writeFile(piece, { signal });
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

@@ -6,7 +6,7 @@ import { validate } from "../core/validation.js";
 import type { MountManager } from "../remotefs/mount-manager.js";
 import { ShareSpecSchema } from "../remotefs/nfs-share.js";
 import { backupContext, type BackupRunOptions } from "./backup-options.js";
-import { LocalDirectoryRepository } from "./local-repository.js";
+import { LocalDirectoryRepository, SyncModeSchema } from "./local-repository.js";
 import type { BackupRepository } from "./repository.js";
 
 /** Options of {@link createNfsBackupRepository}. */
@@ -17,8 +17,8 @@ export const NfsBackupRepositoryOptionsSchema = ShareSpecSchema.extend({
     .max(1024)
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/, "must be a relative path of letters, digits, '._-' segments")
     .default("volkit-backups"),
-  /** fsync objects and directories (default true; NFS commits them to the server). */
-  fsync: z.boolean().default(true),
+  /** How objects are made durable (default batched; an fsync is an NFS COMMIT to the server). See the directory repository. */
+  fsync: SyncModeSchema,
 });
 /** Options of {@link createNfsBackupRepository} (input form). */
 export type NfsBackupRepositoryOptions = z.input<typeof NfsBackupRepositoryOptionsSchema>;
@@ -49,11 +49,13 @@ export function createNfsBackupRepository(options: NfsBackupRepositoryOptions, m
     let released = false;
     const repo: BackupRepository = {
       description: `nfs ${o.share}/${o.directory}`,
+      descriptor: { type: "nfs", share: o.share, directory: o.directory },
       put: (key, body, c) => inner.put(key, body, c),
       get: (key, c) => inner.get(key, c),
       read: (key, onData, c) => inner.read(key, onData, c),
       head: (key, c) => inner.head(key, c),
       list: (prefix, opts, c) => inner.list(prefix, opts, c),
+      flush: (c) => inner.flush(c),
       delete: (keys, c) => inner.delete(keys, c),
       close: (c) => {
         if (released) return okAsync(undefined);

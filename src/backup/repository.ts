@@ -39,14 +39,25 @@ export interface ListPage {
 export type ObjectBody = Uint8Array | AsyncIterable<Uint8Array>;
 
 /**
+ * Where a repository is, without credentials: what a volume service stores with each backup to
+ * open the repository again (adding the credentials from its own configuration).
+ */
+export type RepositoryDescriptor =
+  | { readonly type: "directory"; readonly directory: string }
+  | { readonly type: "nfs"; readonly share: string; readonly directory: string }
+  | { readonly type: "s3"; readonly endpoint?: string; readonly region: string; readonly bucket: string; readonly prefix: string }
+  | { readonly type: "custom"; readonly name: string };
+
+/**
  * Where backups are kept: a flat store of immutable objects addressed by key (see `backup-keys.ts`
  * for the layout), shaped after what an S3 bucket offers so that a local directory, an NFS share
  * and an object store implement it alike:
  *
  * - {@link BackupRepository.put} makes an object visible only once complete (a directory: temp
- *   file, fsync, rename; S3: a single PUT or a completed multipart upload). There is no rename
- *   between keys: a backup is published by writing its manifest LAST, so a reader either sees the
- *   whole backup or none of it.
+ *   file, rename; S3: a single PUT or a completed multipart upload), and
+ *   {@link BackupRepository.flush} makes what was put durable. There is no rename between keys: a
+ *   backup is published by flushing its objects, then writing its manifest LAST, so a reader
+ *   either sees the whole backup or none of it, also after a crash.
  * - Bodies are bounded by the chunk size except streamed ones (multipart on S3), so memory stays
  *   bounded whatever the volume size.
  * - Deleting a missing key succeeds (retries are safe); reading one fails with `BACKUP_NOT_FOUND`
@@ -57,6 +68,8 @@ export type ObjectBody = Uint8Array | AsyncIterable<Uint8Array>;
 export interface BackupRepository {
   /** Human-readable description for logs (`directory /srv/backups`, `nfs 10.0.0.5:/backups`). */
   readonly description: string;
+  /** Where the repository is, without credentials (see {@link RepositoryDescriptor}). */
+  readonly descriptor: RepositoryDescriptor;
   /** Stores an object, replacing any object with the same key; readers never see it partial. */
   put(key: string, body: ObjectBody, ctx: OperationContext): ResultAsync<ObjectInfo, VolkitError>;
   /** Reads a whole object (chunks, manifests). */
@@ -70,6 +83,12 @@ export interface BackupRepository {
   head(key: string, ctx: OperationContext): ResultAsync<ObjectInfo | undefined, VolkitError>;
   /** One page of the objects under `prefix` (`""` for all). */
   list(prefix: string, options: ListOptions, ctx: OperationContext): ResultAsync<ListPage, VolkitError>;
+  /**
+   * Makes every object put so far durable (a directory: fsync of the files and directories a
+   * batched `put` left to it; S3: nothing, a PUT is durable when it returns). The engine calls it
+   * before publishing a manifest, so a manifest never outlives a crash without its objects.
+   */
+  flush(ctx: OperationContext): ResultAsync<void, VolkitError>;
   /** Deletes objects; keys that do not exist are ignored. */
   delete(keys: readonly string[], ctx: OperationContext): ResultAsync<void, VolkitError>;
   /** Releases what the repository holds (a mount lease, an HTTP agent). Idempotent. */

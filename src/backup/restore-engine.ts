@@ -1,23 +1,16 @@
-import { open, truncate, unlink, type FileHandle } from "node:fs/promises";
-import { ResultAsync, err, errAsync, ok, okAsync, safeTry, type Result } from "neverthrow";
+import { errAsync, ok, type ResultAsync } from "neverthrow";
 import { z } from "zod";
-import type { OperationContext } from "../core/context.js";
-import { VolkitError, toVolkitError } from "../core/errors.js";
+import type { VolkitError } from "../core/errors.js";
 import { validate } from "../core/validation.js";
 import { createLocalRunner } from "../exec/local-runner.js";
 import type { CommandRunner } from "../exec/runner.js";
 import { createHostFs, type HostFs } from "../host/host-fs.js";
 import { backupContext, type BackupRunOptions } from "./backup-options.js";
 import { BackupIdSchema } from "./backup-keys.js";
-import { BlockTargetSchema, inspectPath, type BlockTarget, type HoleMode, type PathInfo } from "./block-source.js";
-import { loadChain, loadManifest } from "./catalog.js";
-import { ChunkResolver } from "./chunk-resolver.js";
-import { isAllZero } from "./codec.js";
-import { checkKeyFits, deriveKeys, type DerivedKeys, type EncryptionKey } from "./encryption.js";
-import { chunkCount, type BackupManifest } from "./manifest.js";
+import { BlockTargetSchema, type BlockTarget, type HoleMode } from "./block-source.js";
+import { deriveKeys, type EncryptionKey } from "./encryption.js";
 import type { BackupRepository } from "./repository.js";
-import { ioError } from "./source-reader.js";
-import { defaultThreads, startJobRunner } from "./worker-pool.js";
+import { loadForRestore, restoreLoaded } from "./restore-writer.js";
 
 /** The plain (validated) options of {@link restoreToTarget}. */
 export const RestoreOptionsSchema = z.object({
@@ -59,9 +52,6 @@ export interface RestoreReport {
   readonly durationMs: number;
 }
 
-/** Granularity of sparse writes: all-zero pages of a chunk are not written on a zeroed target. */
-const PAGE = 4096;
-
 /**
  * Restores backup `backupId` (following its incremental chain) into a block device or file.
  *
@@ -89,159 +79,5 @@ export function restoreToTarget(repo: BackupRepository, backupId: string, target
   const ctx = backupContext("restore", options);
   const started = Date.now();
   const io = { runner: runner ?? createLocalRunner(), sysfs: sysfs ?? createHostFs() };
-  return safeTry(async function* () {
-    const loaded = yield* loadManifest(repo, backupId, ctx);
-    const chain = yield* loadChain(repo, loaded, ctx);
-    yield* checkKeyFits(backupId, loaded.manifest.encryption, keys);
-    const prepared = yield* prepareTarget(t.path, t.holes, loaded.manifest.sizeBytes, io, ctx);
-    const written = await new ResultAsync(writeChunks(repo, loaded.manifest, chain, prepared, keys, o, ctx).catch((e: unknown) => err(toVolkitError(e, "INTERNAL", "backup"))));
-    if (written.isErr()) {
-      if (prepared.created) await unlink(t.path).catch(() => undefined);
-      return err(written.error);
-    }
-    return ok({ backupId, path: t.path, sizeBytes: loaded.manifest.sizeBytes, created: prepared.created, holes: prepared.holes, ...written.value, durationMs: Date.now() - started });
-  });
+  return loadForRestore(repo, backupId, keys, ctx).andThen((backup) => restoreLoaded(repo, backup, t, keys, o, io, ctx, started));
 }
-
-interface PreparedTarget {
-  readonly path: string;
-  readonly created: boolean;
-  readonly holes: HoleMode;
-}
-
-/** Creates or checks the target and makes its hole regions read as zeros where the mode says so. */
-function prepareTarget(path: string, asked: HoleMode | undefined, sizeBytes: number, io: { runner: CommandRunner; sysfs: HostFs }, ctx: OperationContext): ResultAsync<PreparedTarget, VolkitError> {
-  return inspectPath(path, io.sysfs, ctx)
-    .map((info): PathInfo | undefined => info)
-    .orElse((e) => (e.code === "VOLUME_NOT_FOUND" ? okAsync(undefined) : errAsync(e)))
-    .andThen((info) => {
-      if (info === undefined) {
-        if (asked !== undefined && asked !== "assume-zero") return errAsync(invalid(`${path} does not exist: a new file reads as zeros, holes "${asked}" does not apply`));
-        return ResultAsync.fromPromise(createSparse(path, sizeBytes), (e) => ioError(e, `create ${path}`, path)).map(() => ({ path, created: true, holes: "assume-zero" as const }));
-      }
-      if (info.sizeBytes < sizeBytes) return errAsync(invalid(`${path} has ${info.sizeBytes} bytes, the backup needs ${sizeBytes}`, { targetBytes: info.sizeBytes, backupBytes: sizeBytes }));
-      const holes = asked ?? (info.kind === "file" ? "punch" : "write-zeros");
-      const argv = zeroingArgv(holes, info, path, sizeBytes);
-      if (argv instanceof VolkitError) return errAsync(argv);
-      const zeroed = argv === undefined ? okAsync(undefined) : io.runner.run({ argv, signal: ctx.signal }).map(() => undefined);
-      return zeroed.map(() => ({ path, created: false, holes }));
-    });
-}
-
-/** The one command that makes `[0, size)` read as zeros for a hole mode, if it needs one. */
-function zeroingArgv(holes: HoleMode, info: PathInfo, path: string, sizeBytes: number): [string, ...string[]] | undefined | VolkitError {
-  const range = ["--offset", "0", "--length", String(sizeBytes)];
-  switch (holes) {
-    case "assume-zero":
-    case "write-zeros":
-      return undefined;
-    case "punch":
-      return info.kind === "file" ? ["fallocate", "--punch-hole", "--keep-size", ...range, path] : invalid(`holes "punch" needs a regular file; ${path} is a block device`);
-    case "discard":
-    case "zeroout":
-      if (info.kind !== "block") return invalid(`holes "${holes}" needs a block device; ${path} is a file (use "punch")`);
-      if (sizeBytes % 512 !== 0) return invalid(`holes "${holes}" needs a size that is a multiple of 512 bytes`);
-      return holes === "discard" ? ["blkdiscard", ...range, path] : ["blkdiscard", "--zeroout", ...range, path];
-  }
-}
-
-async function createSparse(path: string, sizeBytes: number): Promise<void> {
-  const handle = await open(path, "wx", 0o600);
-  await handle.close();
-  await truncate(path, sizeBytes);
-}
-
-async function writeChunks(
-  repo: BackupRepository,
-  manifest: BackupManifest,
-  chain: ReadonlyMap<string, BackupManifest>,
-  target: PreparedTarget,
-  keys: DerivedKeys | undefined,
-  o: z.output<typeof RestoreOptionsSchema>,
-  ctx: OperationContext,
-): Promise<Result<{ chunksWritten: number; chunksHoles: number; bytesWritten: number }, VolkitError>> {
-  const threads = o.threads ?? defaultThreads();
-  const jobs = startJobRunner({ chunkSize: manifest.chunkSize, blockSize: manifest.blockSize, compression: { algorithm: "none", level: 1 }, deltaMaxFraction: 0, ...(keys ? { cipherKey: keys.cipherKey, digestKey: keys.digestKey } : {}) }, threads);
-  if (jobs.isErr()) return err(jobs.error);
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(target.path, "r+");
-    return await writeInOrder(handle, new ChunkResolver(repo, chain, jobs.value, ctx), manifest, target.holes, o.inFlight ?? Math.max(2, threads * 2 + 2), ctx);
-  } catch (e) {
-    return err(ctx.abortError() ?? ioError(e, `restore to ${target.path}`, target.path));
-  } finally {
-    await handle?.close().catch(() => undefined);
-    await jobs.value.close();
-  }
-}
-
-async function writeInOrder(handle: FileHandle, resolver: ChunkResolver, manifest: BackupManifest, holes: HoleMode, inFlight: number, ctx: OperationContext): Promise<Result<{ chunksWritten: number; chunksHoles: number; bytesWritten: number }, VolkitError>> {
-  const count = chunkCount(manifest.sizeBytes, manifest.chunkSize);
-  const ahead = new Map<number, Promise<Result<Uint8Array | undefined, VolkitError>>>();
-  let issued = 0;
-  const totals = { chunksWritten: 0, chunksHoles: 0, bytesWritten: 0 };
-  let failure: VolkitError | undefined;
-  for (let index = 0; index < count; index++) {
-    while (issued < count && ahead.size < inFlight) {
-      ahead.set(issued, resolver.resolve(manifest.backupId, issued));
-      issued++;
-    }
-    const result = (await ahead.get(index)) as Result<Uint8Array | undefined, VolkitError>;
-    ahead.delete(index);
-    failure = result.isErr() ? result.error : ctx.abortError();
-    if (failure !== undefined || result.isErr()) break;
-    const entry = manifest.chunks[index];
-    if (entry === undefined) break;
-    const data = result.value;
-    if (data === undefined) totals.chunksHoles++;
-    else totals.chunksWritten++;
-    totals.bytesWritten += await writeChunk(handle, entry.offset, entry.length, data, holes);
-    ctx.progress("restore", entry.offset + entry.length, manifest.sizeBytes);
-  }
-  // Let the chunks decoded ahead settle (nothing more is written) before the workers stop.
-  await Promise.allSettled(ahead.values());
-  if (failure !== undefined) return err(failure);
-  await handle.datasync();
-  return ok(totals);
-}
-
-/** Writes one chunk; on a zeroed target only its non-zero pages. Returns the bytes written. */
-async function writeChunk(handle: FileHandle, offset: number, length: number, data: Uint8Array | undefined, holes: HoleMode): Promise<number> {
-  if (holes === "write-zeros") {
-    const bytes = data ?? new Uint8Array(length);
-    await writeFully(handle, bytes, 0, length, offset);
-    return length;
-  }
-  if (data === undefined) return 0;
-  let written = 0;
-  for (const [start, end] of nonZeroRuns(data)) {
-    await writeFully(handle, data, start, end - start, offset + start);
-    written += end - start;
-  }
-  return written;
-}
-
-/** `[start, end)` runs of the buffer that are not all-zero pages. */
-export function nonZeroRuns(data: Uint8Array): [number, number][] {
-  const runs: [number, number][] = [];
-  for (let at = 0; at < data.length; at += PAGE) {
-    const end = Math.min(data.length, at + PAGE);
-    if (isAllZero(data.subarray(at, end))) continue;
-    const last = runs[runs.length - 1];
-    if (last !== undefined && last[1] === at) last[1] = end;
-    else runs.push([at, end]);
-  }
-  return runs;
-}
-
-async function writeFully(handle: FileHandle, data: Uint8Array, from: number, length: number, position: number): Promise<void> {
-  for (let done = 0; done < length; ) {
-    const { bytesWritten } = await handle.write(data, from + done, length - done, position + done);
-    done += bytesWritten;
-  }
-}
-
-function invalid(message: string, details: Record<string, unknown> = {}): VolkitError {
-  return new VolkitError("INVALID_ARGUMENT", message, { source: "backup", details });
-}
-

@@ -31,7 +31,7 @@ import { SizeGiBSchema, validate } from "../core/validation.js";
 import type { ConnectorSource } from "../connectors/connector.js";
 import { DriverOutput } from "./backend-output.js";
 import { driverIo } from "./driver-io.js";
-import type { DriverCapabilities, ExportState, VolumeDriver } from "./volume-driver.js";
+import type { AllocationSubject, ByteRange, DriverCapabilities, ExportState, VolumeDriver } from "./volume-driver.js";
 
 /** Options for {@link wrapDriver} and `createBackend`. */
 export interface BackendOptions {
@@ -247,6 +247,27 @@ export class VolumeBackend {
     return this.#volume(volume).asyncAndThen((v) =>
       this.#optionalHost(host).asyncAndThen((h) => this.#run("terminateConnection", v.id, [`volume:${v.id}`], options, "initialize", (ctx) => this.driver.terminateConnection(v, h, ctx))),
     );
+  }
+
+  /**
+   * The byte ranges of a volume or snapshot that may hold data (see `VolumeDriver.allocationMap`);
+   * `NOT_SUPPORTED` when the driver cannot tell. Reads only.
+   */
+  allocationMap(subject: { readonly volume: VolumeInput } | { readonly snapshot: SnapshotInput }, options: OperationOptions = {}): ResultAsync<readonly ByteRange[], VolkitError> {
+    const parsed: Result<AllocationSubject, VolkitError> =
+      "volume" in subject ? this.#volume(subject.volume).map((volume) => ({ volume })) : validate(SnapshotSchema, subject.snapshot, "snapshot").map((snapshot) => ({ snapshot }));
+    return parsed.asyncAndThen((s) => {
+      const volumeId = "volume" in s ? s.volume.id : s.snapshot.volumeId;
+      return this.#run("allocationMap", volumeId, [`volume:${volumeId}`], options, "initialize", (ctx) => {
+        const driver = this.driver;
+        if (driver.allocationMap === undefined) return errAsync(new VolkitError("NOT_SUPPORTED", `${driver.driverName} does not support allocationMap`, { source: this.name, details: { operation: "allocationMap", volumeId } }));
+        return driver.allocationMap(s, ctx).andThen((ranges) =>
+          ranges.every((r) => Number.isSafeInteger(r.offset) && Number.isSafeInteger(r.length) && r.offset >= 0 && r.length > 0)
+            ? okAsync(ranges)
+            : errAsync(new VolkitError("INTERNAL", `${driver.driverName} returned an allocation map with a negative, empty or fractional range`, { source: this.name, details: { volumeId } })),
+        );
+      });
+    });
   }
 
   /**

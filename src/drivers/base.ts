@@ -19,7 +19,7 @@ import type {
 import { copyDevice, type CopyEngineOptions } from "../data/copy.js";
 import { QemuImg } from "../data/qemu-img.js";
 import type { CommandRunner } from "../exec/runner.js";
-import type { DriverCapabilities, ExportState, VolumeDriver } from "./volume-driver.js";
+import type { AllocationSubject, ByteRange, DriverCapabilities, ExportState, VolumeDriver } from "./volume-driver.js";
 
 /** Bytes in a GiB. */
 export const GiB = 1024 ** 3;
@@ -30,6 +30,7 @@ export const GiB = 1024 ** 3;
  * passes it. Override what your backend also does natively; the rest has defaults:
  *
  * - snapshots, volumes from snapshots, revert, manage/unmanage: `NOT_SUPPORTED`;
+ * - allocation maps: `NOT_SUPPORTED` (backups read every byte);
  * - exports: none needed (`createExport`/`removeExport` succeed, `ensureExport` = `createExport`,
  *   `describeExport` says "not exported");
  * - image copies: `qemu-img convert` to/from the volume's bytes on this host, reached through
@@ -147,6 +148,11 @@ export abstract class VolumeDriverBase implements VolumeDriver {
   /** Default: nothing to revoke. */
   terminateConnection(_volume: Volume, _host: HostProperties | undefined, _ctx: OperationContext): ResultAsync<void, VolkitError> {
     return okAsync(undefined);
+  }
+
+  /** Default: `NOT_SUPPORTED` (callers read every byte and detect zeros). */
+  allocationMap(subject: AllocationSubject, _ctx: OperationContext): ResultAsync<readonly ByteRange[], VolkitError> {
+    return this.notSupported("allocationMap", "volume" in subject ? subject.volume.id : subject.snapshot.volumeId);
   }
 
   /** Generic: `qemu-img convert` the image into the volume's bytes (raw). */

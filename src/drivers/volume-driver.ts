@@ -69,6 +69,17 @@ export interface IdRule {
   readonly description: string;
 }
 
+/** A byte range of a volume or snapshot. */
+export interface ByteRange {
+  /** First byte. */
+  readonly offset: number;
+  /** Length in bytes. */
+  readonly length: number;
+}
+
+/** What {@link VolumeDriver.allocationMap} is asked about: a volume, or a snapshot. */
+export type AllocationSubject = { readonly volume: Volume } | { readonly snapshot: Snapshot };
+
 /**
  * The contract every volkit volume driver implements (modelled on Cinder's VolumeDriver).
  *
@@ -136,6 +147,15 @@ export interface VolumeDriver {
   initializeConnection(volume: Volume, host: HostProperties, ctx: OperationContext): ResultAsync<ConnectionInfoInput, VolkitError>;
   /** Revokes a host's access; with no host, revokes every host's (force detach). */
   terminateConnection(volume: Volume, host: HostProperties | undefined, ctx: OperationContext): ResultAsync<void, VolkitError>;
+
+  /**
+   * Optional: the byte ranges of a volume or snapshot that may hold data, everything else reading
+   * as zeros (a thin LV: its mappings in the thin pool). Backups read only these ranges instead of
+   * every byte. Ranges may be unsorted, overlap, or cover more than the data (a whole pool block);
+   * they must never miss data. `NOT_SUPPORTED` (the default) when the backend cannot tell: callers
+   * then read everything and detect zeros. Reads only.
+   */
+  allocationMap?(subject: AllocationSubject, ctx: OperationContext): ResultAsync<readonly ByteRange[], VolkitError>;
 
   /** Capacity and capabilities of each pool, read fresh (the runtime caches and adds the header). */
   getPoolStats(ctx: OperationContext): ResultAsync<readonly PoolStatsInput[], VolkitError>;

@@ -141,7 +141,7 @@ describe("backup of a 1 GiB sparse file-backed volume to a directory", () => {
     const markers: string[] = [];
     await must(forEachPage(repo, "backups/incr/children/", {}, backgroundContext(), (page) => void markers.push(...page.objects.map((o) => o.key))));
     expect(markers).toEqual([]);
-    expect((await must(listBackups(repo))).map((b) => b.backupId)).toEqual(["full", "incr"]);
+    expect((await must(listBackups(repo))).backups.map((b) => b.backupId)).toEqual(["full", "incr"]);
   }, 300_000);
 });
 

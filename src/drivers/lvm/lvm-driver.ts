@@ -20,7 +20,7 @@ import type { CopyEngineOptions } from "../../data/copy.js";
 import type { CommandRunner } from "../../exec/runner.js";
 import type { TargetHelper } from "../../targets/target-helper.js";
 import { VolumeDriverBase } from "../base.js";
-import type { DriverCapabilities, ExportState, IdRule } from "../volume-driver.js";
+import type { AllocationSubject, ByteRange, DriverCapabilities, ExportState, IdRule } from "../volume-driver.js";
 import { GiB, LvmClient, gibCeil } from "./lvm-client.js";
 import type { ParsedLvmConfig } from "./lvm-config.js";
 import { LvmData } from "./lvm-data.js";
@@ -29,6 +29,7 @@ import { cloneTempLvName, originTag, snapshotLvName, volumeLvName } from "./lvm-
 import { hasThickSnapshots, isOpen, isThickSnapshot, isThinPool, isThinVolume, type LvInfo, type VgInfo } from "./lvm-parsers.js";
 import { checkFits, poolStatsOf, resolveMode, thinPoolName, type LvmMode } from "./lvm-pool.js";
 import { revertThick, revertThin } from "./lvm-revert.js";
+import { ThinMapReader } from "./lvm-thin-map.js";
 
 /** Dependencies of {@link LvmDriver}. */
 export interface LvmDriverDeps {
@@ -73,6 +74,7 @@ export class LvmDriver extends VolumeDriverBase {
   readonly #target: TargetHelper | undefined;
   readonly #data: LvmData;
   readonly #exports: LvmExports;
+  readonly #thinMap: ThinMapReader;
   #mode: LvmMode | undefined;
   #host = "localhost";
 
@@ -84,6 +86,7 @@ export class LvmDriver extends VolumeDriverBase {
     this.lvm = new LvmClient(deps.runner, config);
     this.#data = new LvmData(this.lvm, deps.runner, config);
     this.#exports = new LvmExports(this.lvm, deps.target, config);
+    this.#thinMap = new ThinMapReader(this.lvm, deps.runner, thinPoolName(config));
     this.#mode = config.lvmType === "thin" ? "thin" : config.lvmType === "default" ? "thick" : undefined;
     this.idRule = deps.target
       ? { pattern: /^[a-z0-9][a-z0-9-]*$/, description: "lower-case letters, digits and '-' (the id is part of the volume's iSCSI target name)" }
@@ -353,6 +356,15 @@ export class LvmDriver extends VolumeDriverBase {
           };
         }),
     );
+  }
+
+  /**
+   * Thin volumes and snapshots: the ranges the thin pool has mapped (from a metadata snapshot, see
+   * `ThinMapReader`); a backup reads only those. Thick LVs: `NOT_SUPPORTED` (every byte is allocated).
+   */
+  override allocationMap(subject: AllocationSubject, ctx: OperationContext): ResultAsync<readonly ByteRange[], VolkitError> {
+    if (!this.#thin()) return super.allocationMap(subject, ctx);
+    return this.#thinMap.read("volume" in subject ? volumeLvName(subject.volume.id) : snapshotLvName(subject.snapshot.id), ctx);
   }
 
   /** The LV's device path (used by the generic image copies). */

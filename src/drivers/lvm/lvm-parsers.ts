@@ -161,3 +161,81 @@ export function classifyLvmError(stderr: string): "VOLUME_NOT_FOUND" | "INSUFFIC
   if (/in use|is busy|used by another device|contains a filesystem in use|Can't remove open logical volume/i.test(stderr)) return "VOLUME_BUSY";
   return undefined;
 }
+
+/** The fields of a thin LV the allocation map needs from `lvs`. */
+export const THIN_LV_FIELDS = "lv_name,lv_size,thin_id,pool_lv";
+
+/** A thin LV's id in its pool's metadata, and its size. */
+export interface ThinLvInfo {
+  /** LV name. */
+  readonly name: string;
+  /** Size in bytes. */
+  readonly sizeBytes: number;
+  /** The thin device id (`thin_id`); `undefined` when the LV is not a thin volume or snapshot. */
+  readonly thinId: number | undefined;
+  /** Its thin pool ("" when not thin). */
+  readonly pool: string;
+}
+
+/** Parses `lvs --reportformat json --units b --nosuffix -o lv_name,lv_size,thin_id,pool_lv <vg>/<lv>` (one LV). */
+export function parseThinLv(stdout: string): Result<ThinLvInfo, VolkitError> {
+  return parseReport(stdout, "lv").andThen((rows) => {
+    const row = rows[0];
+    if (row === undefined) return err(new VolkitError("PARSE_ERROR", "lvs reported no LV", { source: "lvm" }));
+    const id = str(row, "thin_id");
+    return num(row, "lv_size").andThen((sizeBytes) => {
+      const thinId = id === "" ? undefined : Number(id);
+      if (thinId !== undefined && !Number.isSafeInteger(thinId)) return err(new VolkitError("PARSE_ERROR", `lvm report field thin_id is not an integer: '${id}'`, { source: "lvm" }));
+      return ok({ name: str(row, "lv_name"), sizeBytes, thinId, pool: str(row, "pool_lv") });
+    });
+  });
+}
+
+/** A byte range of a thin device that the pool has mapped. */
+export interface MappedRange {
+  /** First byte. */
+  readonly offset: number;
+  /** Length in bytes. */
+  readonly length: number;
+}
+
+/** Bytes in a device-mapper sector (thin_dump's `data_block_size` is in sectors). */
+const SECTOR_BYTES = 512;
+
+const attr = (tag: string, name: string): number | undefined => {
+  const m = new RegExp(`\\s${name}="(\\d+)"`).exec(tag);
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+};
+
+/**
+ * Parses `thin_dump --metadata-snap --dev-id <id> <tmeta>` (thin-provisioning-tools' XML): the
+ * byte ranges of thin device `devId` that are mapped in the pool, sorted and merged. Each
+ * `range_mapping` (`origin_begin`, `length`) and `single_mapping` (`origin_block`) counts pool
+ * blocks of `data_block_size` sectors. A device with no mappings yields no ranges; a dump without
+ * the device or the block size is a `PARSE_ERROR`.
+ */
+export function parseThinDump(xml: string, devId: number): Result<MappedRange[], VolkitError> {
+  const superblock = /<superblock\b[^>]*>/.exec(xml)?.[0];
+  const blockSectors = superblock === undefined ? undefined : attr(superblock, "data_block_size");
+  if (blockSectors === undefined || blockSectors <= 0) return err(new VolkitError("PARSE_ERROR", "thin_dump output has no superblock with a data_block_size", { source: "lvm" }));
+  const block = blockSectors * SECTOR_BYTES;
+  const device = new RegExp(`<device\\b[^>]*\\sdev_id="${devId}"[^>]*?(?:/>|>([\\s\\S]*?)</device>)`).exec(xml);
+  if (device === null) return err(new VolkitError("PARSE_ERROR", `thin_dump output has no device ${devId}`, { source: "lvm", details: { devId } }));
+  const blocks: { begin: number; length: number }[] = [];
+  for (const m of (device[1] ?? "").matchAll(/<(range_mapping|single_mapping)\b[^>]*>/g)) {
+    const tag = m[0];
+    const begin = m[1] === "range_mapping" ? attr(tag, "origin_begin") : attr(tag, "origin_block");
+    const length = m[1] === "range_mapping" ? attr(tag, "length") : 1;
+    if (begin === undefined || length === undefined) return err(new VolkitError("PARSE_ERROR", `thin_dump mapping without its block numbers: ${tag.slice(0, 120)}`, { source: "lvm" }));
+    blocks.push({ begin, length });
+  }
+  blocks.sort((a, b) => a.begin - b.begin);
+  const ranges: { offset: number; length: number }[] = [];
+  for (const b of blocks) {
+    const last = ranges.at(-1);
+    const offset = b.begin * block;
+    if (last !== undefined && last.offset + last.length >= offset) last.length = Math.max(last.length, offset + b.length * block - last.offset);
+    else ranges.push({ offset, length: b.length * block });
+  }
+  return ok(ranges);
+}

@@ -34,11 +34,43 @@ describe("listBackups", () => {
   it("lists published backups from their manifests", async () => {
     const { repo } = await chain();
     const list = await must(listBackups(repo));
-    expect(list.map((b) => [b.backupId, b.parentId ?? null, b.volumeId])).toEqual([
+    expect(list.backups.map((b) => [b.backupId, b.parentId ?? null, b.volumeId])).toEqual([
       ["full", null, "vol1"],
       ["incr1", "full", "vol1"],
       ["incr2", "incr1", "vol1"],
     ]);
+    expect(list.next).toBeUndefined();
+  });
+
+  it("pages with a cursor, and lists one volume's backups in start order from the volume index", async () => {
+    const { repo, file } = await chain();
+    await must(backupFromSource(repo, { path: file, allocation: "none" }, { ...opts, backupId: "aaa-other", volumeId: "vol2" }));
+    const first = await must(listBackups(repo, { limit: 2 }));
+    expect(first.backups.map((b) => b.backupId)).toEqual(["aaa-other", "full"]);
+    const second = await must(listBackups(repo, { limit: 2, ...(first.next === undefined ? {} : { cursor: first.next }) }));
+    expect(second.backups.map((b) => b.backupId)).toEqual(["incr1", "incr2"]);
+    const third = second.next === undefined ? { backups: [] } : await must(listBackups(repo, { limit: 2, cursor: second.next }));
+    expect(third.backups).toEqual([]);
+    expect((await must(listBackups(repo, { volumeId: "vol1" }))).backups.map((b) => b.backupId)).toEqual(["full", "incr1", "incr2"]);
+    expect((await must(listBackups(repo, { volumeId: "vol2" }))).backups.map((b) => b.backupId)).toEqual(["aaa-other"]);
+    expect((await must(listBackups(repo, { volumeId: "none" }))).backups).toEqual([]);
+    expect((await mustFail(listBackups(repo, { limit: 0 }))).code).toBe("INVALID_ARGUMENT");
+    expect((await mustFail(listBackups(repo, { volumeId: "../x" }))).code).toBe("INVALID_ARGUMENT");
+  });
+
+  it("drops a backup's index entry when it is deleted, and ignores the entry a crashed attempt with the same id left", async () => {
+    const { repo, file } = await chain();
+    await must(deleteBackup(repo, "incr2"));
+    expect((await allKeys(repo)).filter((k) => k.startsWith("volumes/"))).toHaveLength(2);
+    // A crashed attempt's entry (older start time, same id) next to the published one.
+    await must(repo.put("volumes/vol1/000000000000001-incr1", Buffer.from("{}"), ctx));
+    expect((await must(listBackups(repo, { volumeId: "vol1" }))).backups.map((b) => b.backupId)).toEqual(["full", "incr1"]);
+    // A retry with that id removes the old entry.
+    await must(backupFromSource(repo, { path: file, allocation: "none" }, { ...opts, backupId: "retry", volumeId: "vol1" }));
+    await must(repo.put("volumes/vol1/000000000000002-retry", Buffer.from("{}"), ctx));
+    await must(deleteBackup(repo, "retry"));
+    await must(backupFromSource(repo, { path: file, allocation: "none" }, { ...opts, backupId: "retry", volumeId: "vol1" }));
+    expect((await allKeys(repo)).filter((k) => k.startsWith("volumes/") && k.endsWith("-retry"))).toHaveLength(1);
   });
 });
 
@@ -49,7 +81,7 @@ describe("deleteBackup", () => {
     expect(e.code).toBe("BACKUP_IN_USE");
     expect(e.details.dependents).toEqual(["incr1"]);
     expect((await mustFail(deleteBackup(repo, "incr1"))).details.dependents).toEqual(["incr2"]);
-    expect((await must(listBackups(repo))).length).toBe(3);
+    expect((await must(listBackups(repo))).backups.length).toBe(3);
   });
 
   it("deletes the newest incremental, then its parent, leaving the rest restorable", async () => {
@@ -83,6 +115,19 @@ describe("deleteBackup", () => {
 });
 
 describe("collectBackupGarbage", () => {
+  it("removes old volume index entries of backups that never published, keeping the published ones", async () => {
+    const { repo, repoDir } = await chain();
+    await must(repo.put("volumes/vol1/000000000000005-ghost", Buffer.from("{}"), ctx));
+    await must(repo.put("volumes/vol1/000000000000006-young", Buffer.from("{}"), ctx));
+    const old = new Date(Date.now() - 48 * 3600_000);
+    utimesSync(join(repoDir, "volumes/vol1/000000000000005-ghost"), old, old);
+    for (const k of (await allKeys(repo)).filter((k) => k.startsWith("volumes/") && !k.includes("-young"))) utimesSync(join(repoDir, k), old, old);
+    expect(await must(collectBackupGarbage(repo))).toEqual({ removedBackups: [], objectsDeleted: 1 });
+    const entries = (await allKeys(repo)).filter((k) => k.startsWith("volumes/"));
+    expect(entries).toHaveLength(4);
+    expect(entries.some((k) => k.endsWith("-ghost"))).toBe(false);
+  });
+
   it("removes old objects of unpublished backups and stale markers, sparing recent ones", async () => {
     const { repo, repoDir } = await chain();
     await must(repo.put("backups/crashed/chunks/00000000.full", Buffer.from("x"), ctx));
@@ -108,10 +153,10 @@ describe("backup records", () => {
     expect(parsed.manifests.map((m) => m.backupId)).toEqual(["full", "incr1", "incr2"]);
     // A fresh host: no database, and here not even the manifests.
     await must(repo.delete(["backups/full/manifest.json", "backups/incr1/manifest.json", "backups/incr2/manifest.json"], ctx));
-    expect(await must(listBackups(repo))).toEqual([]);
+    expect((await must(listBackups(repo))).backups).toEqual([]);
     const m = await must(importBackupRecord(repo, record));
     expect(m.backupId).toBe("incr2");
-    expect((await must(listBackups(repo))).map((b) => b.backupId)).toEqual(["full", "incr1", "incr2"]);
+    expect((await must(listBackups(repo))).backups.map((b) => b.backupId)).toEqual(["full", "incr1", "incr2"]);
     const out = join(dir, "out");
     await must(restoreToTarget(repo, "incr2", { path: out }, { threads: 0 }));
     expect(sha256File(out)).toBe(sha256File(file));

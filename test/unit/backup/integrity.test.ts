@@ -65,6 +65,32 @@ describe("restore checks every chunk before writing it", () => {
     expect(() => readFileSync(out)).toThrow();
   });
 
+  it("touches no existing target when an object is missing or truncated: checked before the punch", async () => {
+    const { dir, repo, repoDir, m } = await fullBackup();
+    const target = makeFile(join(dir, "existing"), MiB, [{ offset: 0, data: Buffer.alloc(MiB, 0x3c) }]);
+    const runner = new FakeRunner().on(["fallocate"], {});
+    await must(repo.delete([(m.chunks[6] as Extract<ChunkEntry, { kind: "full" }>).object.key], ctx));
+    const missing = await mustFail(restoreToTarget(repo, "b1", { path: target }, { threads: 0, runner }));
+    expect([missing.code, missing.details.chunk, missing.details.reason]).toEqual(["BACKUP_CORRUPT", 6, "missing"]);
+    const cut = (m.chunks[3] as Extract<ChunkEntry, { kind: "full" }>).object.key;
+    writeFileSync(join(repoDir, cut), readFileSync(join(repoDir, cut)).subarray(0, 100));
+    const truncated = await mustFail(restoreToTarget(repo, "b1", { path: target }, { threads: 0, runner }));
+    expect([truncated.code, truncated.details.chunk, truncated.details.reason]).toEqual(["BACKUP_CORRUPT", 3, "size"]);
+    expect(runner.commands()).toEqual([]);
+    expect(readFileSync(target).equals(Buffer.alloc(MiB, 0x3c))).toBe(true);
+  });
+
+  it("touches no existing target when its first stored chunk is corrupt: the punch waits for it", async () => {
+    const { dir, repo, repoDir, m } = await fullBackup();
+    flipByte(join(repoDir, (m.chunks[0] as Extract<ChunkEntry, { kind: "full" }>).object.key), 10);
+    const target = makeFile(join(dir, "existing"), MiB, [{ offset: 0, data: Buffer.alloc(MiB, 0x3c) }]);
+    const runner = new FakeRunner().on(["fallocate"], {});
+    const e = await mustFail(restoreToTarget(repo, "b1", { path: target }, { threads: 2, runner }));
+    expect([e.code, e.details.chunk]).toEqual(["BACKUP_CORRUPT", 0]);
+    expect(runner.commands()).toEqual([]);
+    expect(readFileSync(target).equals(Buffer.alloc(MiB, 0x3c))).toBe(true);
+  });
+
   it("refuses a target smaller than the backup before writing", async () => {
     const { dir, repo } = await fullBackup();
     const small = makeFile(join(dir, "small"), MiB - 512, [{ offset: 0, data: Buffer.alloc(10, 7) }]);

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { open } from "node:fs/promises";
+import { describe, expect, it, vi } from "vitest";
 import { backgroundContext, createOperationContext } from "../../../src/core/context.js";
 import { createLocalDirectoryRepository, forEachPage } from "../../../src/backup/index.js";
 import { allKeys, must, mustFail, tempDir, tempRepo } from "./helpers.js";
@@ -111,6 +112,37 @@ describe("local directory repository", () => {
     const e = await mustFail(repo.put("a/b", Buffer.from("x"), createOperationContext({ operation: "t", source: "t", signal: ac.signal })));
     expect(e.code).toBe("ABORTED");
     expect(await must(repo.head("a/b", ctx))).toBeUndefined();
+  });
+
+  it("fsyncs batched puts in the background and on flush, each put at once in mode each, never in mode off", async () => {
+    const probe = await open(tempDir(), "r");
+    const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+    await probe.close();
+    const syncs = vi.spyOn(proto, "sync");
+    try {
+      const counts: Record<string, [number, number]> = {};
+      for (const fsync of ["batched", "each", "off", true] as const) {
+        const repo = createLocalDirectoryRepository({ directory: join(tempDir(), "repo"), fsync })._unsafeUnwrap();
+        syncs.mockClear();
+        for (let i = 0; i < 40; i++) await must(repo.put(`backups/b1/chunks/${String(i).padStart(8, "0")}.full`, Buffer.from([i]), ctx));
+        await must(repo.delete(["backups/b1/chunks/00000039.full"], ctx));
+        const afterPuts = syncs.mock.calls.length;
+        await must(repo.flush(ctx));
+        counts[String(fsync)] = [afterPuts, syncs.mock.calls.length];
+      }
+      // each: 40 files + their directory each time (+ the parents of the 4 directories the first put created).
+      expect(counts.each).toEqual([84, 84]);
+      expect(counts.off).toEqual([0, 0]);
+      // batched: one background batch of 32 during the puts, the rest on flush: each file once
+      // (the deleted one skipped), the 5 directories once per batch (the chunk directory twice).
+      for (const mode of ["batched", "true"]) {
+        const [during, total] = counts[mode] as [number, number];
+        expect(during).toBeLessThanOrEqual(32 + 5);
+        expect(total).toBe(39 + 5 + 1);
+      }
+    } finally {
+      syncs.mockRestore();
+    }
   });
 
   it("validates its options", () => {
