@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { defineDriver, loadDriverModule, type DriverDefinition } from "./driver-definition.js";
 import { LvmConfigSchema } from "./lvm/lvm-config.js";
 import { NfsConfigSchema } from "./nfs/nfs-config.js";
+import { RbdConfigSchema } from "./rbd/rbd-config.js";
 
 /**
  * The built-in drivers as the registry knows them. Only their config schemas load with volkit;
@@ -28,8 +29,18 @@ export const nfsDriverDefinition = defineDriver({
   create: (config, deps) => loadDriverModule(() => import("./nfs/nfs-factory.js"), "NFS driver").andThen((m) => m.buildNfsDriver(config, deps)),
 });
 
+/** The Ceph RBD driver: thin images in a pool, copy-on-write clones, attached by QEMU or the kernel client. */
+export const rbdDriverDefinition = defineDriver({
+  name: "rbd",
+  title: "Ceph RBD",
+  description: "Thin images in a Ceph pool with snapshots and copy-on-write clones, attached by QEMU through librbd or by the kernel rbd client",
+  configSchema: RbdConfigSchema,
+  defaultBackendName: (config) => `rbd-${config.pool}`,
+  create: (config, deps) => loadDriverModule(() => import("./rbd/rbd-factory.js"), "RBD driver").andThen((m) => m.buildRbdDriver(config, deps)),
+});
+
 /** Every built-in driver, in the order a panel lists them. */
-export const BUILTIN_DRIVERS: readonly DriverDefinition[] = [lvmDriverDefinition, nfsDriverDefinition];
+export const BUILTIN_DRIVERS: readonly DriverDefinition[] = [lvmDriverDefinition, nfsDriverDefinition, rbdDriverDefinition];
 
 /** Config types of the built-in drivers, by name (the base of `DriverConfigs`). */
 export interface BuiltinDriverConfigs {
@@ -37,4 +48,6 @@ export interface BuiltinDriverConfigs {
   lvm: z.input<typeof LvmConfigSchema>;
   /** See `NfsConfigSchema`. */
   nfs: z.input<typeof NfsConfigSchema>;
+  /** See `RbdConfigSchema`. */
+  rbd: z.input<typeof RbdConfigSchema>;
 }
