@@ -20,6 +20,8 @@ const MiB = 1024 ** 2;
 
 /** A restricted client's view of one pool: backends on it and raw data access to its images. */
 export class RbdPoolFixture {
+  readonly #backends: VolumeBackend[] = [];
+
   constructor(
     readonly cluster: CephCluster,
     readonly pool: string,
@@ -28,8 +30,15 @@ export class RbdPoolFixture {
 
   /** An RBD backend as the restricted user (monitors + key: no config file, key file on disk only). */
   async backend(config: Partial<RbdConfig> = {}): Promise<VolumeBackend> {
-    const made = await createBackend({ driver: "rbd", monitors: [`v2:${this.cluster.monV2}`], clientId: this.user.id, key: this.user.key, pool: this.pool, connectTimeoutSec: 5, ...config });
-    return made._unsafeUnwrap();
+    const made = (await createBackend({ driver: "rbd", monitors: [`v2:${this.cluster.monV2}`], clientId: this.user.id, key: this.user.key, pool: this.pool, connectTimeoutSec: 5, ...config }))._unsafeUnwrap();
+    this.#backends.push(made);
+    return made;
+  }
+
+  /** Closes every backend made here (each removes its key file); true when all closed cleanly. */
+  async closeAll(): Promise<boolean> {
+    const results = await Promise.all(this.#backends.splice(0).map((b) => b.close()));
+    return results.every((r) => r.isOk());
   }
 
   /** The `rbd:` filename of an image (or snapshot) for qemu-img/qemu-io, with the user's keyring. */
@@ -54,9 +63,10 @@ export class RbdPoolFixture {
     const dir = mkdtempSync(join(tmpdir(), "volkit-rbd-io-"));
     try {
       const out = join(dir, "out");
-      // qemu-img dd counts in blocks: 64 KiB blocks (offsets and lengths here are multiples of it).
+      // qemu-img dd counts 64 KiB blocks (offsets and lengths here are multiples of it), and its
+      // count includes the skipped blocks.
       const bs = 64 * 1024;
-      await run("qemu-img", ["dd", "-f", "raw", "-O", "raw", `bs=${bs}`, `skip=${offset / bs}`, `count=${length / bs}`, `if=${this.filename(image, snapshot)}`, `of=${out}`], { maxBuffer: 64 * MiB });
+      await run("qemu-img", ["dd", "-f", "raw", "-O", "raw", `bs=${bs}`, `skip=${offset / bs}`, `count=${(offset + length) / bs}`, `if=${this.filename(image, snapshot)}`, `of=${out}`], { maxBuffer: 64 * MiB });
       return readFileSync(out);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -38,17 +38,18 @@ export function cloneDepth(pool: RbdPool, info: RbdImageInfo, limit: number, ctx
 }
 
 /**
- * Clones `parent` (protected first) into `target`, grows it to the spec's size, flattens it when
- * asked, and gives it its volume type's QoS. Removes the clone when a later step fails.
+ * Clones `parent` (protecting it first unless it is) into `target`, grows it to the spec's size,
+ * flattens it when asked, and gives it its volume type's QoS. A clone that fails with
+ * `VOLUME_EXISTS` leaves the existing image alone; a later step that fails removes the new clone.
  */
-function cloneInto(pool: RbdPool, parent: SnapshotRef, parentBytes: number, target: ImageRef, spec: VolumeSpec, flatten: boolean, ctx: OperationContext): ResultAsync<void, VolkitError> {
+function cloneInto(pool: RbdPool, parent: SnapshotRef & { readonly bytes: number; readonly protected: boolean }, target: ImageRef, spec: VolumeSpec, flatten: boolean, ctx: OperationContext): ResultAsync<void, VolkitError> {
   const { client } = pool;
   const wantBytes = spec.sizeGiB * GiB;
-  return ctx
-    .phase("protect", () => client.snapProtect(parent, ctx))
-    .andThen(() => ctx.phase("clone", () => client.clone(parent, target, ctx, pool.layout())))
+  const snap: SnapshotRef = { pool: parent.pool, ...(parent.namespace === undefined ? {} : { namespace: parent.namespace }), image: parent.image, snapshot: parent.snapshot };
+  return (parent.protected ? okAsync(undefined) : ctx.phase("protect", () => client.snapProtect(snap, ctx)))
+    .andThen(() => ctx.phase("clone", () => client.clone(snap, target, ctx, pool.layout())))
     .andThen(() =>
-      (wantBytes > parentBytes ? ctx.phase("resize", () => client.resize(target, wantBytes, ctx)) : okAsync(undefined))
+      (wantBytes > parent.bytes ? ctx.phase("resize", () => client.resize(target, wantBytes, ctx)) : okAsync(undefined))
         .andThen(() => (flatten ? ctx.phase("flatten", () => client.flatten(target, ctx)) : okAsync(undefined)))
         .andThen(() => applyTypeQos(pool, target, spec.volumeType, true, ctx))
         .orElse((e) => removeAfterFailure(pool, target, e, ctx)),
@@ -67,46 +68,46 @@ function removeAfterFailure(pool: RbdPool, target: ImageRef, error: VolkitError,
     .andThen(() => errAsync(error));
 }
 
-/** A volume from a snapshot: a clone of it (flattened per config or clone depth). */
+/**
+ * A volume from a snapshot: a clone of it (flattened per config or clone depth). One `rbd info`
+ * of the snapshot gives its size, whether it is protected, and the image's parents then.
+ */
 export function createVolumeFromSnapshot(pool: RbdPool, spec: VolumeSpec, snapshot: Snapshot, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
   const target = pool.volume(spec.id);
-  const source = pool.volume(snapshot.volumeId);
   const snap = pool.snapshot(snapshot.volumeId, snapshot.id);
   const { client, config } = pool;
-  return pool
-    .mustNotExist(target, ctx)
-    .andThen(() =>
-      client.snapshots(source, ctx).mapErr((e) => (e.code === "VOLUME_NOT_FOUND" ? snapshotNotFound(snapshot.id, snap) : e)),
+  return client
+    .info(snap, ctx)
+    .mapErr((e) => (e.code === "VOLUME_NOT_FOUND" || e.code === "SNAPSHOT_NOT_FOUND" ? snapshotNotFound(snapshot.id, snap) : e))
+    .andThen((info) =>
+      cloneDepth(pool, info, config.maxCloneDepth, ctx).andThen((depth) =>
+        cloneInto(pool, { ...snap, bytes: info.sizeBytes, protected: info.protected ?? false }, target, spec, config.flattenVolumeFromSnapshot || depth + 1 > config.maxCloneDepth, ctx),
+      ),
     )
-    .andThen((snaps) => {
-      const found = snaps.find((s) => s.name === snap.snapshot);
-      if (!found) return errAsync(snapshotNotFound(snapshot.id, snap));
-      return client
-        .info(source, ctx)
-        .andThen((info) => cloneDepth(pool, info, config.maxCloneDepth, ctx))
-        .andThen((depth) => cloneInto(pool, snap, found.sizeBytes, target, spec, config.flattenVolumeFromSnapshot || depth + 1 > config.maxCloneDepth, ctx));
-    })
     .map(() => volumeRecord(spec, target));
 }
 
 /**
  * A clone of a volume: a clone of a fresh snapshot of it. When the clone is flattened (clone depth)
- * that snapshot is removed again at once; otherwise it stays until the clone is deleted.
+ * that snapshot is removed again at once; otherwise it stays until the clone is deleted. A clone
+ * onto an existing volume fails with `VOLUME_EXISTS` (and drops the snapshot it made).
  */
 export function createClonedVolume(pool: RbdPool, spec: VolumeSpec, source: Volume, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
   const target = pool.volume(spec.id);
   const src = pool.volume(source.id);
   const snap: SnapshotRef = { ...src, snapshot: cloneSnapshotName(spec.id) };
   const { client, config } = pool;
-  return pool
-    .mustNotExist(target, ctx)
-    .andThen(() => client.info(src, ctx).mapErr((e) => (e.code === "VOLUME_NOT_FOUND" ? volumeNotFound(source.id, src) : e)))
+  return client
+    .info(src, ctx)
+    .mapErr((e) => (e.code === "VOLUME_NOT_FOUND" ? volumeNotFound(source.id, src) : e))
     .andThen((info) =>
       cloneDepth(pool, info, config.maxCloneDepth, ctx).andThen((depth) => {
         const flatten = depth + 1 > config.maxCloneDepth;
         return ctx
           .phase("snapshot", () => client.snapCreate(snap, ctx).orElse((e) => (e.code === "SNAPSHOT_EXISTS" ? okAsync(undefined) : errAsync(e))))
-          .andThen(() => cloneInto(pool, snap, info.sizeBytes, target, spec, flatten, ctx).orElse((e) => dropSnapshot(pool, snap, rollbackContext(ctx)).andThen(() => errAsync(e))))
+          .andThen(() =>
+            cloneInto(pool, { ...snap, bytes: info.sizeBytes, protected: false }, target, spec, flatten, ctx).orElse((e) => dropSnapshot(pool, snap, rollbackContext(ctx)).andThen(() => errAsync(e))),
+          )
           .andThen(() => (flatten ? dropSnapshot(pool, snap, ctx) : okAsync(undefined)));
       }),
     )

@@ -31,21 +31,25 @@ export function deleteVolume(pool: RbdPool, volume: Volume, ctx: OperationContex
   const { client } = pool;
   return client.findImage(ref, ctx).andThen((info) => {
     if (info === undefined) return okAsync(undefined);
-    return client
-      .snapshots(ref, ctx)
-      .andThen((snaps) => {
-        const own = snaps.filter((s) => !isInternalSnapshot(s.name));
-        if (own.length > 0) {
-          return errAsync(
-            new VolkitError("VOLUME_BUSY", `volume ${volume.id} has ${own.length} snapshot(s); delete them first: ${own.map((s) => s.name).join(", ")}`, {
-              source: "rbd",
-              details: { volumeId: volume.id, snapshots: own.map((s) => s.name) },
-            }),
-          );
-        }
-        return pool.mustBeClosed(ref, "delete", ctx).andThen(() => removeImage(pool, ref, snaps, ctx));
-      })
-      .andThen(() => (info.parent === undefined ? okAsync(undefined) : releaseParent(pool, info.parent, ctx)));
+    // No snapshot: `rbd rm` itself refuses an image someone has open (EBUSY → VOLUME_BUSY).
+    const removal = info.snapshotCount === 0 ? ctx.phase("remove", () => client.remove(ref, ctx)) : removeWithSnapshots(pool, volume, ref, ctx);
+    return removal.andThen(() => (info.parent === undefined ? okAsync(undefined) : releaseParent(pool, info.parent, ctx)));
+  });
+}
+
+/** `VOLUME_BUSY` with snapshots of its own or open; else its internal snapshots are released and it goes. */
+function removeWithSnapshots(pool: RbdPool, volume: Volume, ref: ImageRef, ctx: OperationContext): ResultAsync<void, VolkitError> {
+  return pool.client.snapshots(ref, ctx).andThen((snaps) => {
+    const own = snaps.filter((s) => !isInternalSnapshot(s.name));
+    if (own.length > 0) {
+      return errAsync(
+        new VolkitError("VOLUME_BUSY", `volume ${volume.id} has ${own.length} snapshot(s); delete them first: ${own.map((s) => s.name).join(", ")}`, {
+          source: "rbd",
+          details: { volumeId: volume.id, snapshots: own.map((s) => s.name) },
+        }),
+      );
+    }
+    return pool.mustBeClosed(ref, "delete", ctx).andThen(() => removeImage(pool, ref, snaps, ctx));
   });
 }
 

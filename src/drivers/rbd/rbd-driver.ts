@@ -38,7 +38,7 @@ export interface RbdDriverDeps {
   readonly client: RbdClient;
 }
 
-/** What the driver learns from the cluster in `initialize`. */
+/** What the driver reads from the monitor map (once) for connection info. */
 interface ClusterFacts {
   readonly fsid: string;
   /** Monitors as clients should be given them (`host:port`). */
@@ -99,15 +99,15 @@ export class RbdDriver extends VolumeDriverBase {
   }
 
   /**
-   * Reads only: the monitors answer and accept the key (`ceph mon dump`, which also gives the
-   * fsid and the monitor addresses handed to clients), the pool (and namespace, and data pool)
-   * exist. A missing pool or namespace is `INVALID_CONFIG`.
+   * Reads only, with one `rbd` call per pool (a refused key fails in a fraction of a second): the
+   * monitors answer and accept the key, and the pool (and namespace, and data pool) exist. A
+   * missing pool or namespace is `INVALID_CONFIG`. The monitor map (slower: the `ceph` CLI) is
+   * read at the first `initializeConnection`.
    */
   override initialize(ctx: OperationContext): ResultAsync<void, VolkitError> {
     const { pool, namespace, dataPool } = this.#config;
     return ctx
-      .phase("mon-dump", () => this.#readCluster(ctx))
-      .andThen(() => ctx.phase("pool", () => this.#poolExists(pool, ctx)))
+      .phase("pool", () => this.#poolExists(pool, ctx))
       .andThen((namespaces) =>
         namespace === undefined || namespaces.includes(namespace)
           ? okAsync(undefined)
@@ -215,7 +215,7 @@ export class RbdDriver extends VolumeDriverBase {
     const { pool, namespace } = this.#config;
     return ctx
       .phase("ceph-df", () => this.client.cephDf(ctx, { detail: true }))
-      .andThen((df) => ctx.phase("rbd-du", () => this.client.diskUsage({ pool, ...(namespace === undefined ? {} : { namespace }) }, ctx)).map((du) => [poolStatsOf(this.#config, df, du, this.#cluster?.fsid)]));
+      .andThen((df) => ctx.phase("rbd-du", () => this.client.diskUsage({ pool, ...(namespace === undefined ? {} : { namespace }) }, ctx)).map((du) => [poolStatsOf(this.#config, df, du)]));
   }
 
   /** `qemu-img convert` into the volume through librbd (no attach). */
@@ -248,7 +248,7 @@ export class RbdDriver extends VolumeDriverBase {
     return listManageable(this.#pool, ctx);
   }
 
-  /** The cluster facts from `initialize`, read again when it has not run (or failed). */
+  /** The monitor map, read once (`ceph mon dump`). */
   #clusterFacts(ctx: OperationContext): ResultAsync<ClusterFacts, VolkitError> {
     return this.#cluster === undefined ? this.#readCluster(ctx) : okAsync(this.#cluster);
   }

@@ -21,7 +21,7 @@ function gib(bytes: number): number {
  *   the bytes `rbd du` counts as used (images and snapshots);
  * - thin only, with the configured over-subscription ratio and reserve; back-end QoS supported.
  */
-export function poolStatsOf(config: ParsedRbdConfig, df: CephDf, du: RbdDiskUsage, fsid: string | undefined): PoolStatsInput {
+export function poolStatsOf(config: ParsedRbdConfig, df: CephDf, du: RbdDiskUsage): PoolStatsInput {
   const dataPool = df.pools.find((p) => p.name === (config.dataPool ?? config.pool));
   const heads = du.images.filter((i) => i.snapshot === undefined);
   const provisionedBytes = heads.reduce((sum, i) => sum + i.provisionedBytes, 0);
@@ -52,8 +52,7 @@ export function poolStatsOf(config: ParsedRbdConfig, df: CephDf, du: RbdDiskUsag
     totalVolumes: heads.filter((i) => volumeIdOf(i.name) !== undefined).length,
     multiattach: false,
     qosSupport: true,
-    ...(fsid === undefined ? {} : { locationInfo: `${fsid}:${config.clusterName ?? "ceph"}:${config.clientId}:${name}` }),
     backendState: "up",
-    capabilities: { ...(fsid === undefined ? {} : { cephFsid: fsid }), ...(config.dataPool === undefined ? {} : { dataPool: config.dataPool }) },
+    capabilities: config.dataPool === undefined ? {} : { dataPool: config.dataPool },
   };
 }
