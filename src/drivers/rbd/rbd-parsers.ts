@@ -274,8 +274,10 @@ export function parseRbdTrash(stdout: string): Result<RbdTrashEntry[], VolkitErr
 
 /** Schema of `rbd status --format json`. */
 export const RbdStatusSchema = z
-  .object({ watchers: z.array(z.object({ address: z.string(), client: Count, cookie: Count })).default([]) })
-  .transform((s) => ({ watchers: s.watchers.map((w) => ({ address: w.address, clientId: w.client, cookie: w.cookie })) }));
+  // The watch cookie is left out: a kernel client's is a 64-bit handle beyond Number.MAX_SAFE_INTEGER
+  // (capture kernel-status-mapped) that JSON.parse cannot hold exactly, and nothing needs it.
+  .object({ watchers: z.array(z.object({ address: z.string(), client: Count })).default([]) })
+  .transform((s) => ({ watchers: s.watchers.map((w) => ({ address: w.address, clientId: w.client })) }));
 
 /** Who has an image open (`watchers`: one per open librbd/krbd client). */
 export type RbdStatus = z.output<typeof RbdStatusSchema>;

@@ -123,6 +123,13 @@ describe("rbd JSON parsers (Ceph 16.2.15 output, test/fixtures/rbd)", () => {
     expect(watcher?.clientId).toBeGreaterThan(0);
   });
 
+  it("parses rbd status of an image the kernel client has mapped (its watch cookie is beyond safe integers)", () => {
+    const raw = stdoutOf("kernel-status-mapped");
+    expect(Number((/"cookie":(\d+)/.exec(raw) ?? [])[1])).toBeGreaterThan(Number.MAX_SAFE_INTEGER);
+    const { watchers } = parseRbdStatus(raw)._unsafeUnwrap();
+    expect(watchers).toEqual([{ address: expect.stringMatching(/^127\.0\.0\.1:0\/\d+$/) as unknown, clientId: expect.any(Number) as unknown }]);
+  });
+
   it("parses rbd diff extents with string exists flags", () => {
     expect(parseRbdDiff(stdoutOf("diff-all"))._unsafeUnwrap()).toEqual([
       { offset: 0, length: MiB, exists: true },
