@@ -10,6 +10,8 @@ export default defineConfig({
     "connectors/nfs/index": "src/connectors/nfs/index.ts",
     "drivers/nfs/index": "src/drivers/nfs/index.ts",
     "drivers/ipsan/index": "src/drivers/ipsan/index.ts",
+    "drivers/rbd/index": "src/drivers/rbd/index.ts",
+    "connectors/rbd/index": "src/connectors/rbd/index.ts",
     "remotefs/index": "src/remotefs/index.ts",
     "libvirt/index": "src/libvirt/index.ts",
     "service/index": "src/service/index.ts",

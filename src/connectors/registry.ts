@@ -4,6 +4,7 @@ import type { ConnectionInfoInput, Protocol } from "../core/records.js";
 import type { IscsiConnectorConfig, IscsiConnectorDeps } from "./iscsi/index.js";
 import type { LocalConnectorConfig } from "./local/index.js";
 import type { NfsConnectorConfig, NfsConnectorDeps } from "./nfs/index.js";
+import type { RbdConnectorConfig } from "./rbd/index.js";
 import type { Connector, ConnectorDeps } from "./connector.js";
 
 /**
@@ -20,6 +21,8 @@ export interface ConnectorConfigs {
   readonly nfs?: NfsConnectorConfig;
   /** See `LocalConnectorConfigSchema` (`volkit/connectors/local`). */
   readonly local?: LocalConnectorConfig;
+  /** See `RbdConnectorConfigSchema` (`volkit/connectors/rbd`). */
+  readonly rbd?: RbdConnectorConfig;
 }
 
 /** Collaborators for any connector (the NFS connector also takes a shared mount manager). */
@@ -51,6 +54,7 @@ export function createConnector<P extends Protocol>(protocol: P, config?: Connec
     case "local":
       return load("local", () => import("./local/index.js")).andThen((m) => m.createLocalConnector(configs.local ?? {}, deps));
     case "rbd":
+      return load("RBD", () => import("./rbd/index.js")).andThen((m) => m.createRbdConnector(configs.rbd ?? {}, deps));
     case "nvmeof":
       return errAsync(new VolkitError("NOT_SUPPORTED", `volkit has no ${protocol} connector yet`, { source: "connectors", details: { protocol } }));
   }

@@ -3,6 +3,7 @@ import { defineDriver, loadDriverModule, type DriverDefinition } from "./driver-
 import { IpsanConfigSchema } from "./ipsan/ipsan-config.js";
 import { LvmConfigSchema } from "./lvm/lvm-config.js";
 import { NfsConfigSchema } from "./nfs/nfs-config.js";
+import { RbdConfigSchema } from "./rbd/rbd-config.js";
 
 /**
  * The built-in drivers as the registry knows them. Only their config schemas load with volkit;
@@ -39,8 +40,18 @@ export const ipsanDriverDefinition = defineDriver({
   create: (config, deps) => loadDriverModule(() => import("./ipsan/ipsan-factory.js"), "IP-SAN driver").andThen((m) => m.buildIpsanDriver(config, deps)),
 });
 
+/** The Ceph RBD driver: thin images in a pool, copy-on-write clones, attached by QEMU or the kernel client. */
+export const rbdDriverDefinition = defineDriver({
+  name: "rbd",
+  title: "Ceph RBD",
+  description: "Thin images in a Ceph pool with snapshots and copy-on-write clones, attached by QEMU through librbd or by the kernel rbd client",
+  configSchema: RbdConfigSchema,
+  defaultBackendName: (config) => `rbd-${config.pool}`,
+  create: (config, deps) => loadDriverModule(() => import("./rbd/rbd-factory.js"), "RBD driver").andThen((m) => m.buildRbdDriver(config, deps)),
+});
+
 /** Every built-in driver, in the order a panel lists them. */
-export const BUILTIN_DRIVERS: readonly DriverDefinition[] = [lvmDriverDefinition, nfsDriverDefinition, ipsanDriverDefinition];
+export const BUILTIN_DRIVERS: readonly DriverDefinition[] = [lvmDriverDefinition, nfsDriverDefinition, ipsanDriverDefinition, rbdDriverDefinition];
 
 /** Config types of the built-in drivers, by name (the base of `DriverConfigs`). */
 export interface BuiltinDriverConfigs {
@@ -50,4 +61,6 @@ export interface BuiltinDriverConfigs {
   nfs: z.input<typeof NfsConfigSchema>;
   /** See `IpsanConfigSchema`. */
   ipsan: z.input<typeof IpsanConfigSchema>;
+  /** See `RbdConfigSchema`. */
+  rbd: z.input<typeof RbdConfigSchema>;
 }

@@ -7,6 +7,7 @@ import { classifyRbdError, type RbdErrorSubject } from "./rbd-errors.js";
 import { imageSpec, poolSpec, RBD_QOS_KEYS, type ImageFeature, type ImageRef, type RbdQos, type SnapshotRef } from "./rbd-names.js";
 import {
   parseCephDf,
+  parseCephMonDump,
   parseRbdChildren,
   parseRbdConfig,
   parseRbdDeviceList,
@@ -15,10 +16,12 @@ import {
   parseRbdInfo,
   parseRbdLongList,
   parseRbdNames,
+  parseRbdNamespaces,
   parseRbdSnapshots,
   parseRbdStatus,
   parseRbdTrash,
   type CephDf,
+  type CephMonMap,
   type RbdChild,
   type RbdConfigEntry,
   type RbdDiskUsage,
@@ -39,6 +42,19 @@ export interface RbdCreateOptions {
   readonly dataPool?: string;
   /** Object size in bytes (power of two, 4 KiB–32 MiB; default 4 MiB). */
   readonly objectSizeBytes?: number;
+}
+
+/**
+ * An image by its id, for images in the trash, which have no name to open them by
+ * (`--pool <pool> [--namespace <ns>] --image-id <id>`).
+ */
+export interface ImageIdRef {
+  /** Pool holding the image. */
+  readonly pool: string;
+  /** Namespace inside the pool. */
+  readonly namespace?: string | undefined;
+  /** The image's id (`rbd info`'s `id`, a clone's `parent.id`). */
+  readonly imageId: string;
 }
 
 /** Options of {@link RbdClient.rbd} and {@link RbdClient.ceph}. */
@@ -192,9 +208,43 @@ export class RbdClient {
     return this.#json(["device", "list"], ctx, { target: "mapped devices" }, parseRbdDeviceList);
   }
 
-  /** Cluster and pool capacity (`ceph df`; `profile rbd` caps suffice). */
-  cephDf(ctx: OperationContext): ResultAsync<CephDf, VolkitError> {
-    return this.ceph(["df", "--format", "json"], ctx, { target: "cluster" }).andThen((out) => parseCephDf(out.stdout));
+  /** Cluster and pool capacity (`ceph df`; with `detail`, pool quotas too; `profile rbd` caps suffice). */
+  cephDf(ctx: OperationContext, options: { readonly detail?: boolean } = {}): ResultAsync<CephDf, VolkitError> {
+    return this.ceph(["df", ...(options.detail ? ["detail"] : []), "--format", "json"], ctx, { target: "cluster" }).andThen((out) => parseCephDf(out.stdout));
+  }
+
+  /** The monitor map: fsid and every monitor's addresses (`profile rbd` caps suffice). */
+  monDump(ctx: OperationContext): ResultAsync<CephMonMap, VolkitError> {
+    return this.ceph(["mon", "dump", "--format", "json"], ctx, { target: "cluster" }).andThen((out) => parseCephMonDump(out.stdout));
+  }
+
+  /** Namespaces of a pool (fails when the pool does not exist). */
+  namespaces(pool: string, ctx: OperationContext): ResultAsync<string[], VolkitError> {
+    return this.#json(["namespace", "ls", pool], ctx, { target: pool }, parseRbdNamespaces);
+  }
+
+  // Images by id (in the trash) ---------------------------------------------------------------
+
+  /** `rbd info` of an image by id (works for images in the trash). */
+  infoById(ref: ImageIdRef, ctx: OperationContext): ResultAsync<RbdImageInfo, VolkitError> {
+    return this.#json(["info", ...idArgs(ref)], ctx, { target: idTarget(ref) }, parseRbdInfo);
+  }
+
+  /** Snapshots of an image by id. */
+  snapshotsById(ref: ImageIdRef, ctx: OperationContext): ResultAsync<RbdSnapshot[], VolkitError> {
+    return this.#json(["snap", "ls", ...idArgs(ref)], ctx, { target: idTarget(ref) }, parseRbdSnapshots);
+  }
+
+  /** Unprotects a snapshot of an image given by id; succeeds when it is not protected. `VOLUME_BUSY` while it has clones. */
+  snapUnprotectById(ref: ImageIdRef, snapshot: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return this.rbd(["snap", "unprotect", ...idArgs(ref), "--snap", snapshot], ctx, { target: `${idTarget(ref)}@${snapshot}`, snapshot: true })
+      .map(() => undefined)
+      .orElse((e) => (/already unprotected/.test(stderrOf(e)) ? okAsync(undefined) : errAsync(e)));
+  }
+
+  /** Removes a snapshot of an image given by id; succeeds when it is gone. */
+  snapRemoveById(ref: ImageIdRef, snapshot: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    return ignoreMissing(this.rbd(["snap", "rm", "--no-progress", ...idArgs(ref), "--snap", snapshot], ctx, { target: `${idTarget(ref)}@${snapshot}`, snapshot: true }, { long: true }));
   }
 
   // Images ------------------------------------------------------------------------------------
@@ -307,6 +357,12 @@ export class RbdClient {
       );
   }
 
+  /** Renames a snapshot (allowed while it is protected and has clones: they follow it by id). */
+  snapRename(ref: SnapshotRef, newName: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    const spec = imageSpec(ref);
+    return this.rbd(["snap", "rename", spec, imageSpec({ ...ref, snapshot: newName })], ctx, { target: spec, snapshot: true }).map(() => undefined);
+  }
+
   /** Rolls an image back to a snapshot (rewrites the image's data: data-sized). */
   snapRollback(ref: SnapshotRef, ctx: OperationContext): ResultAsync<void, VolkitError> {
     const spec = imageSpec(ref);
@@ -366,6 +422,14 @@ function layoutArgs(options: RbdCreateOptions): string[] {
     ...(options.dataPool === undefined ? [] : ["--data-pool", options.dataPool]),
     ...(options.objectSizeBytes === undefined ? [] : ["--object-size", `${options.objectSizeBytes}B`]),
   ];
+}
+
+function idArgs(ref: ImageIdRef): string[] {
+  return ["--pool", ref.pool, ...(ref.namespace === undefined ? [] : ["--namespace", ref.namespace]), "--image-id", ref.imageId];
+}
+
+function idTarget(ref: ImageIdRef): string {
+  return `${poolSpec(ref.pool, ref.namespace)}/id:${ref.imageId}`;
 }
 
 function stderrOf(error: VolkitError): string {

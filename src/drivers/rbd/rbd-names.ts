@@ -140,3 +140,34 @@ export const RbdQosSchema = z
 
 /** Image QoS limits (IOPS and bytes per second; 0 = unlimited). */
 export type RbdQos = z.output<typeof RbdQosSchema>;
+
+// volkit's names on the cluster --------------------------------------------------------------
+//
+// Cinder's: a volume is the image `volume-<id>`, a snapshot the image snapshot `snapshot-<id>`,
+// and a clone of a volume hangs off a per-clone snapshot of its source, `volume-<cloneId>.clone_snap`.
+// A snapshot deleted while clones still depend on it is renamed `snapshot-<id>.deleted` (ids
+// never contain '.', so these never clash) and removed with its last clone.
+
+/** Image name of a volume. */
+export const volumeImageName = (volumeId: string): string => `volume-${volumeId}`;
+/** Snapshot name of a volkit snapshot. */
+export const snapshotName = (snapshotId: string): string => `snapshot-${snapshotId}`;
+/** Snapshot of a clone's source that the clone `cloneId` hangs off (Cinder's name). */
+export const cloneSnapshotName = (cloneId: string): string => `volume-${cloneId}.clone_snap`;
+/** A snapshot deleted while clones depend on it (removed with its last clone). */
+export const deletedSnapshotName = (snapshotId: string): string => `snapshot-${snapshotId}.deleted`;
+
+/**
+ * True for the snapshots volkit keeps for its own bookkeeping (clone sources, snapshots deleted
+ * while clones remain): they are removed with their last clone, never reported as a volume's
+ * snapshots.
+ */
+export function isInternalSnapshot(name: string): boolean {
+  return /^volume-[A-Za-z0-9_-]+\.clone_snap$/.test(name) || /^snapshot-[A-Za-z0-9_-]+\.deleted$/.test(name);
+}
+
+/** The volume id of a volkit image name (`volume-<id>`), or undefined. */
+export function volumeIdOf(imageName: string): string | undefined {
+  const m = /^volume-([A-Za-z0-9][A-Za-z0-9_-]{0,63})$/.exec(imageName);
+  return m?.[1];
+}

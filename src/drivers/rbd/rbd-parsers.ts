@@ -66,7 +66,8 @@ function parseJson<S extends z.ZodType>(schema: S, stdout: string, what: string)
 
 // `rbd info` ---------------------------------------------------------------------------------
 
-const ParentSchema = z
+/** Schema of a clone's `parent` in `rbd info` JSON. */
+export const RbdParentSchema = z
   .object({
     pool: z.string(),
     pool_namespace: z.string().default(""),
@@ -87,9 +88,10 @@ const ParentSchema = z
   }));
 
 /** The parent of a clone, as `rbd info` reports it. */
-export type RbdParent = z.output<typeof ParentSchema>;
+export type RbdParent = z.output<typeof RbdParentSchema>;
 
-const InfoSchema = z
+/** Schema of `rbd info --format json`. */
+export const RbdInfoSchema = z
   .object({
     name: z.string(),
     id: z.string().default(""),
@@ -108,7 +110,7 @@ const InfoSchema = z
     create_timestamp: Ctime.optional(),
     access_timestamp: Ctime.optional(),
     modify_timestamp: Ctime.optional(),
-    parent: ParentSchema.optional(),
+    parent: RbdParentSchema.optional(),
   })
   .transform((i) => ({
     name: i.name,
@@ -131,7 +133,7 @@ const InfoSchema = z
   }));
 
 /** An image (or, with `protected` set, a snapshot) as `rbd info` reports it. */
-export type RbdImageInfo = z.output<typeof InfoSchema>;
+export type RbdImageInfo = z.output<typeof RbdInfoSchema>;
 
 /**
  * Parses `rbd info <pool>/<image>[@snap] --format json`.
@@ -143,7 +145,7 @@ export type RbdImageInfo = z.output<typeof InfoSchema>;
  * ```
  */
 export function parseRbdInfo(stdout: string): Result<RbdImageInfo, VolkitError> {
-  return parseJson(InfoSchema, stdout, "rbd info");
+  return parseJson(RbdInfoSchema, stdout, "rbd info");
 }
 
 // `rbd ls` / `rbd ls -l` ---------------------------------------------------------------------
@@ -153,7 +155,8 @@ export function parseRbdNames(stdout: string): Result<string[], VolkitError> {
   return parseJson(z.array(z.string()), stdout, "rbd ls");
 }
 
-const ListEntrySchema = z
+/** Schema of one row of `rbd ls -l --format json`. */
+export const RbdListEntrySchema = z
   .object({
     image: z.string(),
     id: z.string().optional(),
@@ -178,16 +181,17 @@ const ListEntrySchema = z
   }));
 
 /** One row of `rbd ls -l`: an image, or one of its snapshots (`snapshot` set). */
-export type RbdListEntry = z.output<typeof ListEntrySchema>;
+export type RbdListEntry = z.output<typeof RbdListEntrySchema>;
 
 /** Parses `rbd ls -l <pool> --format json`: images and snapshots, clones with their parent. */
 export function parseRbdLongList(stdout: string): Result<RbdListEntry[], VolkitError> {
-  return parseJson(z.array(ListEntrySchema), stdout, "rbd ls -l");
+  return parseJson(z.array(RbdListEntrySchema), stdout, "rbd ls -l");
 }
 
 // `rbd du` -----------------------------------------------------------------------------------
 
-const DuSchema = z
+/** Schema of `rbd du --format json`. */
+export const RbdDuSchema = z
   .object({
     images: z.array(
       z.object({ name: z.string(), id: z.string().optional(), snapshot: z.string().optional(), snapshot_id: Count.optional(), provisioned_size: Count, used_size: Count }),
@@ -208,44 +212,47 @@ const DuSchema = z
   }));
 
 /** `rbd du`: provisioned vs used bytes per image and per snapshot (`snapshot` set). */
-export type RbdDiskUsage = z.output<typeof DuSchema>;
+export type RbdDiskUsage = z.output<typeof RbdDuSchema>;
 
 /** Parses `rbd du [-p <pool> | <pool>/<image>] --format json`. Totals come with a pool (or several images). */
 export function parseRbdDu(stdout: string): Result<RbdDiskUsage, VolkitError> {
-  return parseJson(DuSchema, stdout, "rbd du");
+  return parseJson(RbdDuSchema, stdout, "rbd du");
 }
 
 // `rbd snap ls` ------------------------------------------------------------------------------
 
-const SnapshotSchema = z
+/** Schema of one row of `rbd snap ls --format json`. */
+export const RbdSnapshotSchema = z
   .object({ id: Count, name: z.string(), size: Count, protected: Boolish.default(false), timestamp: Ctime.optional() })
   .transform((s) => ({ id: s.id, name: s.name, sizeBytes: s.size, protected: s.protected, ...(s.timestamp === undefined ? {} : { createdAt: s.timestamp }) }));
 
 /** A snapshot as `rbd snap ls` reports it. */
-export type RbdSnapshot = z.output<typeof SnapshotSchema>;
+export type RbdSnapshot = z.output<typeof RbdSnapshotSchema>;
 
 /** Parses `rbd snap ls <pool>/<image> --format json`. */
 export function parseRbdSnapshots(stdout: string): Result<RbdSnapshot[], VolkitError> {
-  return parseJson(z.array(SnapshotSchema), stdout, "rbd snap ls");
+  return parseJson(z.array(RbdSnapshotSchema), stdout, "rbd snap ls");
 }
 
 // `rbd children` -----------------------------------------------------------------------------
 
-const ChildSchema = z
+/** Schema of one row of `rbd children --format json`. */
+export const RbdChildSchema = z
   .object({ pool: z.string(), pool_namespace: z.string().default(""), image: z.string(), id: z.string().optional(), trash: Boolish.default(false) })
   .transform((c) => ({ pool: c.pool, namespace: c.pool_namespace, image: c.image, ...(c.id === undefined ? {} : { id: c.id }), inTrash: c.trash }));
 
 /** A clone of a snapshot, as `rbd children` reports it. */
-export type RbdChild = z.output<typeof ChildSchema>;
+export type RbdChild = z.output<typeof RbdChildSchema>;
 
 /** Parses `rbd children [--all] <pool>/<image>@<snap> --format json`. */
 export function parseRbdChildren(stdout: string): Result<RbdChild[], VolkitError> {
-  return parseJson(z.array(ChildSchema), stdout, "rbd children");
+  return parseJson(z.array(RbdChildSchema), stdout, "rbd children");
 }
 
 // `rbd trash ls` -----------------------------------------------------------------------------
 
-const TrashEntrySchema = z
+/** Schema of one row of `rbd trash ls -l --format json`. */
+export const RbdTrashEntrySchema = z
   .object({ id: z.string(), name: z.string(), source: z.string().optional(), deleted_at: Ctime.optional(), status: z.string().optional() })
   .transform((t) => ({
     id: t.id,
@@ -256,30 +263,34 @@ const TrashEntrySchema = z
   }));
 
 /** An image in the trash (`source`, `deletedAt`, `status` with `-l`). */
-export type RbdTrashEntry = z.output<typeof TrashEntrySchema>;
+export type RbdTrashEntry = z.output<typeof RbdTrashEntrySchema>;
 
 /** Parses `rbd trash ls [-l] <pool> --format json`. */
 export function parseRbdTrash(stdout: string): Result<RbdTrashEntry[], VolkitError> {
-  return parseJson(z.array(TrashEntrySchema), stdout, "rbd trash ls");
+  return parseJson(z.array(RbdTrashEntrySchema), stdout, "rbd trash ls");
 }
 
 // `rbd status` -------------------------------------------------------------------------------
 
-const StatusSchema = z
-  .object({ watchers: z.array(z.object({ address: z.string(), client: Count, cookie: Count })).default([]) })
-  .transform((s) => ({ watchers: s.watchers.map((w) => ({ address: w.address, clientId: w.client, cookie: w.cookie })) }));
+/** Schema of `rbd status --format json`. */
+export const RbdStatusSchema = z
+  // The watch cookie is left out: a kernel client's is a 64-bit handle beyond Number.MAX_SAFE_INTEGER
+  // (capture kernel-status-mapped) that JSON.parse cannot hold exactly, and nothing needs it.
+  .object({ watchers: z.array(z.object({ address: z.string(), client: Count })).default([]) })
+  .transform((s) => ({ watchers: s.watchers.map((w) => ({ address: w.address, clientId: w.client })) }));
 
 /** Who has an image open (`watchers`: one per open librbd/krbd client). */
-export type RbdStatus = z.output<typeof StatusSchema>;
+export type RbdStatus = z.output<typeof RbdStatusSchema>;
 
 /** Parses `rbd status <pool>/<image> --format json`. */
 export function parseRbdStatus(stdout: string): Result<RbdStatus, VolkitError> {
-  return parseJson(StatusSchema, stdout, "rbd status");
+  return parseJson(RbdStatusSchema, stdout, "rbd status");
 }
 
 // `rbd device list` --------------------------------------------------------------------------
 
-const MappedSchema = z
+/** Schema of one row of `rbd device list --format json`. */
+export const RbdMappedSchema = z
   .object({ id: z.union([z.string(), z.number()]), pool: z.string(), namespace: z.string().default(""), name: z.string(), snap: z.string(), device: z.string() })
   .transform((m) => ({
     id: String(m.id),
@@ -291,50 +302,62 @@ const MappedSchema = z
   }));
 
 /** An image mapped by the kernel client (`rbd device map`). */
-export type RbdMappedDevice = z.output<typeof MappedSchema>;
+export type RbdMappedDevice = z.output<typeof RbdMappedSchema>;
 
 /**
  * Parses `rbd device list --format json` (`rbd showmapped`): krbd mappings
  * (`{id, pool, namespace, name, snap: "-", device: "/dev/rbd0"}`).
  */
 export function parseRbdDeviceList(stdout: string): Result<RbdMappedDevice[], VolkitError> {
-  return parseJson(z.array(MappedSchema), stdout, "rbd device list");
+  return parseJson(z.array(RbdMappedSchema), stdout, "rbd device list");
 }
 
 // `rbd diff` ---------------------------------------------------------------------------------
 
-const ExtentSchema = z.object({ offset: Count, length: Count, exists: Boolish });
+/** Schema of one extent of `rbd diff --format json`. */
+export const RbdExtentSchema = z.object({ offset: Count, length: Count, exists: Boolish });
 
 /** A changed extent (`exists: false` = discarded/zeroed since the base). */
-export type RbdExtent = z.output<typeof ExtentSchema>;
+export type RbdExtent = z.output<typeof RbdExtentSchema>;
 
 /** Parses `rbd diff [--from-snap <s>] [--whole-object] <pool>/<image>[@snap] --format json`. */
 export function parseRbdDiff(stdout: string): Result<RbdExtent[], VolkitError> {
-  return parseJson(z.array(ExtentSchema), stdout, "rbd diff");
+  return parseJson(z.array(RbdExtentSchema), stdout, "rbd diff");
 }
 
 // `rbd config image list` --------------------------------------------------------------------
 
-const ConfigEntrySchema = z.object({ name: z.string(), value: z.string(), source: z.string() });
+/** Schema of one row of `rbd config image list --format json`. */
+export const RbdConfigEntrySchema = z.object({ name: z.string(), value: z.string(), source: z.string() });
 
 /** One configuration value of an image and where it comes from (`config`, `image`, `pool`…). */
-export type RbdConfigEntry = z.output<typeof ConfigEntrySchema>;
+export type RbdConfigEntry = z.output<typeof RbdConfigEntrySchema>;
 
 /** Parses `rbd config image list <pool>/<image> --format json`. */
 export function parseRbdConfig(stdout: string): Result<RbdConfigEntry[], VolkitError> {
-  return parseJson(z.array(ConfigEntrySchema), stdout, "rbd config image list");
+  return parseJson(z.array(RbdConfigEntrySchema), stdout, "rbd config image list");
 }
 
 // `ceph df` ----------------------------------------------------------------------------------
 
-const DfSchema = z
+/** Schema of `ceph df [detail] --format json`. */
+export const CephDfSchema = z
   .object({
     stats: z.object({ total_bytes: Count, total_avail_bytes: Count, total_used_bytes: Count, total_used_raw_bytes: Count.optional() }),
     pools: z.array(
       z.object({
         name: z.string(),
         id: Count,
-        stats: z.object({ stored: Count, objects: Count, bytes_used: Count, max_avail: Count, percent_used: z.number().min(0) }),
+        stats: z.object({
+          stored: Count,
+          objects: Count,
+          bytes_used: Count,
+          max_avail: Count,
+          percent_used: z.number().min(0),
+          // `ceph df detail` only; 0 = no quota.
+          quota_bytes: Count.optional(),
+          quota_objects: Count.optional(),
+        }),
       }),
     ),
   })
@@ -351,13 +374,63 @@ const DfSchema = z
       usedBytes: p.stats.bytes_used,
       maxAvailBytes: p.stats.max_avail,
       percentUsed: p.stats.percent_used,
+      ...(p.stats.quota_bytes === undefined ? {} : { quotaBytes: p.stats.quota_bytes }),
+      ...(p.stats.quota_objects === undefined ? {} : { quotaObjects: p.stats.quota_objects }),
     })),
   }));
 
-/** Cluster and per-pool capacity from `ceph df` (`maxAvailBytes` accounts for replication). */
-export type CephDf = z.output<typeof DfSchema>;
+/**
+ * Cluster and per-pool capacity from `ceph df` (`maxAvailBytes` accounts for replication); with
+ * `ceph df detail`, each pool's quota too (`quotaBytes`, `quotaObjects`: 0 = none).
+ */
+export type CephDf = z.output<typeof CephDfSchema>;
 
-/** Parses `ceph df --format json`. */
+/** Parses `ceph df [detail] --format json`. */
 export function parseCephDf(stdout: string): Result<CephDf, VolkitError> {
-  return parseJson(DfSchema, stdout, "ceph df");
+  return parseJson(CephDfSchema, stdout, "ceph df");
+}
+
+// `ceph mon dump` ----------------------------------------------------------------------------
+
+const AddrSchema = z.object({ type: z.string(), addr: z.string(), nonce: z.number().int().optional() });
+
+/** Schema of `ceph mon dump --format json`. */
+export const CephMonDumpSchema = z
+  .object({
+    epoch: Count,
+    fsid: z.string().regex(/^[0-9a-f-]{36}$/),
+    mons: z.array(
+      z.object({
+        rank: Count,
+        name: z.string(),
+        public_addrs: z.object({ addrvec: z.array(AddrSchema) }),
+      }),
+    ),
+  })
+  .transform((d) => ({
+    epoch: d.epoch,
+    fsid: d.fsid,
+    monitors: d.mons.map((m) => {
+      const v2 = m.public_addrs.addrvec.find((a) => a.type === "v2")?.addr;
+      const v1 = m.public_addrs.addrvec.find((a) => a.type === "v1")?.addr;
+      return { rank: m.rank, name: m.name, ...(v2 === undefined ? {} : { v2 }), ...(v1 === undefined ? {} : { v1 }) };
+    }),
+  }));
+
+/**
+ * The monitor map: the cluster's fsid and each monitor's msgr2 (`v2`) and legacy (`v1`)
+ * address as `ip:port`.
+ */
+export type CephMonMap = z.output<typeof CephMonDumpSchema>;
+
+/** Parses `ceph mon dump --format json` (readable with `profile rbd` caps). */
+export function parseCephMonDump(stdout: string): Result<CephMonMap, VolkitError> {
+  return parseJson(CephMonDumpSchema, stdout, "ceph mon dump");
+}
+
+// `rbd namespace ls` -------------------------------------------------------------------------
+
+/** Parses `rbd namespace ls <pool> --format json` (namespace names). */
+export function parseRbdNamespaces(stdout: string): Result<string[], VolkitError> {
+  return parseJson(z.array(z.object({ name: z.string() })).transform((l) => l.map((n) => n.name)), stdout, "rbd namespace ls");
 }

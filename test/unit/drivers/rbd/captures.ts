@@ -1,5 +1,8 @@
-/** Loads the real `rbd`/`ceph` output captured by test/fixtures/rbd/capture.ts. */
-import { readFileSync } from "node:fs";
+/**
+ * Loads the real `rbd`/`ceph` output captured by test/fixtures/rbd/capture.ts: captures.json (a
+ * host) and kernel-captures.json (the storage lab's kernel client, `--kernel`).
+ */
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FakeReply } from "../../../../src/testing/fake-runner.js";
 
@@ -26,7 +29,8 @@ interface Entry {
   readonly stderr?: string;
 }
 
-const entries = JSON.parse(readFileSync(join(dir, "captures.json"), "utf8")) as Entry[];
+const manifest = (name: string): Entry[] => (existsSync(join(dir, name)) ? (JSON.parse(readFileSync(join(dir, name), "utf8")) as Entry[]) : []);
+const entries = [...manifest("captures.json"), ...manifest("kernel-captures.json")];
 
 /** The capture called `name` (throws when there is none: the fixtures and the tests disagree). */
 export function capture(name: string): Capture {
@@ -48,6 +52,11 @@ export function stdoutOf(name: string): string {
 export function replay(name: string): FakeReply {
   const c = capture(name);
   return { stdout: c.stdout, stderr: c.stderr, exitCode: c.exitCode };
+}
+
+/** A captured file of test/fixtures/rbd (e.g. `kernel-sysfs-mapped.txt`). */
+export function fixtureText(file: string): string {
+  return readFileSync(join(dir, file), "utf8");
 }
 
 /** Every capture's name. */

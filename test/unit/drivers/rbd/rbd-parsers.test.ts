@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   parseCephDf,
+  parseCephMonDump,
+  parseRbdNamespaces,
   parseCtime,
   parseRbdChildren,
   parseRbdConfig,
@@ -33,7 +35,8 @@ describe("rbd JSON parsers (Ceph 16.2.15 output, test/fixtures/rbd)", () => {
       features: ["layering", "exclusive-lock", "object-map", "fast-diff", "deep-flatten"],
       flags: [],
     });
-    expect(info.id).toMatch(/^[0-9a-f]{12}$/);
+    // Image ids are hex of varying length (the creating client's instance id, then random digits).
+    expect(info.id).toMatch(/^[0-9a-f]{8,}$/);
     expect(info.blockNamePrefix).toBe(`rbd_data.${info.id}`);
     expect(info.parent).toBeUndefined();
     expect(info.createdAt?.getUTCFullYear()).toBeGreaterThanOrEqual(2024);
@@ -120,6 +123,13 @@ describe("rbd JSON parsers (Ceph 16.2.15 output, test/fixtures/rbd)", () => {
     expect(watcher?.clientId).toBeGreaterThan(0);
   });
 
+  it("parses rbd status of an image the kernel client has mapped (its watch cookie is beyond safe integers)", () => {
+    const raw = stdoutOf("kernel-status-mapped");
+    expect(Number((/"cookie":(\d+)/.exec(raw) ?? [])[1])).toBeGreaterThan(Number.MAX_SAFE_INTEGER);
+    const { watchers } = parseRbdStatus(raw)._unsafeUnwrap();
+    expect(watchers).toEqual([{ address: expect.stringMatching(/^127\.0\.0\.1:0\/\d+$/) as unknown, clientId: expect.any(Number) as unknown }]);
+  });
+
   it("parses rbd diff extents with string exists flags", () => {
     expect(parseRbdDiff(stdoutOf("diff-all"))._unsafeUnwrap()).toEqual([
       { offset: 0, length: MiB, exists: true },
@@ -153,6 +163,33 @@ describe("rbd JSON parsers (Ceph 16.2.15 output, test/fixtures/rbd)", () => {
     expect(volumes?.maxAvailBytes).toBeGreaterThan(9 * GiB);
     expect(volumes?.storedBytes).toBeGreaterThan(4 * MiB);
     expect(df.pools.map((p) => p.name)).toEqual(expect.arrayContaining(["volumes", "volumes-data", "other"]));
+  });
+
+  it("parses ceph df detail with each pool's quota (0 = none)", () => {
+    const df = parseCephDf(stdoutOf("ceph-df-detail"))._unsafeUnwrap();
+    expect(df.pools.find((p) => p.name === "volumes")).toMatchObject({ quotaBytes: 100 * GiB, quotaObjects: 0 });
+    expect(df.pools.find((p) => p.name === "other")).toMatchObject({ quotaBytes: 0 });
+    expect(parseCephDf(stdoutOf("ceph-df"))._unsafeUnwrap().pools[0]).not.toHaveProperty("quotaBytes");
+  });
+
+  it("parses ceph mon dump: the fsid and each monitor's msgr2 and legacy address", () => {
+    const map = parseCephMonDump(stdoutOf("mon-dump"))._unsafeUnwrap();
+    expect(map.fsid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(map.monitors).toHaveLength(1);
+    expect(map.monitors[0]).toMatchObject({ rank: 0, name: "a" });
+    expect(map.monitors[0]?.v2).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(map.monitors[0]?.v1).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(map.monitors[0]?.v1).not.toBe(map.monitors[0]?.v2);
+  });
+
+  it("parses rbd namespace ls", () => {
+    expect(parseRbdNamespaces(stdoutOf("namespace-ls"))._unsafeUnwrap()).toEqual([]);
+    expect(parseRbdNamespaces('[{"name":"tenant-a"}]')._unsafeUnwrap()).toEqual(["tenant-a"]);
+  });
+
+  it("parses rbd info by id of an image in the trash", () => {
+    expect(parseRbdInfo(stdoutOf("info-by-id"))._unsafeUnwrap()).toMatchObject({ name: "base", snapshotCount: 1 });
+    expect(parseRbdSnapshots(stdoutOf("snap-ls-by-id"))._unsafeUnwrap().map((s) => [s.name, s.protected])).toEqual([["s1", true]]);
   });
 
   it("parses ceph df before the manager's first report as zeros and no pools (stats not ready)", () => {
