@@ -61,6 +61,12 @@ export function sysfsWwidToUdev(wwid: string): string {
   return code === undefined ? `8${trimmed}` : code + trimmed.slice(4);
 }
 
+/** Compares WWIDs loosely: multipath may write `_` where sysfs has runs of spaces (T10 ids). */
+export function sameWwid(a: string, b: string): boolean {
+  const norm = (w: string): string => w.replace(/[\s_]+/g, "").toLowerCase();
+  return norm(a) === norm(b);
+}
+
 /** The udev-style WWID of a SCSI disk (`sdb`), or undefined when the attribute is absent. */
 export function scsiWwid(fs: HostFs, name: string): ResultAsync<string | undefined, VolkitError> {
   return checkDeviceName(name).andThen(() => orMissing(fs.readFile(`/sys/block/${name}/device/wwid`))).map((w) => (w === undefined || !w.trim() ? undefined : sysfsWwidToUdev(w)));

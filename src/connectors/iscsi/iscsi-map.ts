@@ -1,0 +1,90 @@
+import { ResultAsync, errAsync, ok, okAsync, safeTry } from "neverthrow";
+import type { OperationContext } from "../../core/context.js";
+import { VolkitError } from "../../core/errors.js";
+import { dmDevice, dmSlaves, multipathHolder, sameWwid, scsiWwid, type DmDevice } from "../../host/block-sysfs.js";
+import type { RemovalReport } from "./iscsi-report.js";
+import { poll, type IscsiTools } from "./iscsi-tools.js";
+
+/**
+ * Stage 4, assemble the map: the dm-multipath map over every path's disk, verified to hold all of
+ * them active, and its undo, flush the map.
+ */
+
+/** The WWID shared by every connected path; paths that disagree mean two different LUNs. */
+export function commonWwid(tools: IscsiTools, disks: readonly string[]): ResultAsync<string | undefined, VolkitError> {
+  return ResultAsync.combine(disks.map((d) => scsiWwid(tools.fs, d))).andThen((wwids) => {
+    const known = wwids.filter((w): w is string => w !== undefined);
+    const first = known[0];
+    if (first !== undefined && known.some((w) => !sameWwid(w, first))) {
+      return errAsync(new VolkitError("INVALID_STATE", `the paths show different LUNs (WWIDs ${[...new Set(known)].join(", ")}): check the connection info`, { source: "iscsi", details: { disks: [...disks], wwids: known } }));
+    }
+    return okAsync(first);
+  });
+}
+
+/**
+ * Builds the multipath map over `disks` and waits until it holds every one of them active:
+ * `multipath -a <wwid>` (so find_multipaths policies accept it), `multipathd add path` per disk,
+ * then polls the disks' holders (a dm with uuid `mpath-…`) and `multipathd show maps json`.
+ */
+export function assembleMap(tools: IscsiTools, wwid: string | undefined, disks: readonly string[], ctx: OperationContext): ResultAsync<DmDevice, VolkitError> {
+  const warn = (what: string) => (e: VolkitError) => {
+    ctx.logger.warn({ err: e.toJSON() }, what);
+    return okAsync(undefined);
+  };
+  const whitelist = wwid === undefined ? okAsync(undefined) : tools.multipath.addWwid(wwid, ctx).orElse(warn(`multipath -a ${wwid} failed`));
+  const add = whitelist.andThen(() => ResultAsync.combine(disks.map((d) => tools.multipath.addPath(`/dev/${d}`, ctx).orElse(warn(`multipathd add path /dev/${d} failed`)))));
+  const ready = (): ResultAsync<DmDevice | undefined, VolkitError> =>
+    ResultAsync.combine(disks.map((d) => multipathHolder(tools.fs, d))).andThen((holders) => {
+      const map = holders[0];
+      if (!map || holders.some((h) => h?.dm !== map.dm)) return okAsync(undefined);
+      return tools.multipath.maps(ctx).map((maps) => {
+        const m = maps.find((x) => x.dm === map.dm);
+        const active = disks.every((d) => m?.paths.some((p) => p.dev === d && p.dmState === "active"));
+        return active ? map : undefined;
+      });
+    });
+  return add.andThen(() =>
+    poll(tools, ctx, tools.config.timeouts.mapMs, ready, () =>
+      new VolkitError("DEVICE_NOT_FOUND", `no multipath map with all ${disks.length} path(s) (${disks.join(", ")}) active within ${tools.config.timeouts.mapMs} ms${wwid ? ` for ${wwid}` : ""}`, {
+        source: "iscsi",
+        details: { disks: [...disks], ...(wwid ? { wwid } : {}) },
+      }),
+    ),
+  );
+}
+
+/** Undo of {@link assembleMap}: flushes a map (`multipath -f`, retried while busy) and waits until it left sysfs. */
+export function removeMap(tools: IscsiTools, map: DmDevice, ctx: OperationContext, report: RemovalReport): ResultAsync<boolean, never> {
+  return tools.multipath
+    .flushMap(map.name, ctx)
+    .andThen(() =>
+      poll(tools, ctx, tools.config.timeouts.removeMs, () => dmDevice(tools.fs, map.dm).map((d) => (d?.uuid === map.uuid ? undefined : true)), () =>
+        new VolkitError("DETACH_INCOMPLETE", `multipath map ${map.name} (${map.dm}) is still present after multipath -f`, { source: "iscsi", details: { map: map.name } }),
+      ),
+    )
+    .map(() => {
+      report.remove(`map ${map.name}`);
+      return true;
+    })
+    .orElse((e) => {
+      report.leave("map", map.name, `could not remove the map: ${e.message}`, true, e);
+      return okAsync(false);
+    });
+}
+
+/**
+ * Rollback's undo of this stage: removes each map over `created` (disks the connect made) whose
+ * every path is one of them — a map that also holds a disk that was there before is left alone.
+ */
+export function removeMapsOnlyOver(tools: IscsiTools, created: readonly string[], ctx: OperationContext, report: RemovalReport): ResultAsync<void, VolkitError> {
+  return safeTry(async function* () {
+    const holders = yield* ResultAsync.combine(created.map((d) => multipathHolder(tools.fs, d)));
+    const maps = [...new Map(holders.filter((h): h is DmDevice => h !== undefined).map((h) => [h.dm, h])).values()];
+    for (const map of maps) {
+      const slaves = yield* dmSlaves(tools.fs, map.dm);
+      if (slaves.every((d) => created.includes(d))) yield* removeMap(tools, map, ctx, report);
+    }
+    return ok(undefined);
+  });
+}
