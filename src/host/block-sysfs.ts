@@ -118,6 +118,34 @@ export function listDmDevices(fs: HostFs): ResultAsync<DmDevice[], VolkitError> 
 }
 
 /**
+ * Processes holding a device open, as `pid (comm)`: a scan of every `/proc/<pid>/fd` link for one
+ * of `paths` (e.g. `/dev/dm-3` and `/dev/mapper/<name>`). Costly on a busy host: for diagnostics
+ * after a failure, not for polling. Unreadable processes are skipped.
+ */
+export function deviceOpeners(fs: HostFs, paths: readonly string[]): ResultAsync<string[], never> {
+  const none = (): ResultAsync<undefined, never> => okAsync(undefined);
+  return orMissing(fs.readdir("/proc"))
+    .andThen((entries) =>
+      ResultAsync.combine(
+        (entries ?? [])
+          .filter((e) => /^\d+$/.test(e))
+          .map((pid) =>
+            orMissing(fs.readdir(`/proc/${pid}/fd`))
+              .andThen((fds) => ResultAsync.combine((fds ?? []).map((fd) => orMissing(fs.readlink(`/proc/${pid}/fd/${fd}`)).orElse(none))))
+              .andThen((targets) =>
+                targets.some((t) => t !== undefined && paths.includes(t))
+                  ? orMissing(fs.readFile(`/proc/${pid}/comm`)).map((comm) => `${pid} (${comm?.trim() ?? "?"})`)
+                  : okAsync(undefined),
+              )
+              .orElse(none),
+          ),
+      ),
+    )
+    .map((found) => found.filter((x): x is string => x !== undefined))
+    .orElse(() => okAsync([]));
+}
+
+/**
  * The kernel name behind a device path: `/dev/sdb` → `sdb`, `/dev/mapper/3600…` or
  * `/dev/vg/lv` → `dm-3` (links resolved). Undefined when the path does not exist.
  */

@@ -171,7 +171,7 @@ export function rollback(tools: IscsiTools, states: readonly PathState[], cause:
   });
   return steps
     .orElse((e) => {
-      report.leave("device", "(rollback)", e.message, true, e);
+      report.fail("device", "(rollback)", e.message, e);
       return okAsync(undefined);
     })
     .andThen(() => {

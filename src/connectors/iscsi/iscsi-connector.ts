@@ -70,12 +70,13 @@ export class IscsiConnector implements Connector {
     this.config = config;
     const runner = deps.runner ?? createLocalRunner();
     const timings = { loginTimeoutMs: config.timeouts.loginMs, commandTimeoutMs: config.timeouts.commandMs, retries: config.retries, retryMinMs: Math.max(config.poll.minMs, 20) };
+    const fs = deps.hostFs ?? createHostFs();
     this.#tools = {
       runner,
-      fs: deps.hostFs ?? createHostFs(),
+      fs,
       locks: deps.locks ?? new InProcessLocks(),
       iscsiadm: new Iscsiadm(runner, timings),
-      multipath: new Multipath(runner, { commandTimeoutMs: config.timeouts.commandMs, flushRetries: config.retries, retryMinMs: timings.retryMinMs }),
+      multipath: new Multipath(runner, { commandTimeoutMs: config.timeouts.commandMs, busyRetries: config.retries, retryMinMs: timings.retryMinMs }),
       config,
       pending: new Map(),
       resolve: deps.resolveHost ?? resolveWithSystem,

@@ -1,11 +1,11 @@
 import { ResultAsync, err, errAsync, ok, okAsync, safeTry } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
-import { dmSlaves } from "../../host/block-sysfs.js";
+import { dmSlaves, type DmDevice } from "../../host/block-sysfs.js";
 import type { DisconnectReport } from "../../core/records.js";
 import type { VolumeInventory } from "./iscsi-inventory.js";
 import { findSession, logOut } from "./iscsi-login.js";
-import { removeMap } from "./iscsi-map.js";
+import { flushMapUntilGone, removeMap } from "./iscsi-map.js";
 import { sessionLockKey, sessionName, type PlannedPath } from "./iscsi-plan.js";
 import { RemovalReport } from "./iscsi-report.js";
 import { removeDisk } from "./iscsi-scan.js";
@@ -61,10 +61,13 @@ export function disconnect(tools: IscsiTools, paths: readonly PlannedPath[], inv
         return okAsync(true);
       }
       const reason = `not removed: flushing /dev/${inv.handedOut ?? "?"} failed (${e.message}); retry, or use force for a dead target`;
-      for (const m of inv.maps) report.leave("map", m.name, reason, true);
-      for (const d of inv.disks) report.leave("device", `/dev/${d}`, reason, true, e);
+      for (const m of inv.maps) report.fail("map", m.name, reason);
+      for (const d of inv.disks) report.fail("device", `/dev/${d}`, reason, e);
       return presentSessions(tools, paths).map((names) => {
-        for (const n of names) report.leave("session", n, reason, true);
+        for (const n of names) {
+          report.fail("session", n, reason);
+          report.fail("node", n, reason);
+        }
         return false;
       });
     })
@@ -72,17 +75,27 @@ export function disconnect(tools: IscsiTools, paths: readonly PlannedPath[], inv
       !flushed
         ? okAsync(undefined)
         : safeTry(async function* () {
-            // Stage 4 undone: the maps.
-            const blocked = new Set<string>();
+            // Stage 4 undone: the maps. With force, a map that will not go does not stop the
+            // disks from going; it is tried again once it has no paths left (below).
+            const blocked = new Map<string, string>();
+            const stubborn: DmDevice[] = [];
             for (const map of inv.maps) {
-              const gone = yield* ctx.phase("remove-map", () => removeMap(tools, map, ctx, report));
-              if (!gone && !flags.force) for (const d of yield* dmSlaves(tools.fs, map.dm)) blocked.add(d);
+              const flushed = yield* ctx.phase("remove-map", () => flushMapUntilGone(tools, map, ctx).map(() => undefined).orElse((e) => okAsync(e)));
+              if (flushed === undefined) report.remove(`map ${map.name}`);
+              else if (flags.force) stubborn.push(map);
+              else {
+                report.fail("map", map.name, `could not remove the map: ${flushed.message}`, flushed);
+                for (const d of yield* dmSlaves(tools.fs, map.dm)) blocked.set(d, map.name);
+              }
             }
             // Stage 3 undone: the disks.
             for (const disk of inv.disks) {
-              if (blocked.has(disk)) report.leave("device", `/dev/${disk}`, "kept: its multipath map could not be removed", true);
+              const map = blocked.get(disk);
+              if (map !== undefined) report.fail("device", `/dev/${disk}`, `not removed: its multipath map ${map} could not be removed`);
               else yield* ctx.phase("remove-device", () => removeDisk(tools, disk, ctx, report, viaMultipathd));
             }
+            // Force: never leave a map without paths behind.
+            for (const map of stubborn) yield* ctx.phase("remove-map", () => removeMap(tools, map, ctx, report));
             // Stage 2 undone: the sessions and node records.
             const ourDisks = new Set(inv.disks);
             const seen = new Set<string>();
@@ -100,7 +113,7 @@ export function disconnect(tools: IscsiTools, paths: readonly PlannedPath[], inv
       if (report.failed) ctx.logger.warn({ report: result }, "disconnect left objects behind (ignoreErrors)");
       return ok(result);
     }
-    const what = report.left.filter((l) => l.failed).map((l) => `${l.kind} ${l.name}: ${l.reason}`);
+    const what = report.left.filter((l) => !l.expected).map((l) => `${l.kind} ${l.name}: ${l.reason}`);
     return err(
       new VolkitError("DETACH_INCOMPLETE", `disconnect left ${what.length} object(s) behind: ${what.join("; ")}`, {
         source: "iscsi",

@@ -95,7 +95,7 @@ export function logIn(tools: IscsiTools, s: LoginState, chap: ChapSettings | und
 
 /** Options of {@link logOut}. */
 export interface LogoutOptions {
-  /** Delete the node record after logout (disconnect: yes; rollback: only a record it created). */
+  /** Delete the node record (disconnect: yes; rollback: only a record it created). */
   readonly deleteNode: boolean;
   /** Release this operation's in-flight hold on the session inside the lock, before checking. */
   readonly dropPending: boolean;
@@ -108,7 +108,8 @@ export interface LogoutOptions {
 /**
  * Undo of {@link logIn}: logs a session out and deletes its node record — only when no LUN of the
  * target remains under it and no connect of this process is using it, decided under the session's
- * lock. A session kept for other LUNs is reported (not as a failure).
+ * lock. A session kept for other LUNs is reported as kept (it keeps its node record); a node record
+ * is reported (kind `node`) when deleted, and when left because its session could not go.
  */
 export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext, report: RemovalReport, options: LogoutOptions): ResultAsync<void, never> {
   const key = sessionLockKey(t);
@@ -118,43 +119,61 @@ export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext,
     if (options.dropPending && !dropped) holdPending(tools, key, -1);
     dropped = true;
   };
+  const nodeLeft = (why: string): void => {
+    if (options.deleteNode) report.fail("node", name, `not removed: ${why}`);
+  };
+  const deleteRecord = (): ResultAsync<void, never> =>
+    !options.deleteNode
+      ? okAsync(undefined)
+      : tools.iscsiadm
+          .deleteNode(t.iqn, t.portal, ctx)
+          .map((existed) => {
+            if (existed) report.remove(`node ${name}`);
+          })
+          .orElse((e) => {
+            report.fail("node", name, `could not delete the node record: ${e.message}`, e);
+            return okAsync(undefined);
+          });
   const body = (): ResultAsync<void, VolkitError> => {
     drop();
     if (options.keepSession) return okAsync(undefined);
     return findSession(tools, t).andThen((session) => {
-      if (!session) return options.deleteNode ? tools.iscsiadm.deleteNode(t.iqn, t.portal, ctx) : okAsync(undefined);
+      if (!session) return deleteRecord();
       return sessionLuns(tools.fs, session).andThen((luns) => {
         const inFlight = tools.pending.get(key) ?? 0;
         if (luns.length > 0 || inFlight > 0) {
           // Our LUN still there: its disk failed to go (or never bound). A disk at our LUN number
           // that we did not mean to remove holds another volume (its WWID differed).
-          const stuck = luns.some((l) => l.lun === t.lun && (l.disk === undefined || options.ourDisks.has(l.disk)));
-          const others = luns.filter((l) => !(l.lun === t.lun && (l.disk === undefined || options.ourDisks.has(l.disk))));
-          const reason = stuck
-            ? `LUN ${t.lun} of this volume is still present on it`
-            : others.length > 0
-              ? `kept: in use by LUN ${others.map((l) => (l.lun === t.lun ? `${l.lun} (another volume: WWID differs)` : String(l.lun))).join(", ")} of this target (not an error)`
-              : "kept: another attach on this host is using it (not an error)";
-          report.leave("session", name, reason, stuck);
+          const ours = (l: { lun: number; disk: string | undefined }): boolean => l.lun === t.lun && (l.disk === undefined || options.ourDisks.has(l.disk));
+          const others = luns.filter((l) => !ours(l));
+          if (luns.some(ours)) {
+            report.fail("session", name, `LUN ${t.lun} of this volume is still present on it`);
+            nodeLeft("its session is still logged in");
+          } else if (others.length > 0) {
+            report.keep("session", name, `in use by LUN ${others.map((l) => (l.lun === t.lun ? `${l.lun} (another volume: WWID differs)` : String(l.lun))).join(", ")} of this target (not an error)`);
+          } else {
+            report.keep("session", name, "another attach on this host is using it (not an error)");
+          }
           return okAsync(undefined);
         }
         return tools.iscsiadm
           .updateNode(t.iqn, t.portal, "node.startup", "manual", ctx)
           .orElse(() => okAsync(undefined))
           .andThen(() => tools.iscsiadm.logout(t.iqn, t.portal, ctx))
-          .andThen(() => (options.deleteNode ? tools.iscsiadm.deleteNode(t.iqn, t.portal, ctx) : okAsync(undefined)))
           .andThen(() =>
             poll(tools, ctx, tools.config.timeouts.removeMs, () => findSession(tools, t).map((s) => (s?.id === session.id ? undefined : true)), () =>
               new VolkitError("DETACH_INCOMPLETE", `session ${name} is still present after logout`, { source: "iscsi" }),
             ),
           )
-          .map(() => report.remove(`session ${name}`));
+          .map(() => report.remove(`session ${name}`))
+          .andThen(deleteRecord);
       });
     });
   };
   return withLock(tools.locks, key, ctx.signal, body).orElse((e) => {
     drop(); // the lock was never obtained: the hold must not outlive this operation
-    report.leave("session", name, `could not log out: ${e.message}`, true, e);
+    report.fail("session", name, `could not log out: ${e.message}`, e);
+    nodeLeft("its session could not be logged out");
     return okAsync(undefined);
   });
 }

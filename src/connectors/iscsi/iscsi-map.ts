@@ -1,7 +1,7 @@
 import { ResultAsync, errAsync, ok, okAsync, safeTry } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
-import { dmDevice, dmSlaves, multipathHolder, sameWwid, scsiWwid, type DmDevice } from "../../host/block-sysfs.js";
+import { blockHolders, deviceOpeners, dmDevice, dmSlaves, multipathHolder, sameWwid, scsiWwid, type DmDevice } from "../../host/block-sysfs.js";
 import type { RemovalReport } from "./iscsi-report.js";
 import { poll, type IscsiTools } from "./iscsi-tools.js";
 
@@ -54,21 +54,83 @@ export function assembleMap(tools: IscsiTools, wwid: string | undefined, disks: 
   );
 }
 
-/** Undo of {@link assembleMap}: flushes a map (`multipath -f`, retried while busy) and waits until it left sysfs. */
+/** Runs `udevadm settle` (bounded; its failure is ignored), so udev's probe of a just-closed device ends first. */
+function settleUdev(tools: IscsiTools, ctx: OperationContext): ResultAsync<void, never> {
+  const bound = Math.min(UDEV_SETTLE_MS, ctx.remainingMs() ?? UDEV_SETTLE_MS);
+  const seconds = Math.max(1, Math.ceil(bound / 1000));
+  return tools.runner
+    .run({ argv: ["udevadm", "settle", `--timeout=${seconds}`], signal: ctx.signal, timeoutMs: seconds * 1000 + 2000 })
+    .map(() => undefined)
+    .orElse(() => okAsync(undefined));
+}
+
+/** Longest single `udevadm settle` between two attempts to remove a map (ms). */
+const UDEV_SETTLE_MS = 5000;
+
+/** Devices stacked on a map other than its own partitions (which `multipath -f` removes itself). */
+function foreignHolders(tools: IscsiTools, map: DmDevice): ResultAsync<string[], VolkitError> {
+  return blockHolders(tools.fs, map.dm).andThen((holders) =>
+    ResultAsync.combine(holders.map((h) => (h.startsWith("dm-") ? dmDevice(tools.fs, h) : okAsync(undefined)).map((d) => ({ h, d })))).map((all) =>
+      all.filter(({ d }) => !(d !== undefined && /^part\d+-/.test(d.uuid) && d.uuid.endsWith(map.uuid))).map(({ h }) => h),
+    ),
+  );
+}
+
+/**
+ * Flushes a map and waits until it left sysfs. `multipath -f` fails while anything holds the map
+ * open — most often only for a moment: udev's probe (blkid) or kpartx, started when the last
+ * writer closed the device, and stuck on a cut path until the path fails. So while the map is
+ * in use this settles udev, waits for devices stacked on the map to go, and tries again, until
+ * `timeouts.removeMs` or the operation's deadline; the error then names what holds it.
+ */
+export function flushMapUntilGone(tools: IscsiTools, map: DmDevice, ctx: OperationContext): ResultAsync<void, VolkitError> {
+  let last: string | undefined;
+  const gone = (): ResultAsync<boolean, VolkitError> => dmDevice(tools.fs, map.dm).map((d) => d?.uuid !== map.uuid);
+  const attempt = (n: number): ResultAsync<true | undefined, VolkitError> =>
+    gone().andThen((isGone) => {
+      if (isGone) return okAsync(true as const);
+      const settled = n === 1 ? okAsync(undefined) : settleUdev(tools, ctx);
+      return settled.andThen(() => foreignHolders(tools, map)).andThen((holders): ResultAsync<true | undefined, VolkitError> => {
+        if (holders.length > 0) {
+          last = `held by ${holders.map((h) => `/dev/${h}`).join(", ")}`;
+          return okAsync(undefined);
+        }
+        return tools.multipath
+          .flushMap(map.name, ctx)
+          .andThen(() => gone().map((g) => (g ? (true as const) : undefined)))
+          .orElse((e) => {
+            if (!e.transient) return errAsync(e);
+            last = e.message;
+            return okAsync(undefined);
+          });
+      });
+    });
+  const timeoutMs = tools.config.timeouts.removeMs;
+  return poll(tools, ctx, timeoutMs, attempt, () => new VolkitError("DETACH_INCOMPLETE", `multipath map ${map.name} (${map.dm}) is still present after ${timeoutMs} ms of multipath -f`, { source: "iscsi", details: { map: map.name } }))
+    .map(() => undefined)
+    .orElse((e) =>
+      e.code !== "DETACH_INCOMPLETE"
+        ? errAsync(e)
+        : deviceOpeners(tools.fs, [`/dev/${map.dm}`, `/dev/mapper/${map.name}`]).andThen((openers) =>
+            errAsync(
+              new VolkitError("DETACH_INCOMPLETE", `${e.message}${last ? ` (last: ${last})` : ""}${openers.length > 0 ? `; open by ${openers.join(", ")}` : ""}`, {
+                source: "iscsi",
+                details: { map: map.name, ...(openers.length > 0 ? { openers } : {}) },
+              }),
+            ),
+          ),
+    );
+}
+
+/** Undo of {@link assembleMap}: {@link flushMapUntilGone}, recorded in the report. */
 export function removeMap(tools: IscsiTools, map: DmDevice, ctx: OperationContext, report: RemovalReport): ResultAsync<boolean, never> {
-  return tools.multipath
-    .flushMap(map.name, ctx)
-    .andThen(() =>
-      poll(tools, ctx, tools.config.timeouts.removeMs, () => dmDevice(tools.fs, map.dm).map((d) => (d?.uuid === map.uuid ? undefined : true)), () =>
-        new VolkitError("DETACH_INCOMPLETE", `multipath map ${map.name} (${map.dm}) is still present after multipath -f`, { source: "iscsi", details: { map: map.name } }),
-      ),
-    )
+  return flushMapUntilGone(tools, map, ctx)
     .map(() => {
       report.remove(`map ${map.name}`);
       return true;
     })
     .orElse((e) => {
-      report.leave("map", map.name, `could not remove the map: ${e.message}`, true, e);
+      report.fail("map", map.name, `could not remove the map: ${e.message}`, e);
       return okAsync(false);
     });
 }

@@ -81,7 +81,7 @@ export function removeDisk(tools: IscsiTools, name: string, ctx: OperationContex
       return true;
     })
     .orElse((e) => {
-      report.leave("device", `/dev/${name}`, `could not delete the device: ${e.message}`, true, e);
+      report.fail("device", `/dev/${name}`, `could not delete the device: ${e.message}`, e);
       return okAsync(false);
     });
 }

@@ -74,9 +74,9 @@ export class Iscsiadm {
     return this.#node(iqn, portal, ["--logout"], ctx, { op: "logout", ok: [ISCSIADM_EXIT.SUCCESS, ISCSIADM_EXIT.NO_OBJECTS_FOUND], timeoutMs: this.#t.loginTimeoutMs }).map(() => undefined);
   }
 
-  /** Deletes the node record (`--op delete`); a missing record (exit 21) counts as done. */
-  deleteNode(iqn: string, portal: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    return this.#node(iqn, portal, ["--op", "delete"], ctx, { op: "node delete", ok: [ISCSIADM_EXIT.SUCCESS, ISCSIADM_EXIT.NO_OBJECTS_FOUND] }).map(() => undefined);
+  /** Deletes the node record (`--op delete`). Resolves whether there was one: a missing record (exit 21) counts as done. */
+  deleteNode(iqn: string, portal: string, ctx: OperationContext): ResultAsync<boolean, VolkitError> {
+    return this.#node(iqn, portal, ["--op", "delete"], ctx, { op: "node delete", ok: [ISCSIADM_EXIT.SUCCESS, ISCSIADM_EXIT.NO_OBJECTS_FOUND] }).map((o) => o.exitCode === ISCSIADM_EXIT.SUCCESS);
   }
 
   /**

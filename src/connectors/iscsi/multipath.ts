@@ -9,8 +9,8 @@ import { isMultipathdFailure, parseMultipathdMaps, type MultipathMap } from "./i
 export interface MultipathTimings {
   /** Kill a multipath/multipathd call after this long (ms). */
   readonly commandTimeoutMs: number;
-  /** Retries of `multipath -f` while the map is busy. */
-  readonly flushRetries: number;
+  /** Retries of `multipathd resize map` while the map is busy. */
+  readonly busyRetries: number;
   /** First retry delay (ms). */
   readonly retryMinMs: number;
 }
@@ -67,14 +67,17 @@ export class Multipath {
     return this.#retrying(() => this.#daemon(["resize", "map", name], ctx).mapErr(transient), ctx).map(() => undefined);
   }
 
-  /** Removes a map (`multipath -f <name>`), retried while it is still in use. */
+  /**
+   * Removes a map (`multipath -f <name>`), once: a failure (the map in use, typically) comes back
+   * transient, and the caller decides how long to wait and try again (see `removeMap`).
+   */
   flushMap(name: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    return this.#retrying(() => this.#run(["multipath", "-f", name], ctx).mapErr(transient), ctx).map(() => undefined);
+    return this.#run(["multipath", "-f", name], ctx).mapErr(transient).map(() => undefined);
   }
 
   #retrying<T>(attempt: () => ResultAsync<T, VolkitError>, ctx: OperationContext): ResultAsync<T, VolkitError> {
     return withRetry(attempt, {
-      retries: this.#t.flushRetries,
+      retries: this.#t.busyRetries,
       minTimeoutMs: this.#t.retryMinMs,
       signal: ctx.signal,
       isTransient: (e) => e.transient && e.code === "COMMAND_FAILED",

@@ -23,6 +23,13 @@ export const fixture = (name: string): string => readFileSync(new URL(`../../fix
 
 export const INITIATOR = "iqn.2026-11.io.volkit:lab-initiator";
 
+/** The stderr of the first command in a captured fixture file that exited with `exit`. */
+export function capturedStderr(file: string, exit: number): string {
+  const m = new RegExp(`# exit ${exit}, [\\d.]+ s\\n# stdout:\\n[\\s\\S]*?# stderr:\\n([\\s\\S]*?)\\n\\n`).exec(fixture(file));
+  if (!m?.[1]) throw new Error(`no command with exit ${exit} in fixture ${file}`);
+  return m[1];
+}
+
 export interface SimLun {
   wwid: string; // sysfs form, naa.…
   sizeBytes: number;
@@ -83,8 +90,14 @@ export class FakeIscsiHost {
   mapDelayMs = 0;
   /** multipathd never builds a map (a broken multipath.conf blacklist, say). */
   mapNever = false;
-  /** `multipath -f` answers "in use" this many times first. */
+  /** `multipath -f` answers "in use" this many times first (Infinity: always). */
   flushBusy = 0;
+  /** A udev probe holds every map open until `udevadm settle` has run (the event processed). */
+  holdMapUntilSettle = false;
+  /** Something stuck on the map's paths holds it open until it has no paths left. */
+  holdMapWhilePaths = false;
+  /** `udevadm settle` calls so far. */
+  settles = 0;
   /** `blockdev --flushbufs` fails (dead target). */
   flushFails = false;
   /** Paths multipathd keeps as failed (dm_st failed). */
@@ -103,11 +116,14 @@ export class FakeIscsiHost {
     description: "fake iscsi host",
     run: (spec: CommandSpec): ResultAsync<CommandOutput, VolkitError> => {
       this.timeline.push({ seq: this.timeline.length, phase: "start", argv: spec.argv });
-      return this.fake.run(spec).map((o) => {
+      const end = (): void => {
         this.timeline.push({ seq: this.timeline.length, phase: "end", argv: spec.argv });
+      };
+      return this.fake.run(spec).map((o) => {
+        end();
         return o;
       }).mapErr((e) => {
-        this.timeline.push({ seq: this.timeline.length, phase: "end", argv: spec.argv });
+        end();
         return e;
       });
     },
@@ -141,6 +157,11 @@ export class FakeIscsiHost {
   /** dm devices currently present. */
   dms(): string[] {
     return this.tree.list("/sys/block").filter((n) => n.startsWith("dm-"));
+  }
+
+  /** Multipath maps present without any path (what a detach must never leave). */
+  pathlessMaps(): string[] {
+    return [...this.maps.values()].filter((m) => m.slaves.length === 0).map((m) => m.dm);
   }
 
   /** Logs in outside the connector (a pre-existing session) and scans `luns`. */
@@ -244,10 +265,7 @@ export class FakeIscsiHost {
     const f = this.fake;
     const node = (a: readonly string[]): { iqn: string; portal: string; rest: string[] } | undefined =>
       a[0] === "iscsiadm" && a[1] === "-m" && a[2] === "node" && a[3] === "-T" && a[5] === "-p" ? { iqn: a[4] ?? "", portal: a[6] ?? "", rest: a.slice(7) } : undefined;
-    const fixtureStderr = (file: string, exit: number): string => {
-      const m = new RegExp(`# exit ${exit}, [\\d.]+ s\\n# stdout:\\n[\\s\\S]*?# stderr:\\n([\\s\\S]*?)\\n\\n`).exec(fixture(`raw/${file}`));
-      return m?.[1] ?? "";
-    };
+    const fixtureStderr = (file: string, exit: number): string => capturedStderr(`raw/${file}`, exit);
     f.on((a) => node(a) !== undefined, (spec): FakeReply => {
       const n = node(spec.argv);
       if (!n) return { exitCode: 1 };
@@ -331,11 +349,18 @@ export class FakeIscsiHost {
       this.tree.file(`/sys/devices/virtual/block/${m.dm}/size`, this.tree.read(`/sys/block/${slave}/size`));
       return { stdout: "ok\n" };
     });
+    f.on(["udevadm", "settle"], (): FakeReply => {
+      this.settles++;
+      this.holdMapUntilSettle = false;
+      return {};
+    });
     f.on(["multipath", "-f"], (spec): FakeReply => {
       const m = this.maps.get(spec.argv[2] ?? "");
+      const busy = { exitCode: 1, stderr: fixtureStderr("multipath-f-busy.txt", 1) };
+      if (m && (this.holdMapUntilSettle || (this.holdMapWhilePaths && m.slaves.length > 0))) return busy;
       if (this.flushBusy > 0) {
         this.flushBusy--;
-        return { exitCode: 1, stderr: fixtureStderr("multipath-f-busy.txt", 1) };
+        return busy;
       }
       if (m) {
         removeDmDevice(this.tree, m.dm);

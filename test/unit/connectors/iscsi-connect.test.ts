@@ -116,7 +116,7 @@ describe("IscsiConnector.connectVolume, single path", () => {
     expect(e.message).toContain(`LUN 7 of ${IQN} at ${P1}`);
     expect(host.sessions.size).toBe(0);
     expect(host.nodes.size).toBe(0);
-    expect(e.details.rollback).toMatchObject({ removed: [`session ${P1},${IQN}`] });
+    expect(e.details.rollback).toEqual({ removed: [`session ${P1},${IQN}`, `node ${P1},${IQN}`], leftBehind: [] });
   });
 
   it("rejects bad connection info before running anything", async () => {

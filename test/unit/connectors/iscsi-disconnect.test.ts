@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { AttachedDevice } from "../../../src/core/records.js";
+import type { AttachedDevice, DisconnectReport } from "../../../src/core/records.js";
 import { EventBus, type OperationEndEvent } from "../../../src/core/events.js";
 import { FakeIscsiHost } from "./fake-iscsi-host.js";
 import { IQN, MiB, P1, P2, UDEV_WWID, WWID, iscsiInfo, multipathInfo } from "./helpers.js";
@@ -28,7 +28,7 @@ describe("IscsiConnector.disconnectVolume", () => {
     const report = (await c.disconnectVolume(multipathInfo(), dev))._unsafeUnwrap();
     const [d1 = "", d2 = ""] = dev.paths; // in portal order
     expect(report).toEqual({
-      removed: [`map ${UDEV_WWID}`, `device ${d1}`, `device ${d2}`, `session ${P1},${IQN}`, `session ${P2},${IQN}`],
+      removed: [`map ${UDEV_WWID}`, `device ${d1}`, `device ${d2}`, `session ${P1},${IQN}`, `node ${P1},${IQN}`, `session ${P2},${IQN}`, `node ${P2},${IQN}`],
       leftBehind: [],
     });
     expect(host.fake.commands()).toEqual([
@@ -70,7 +70,7 @@ describe("IscsiConnector.disconnectVolume", () => {
     expect(dev.path).toBe("/dev/sda");
     expect(host.dms()).toEqual(["dm-3"]);
     const report = (await c.disconnectVolume(iscsiInfo(), dev))._unsafeUnwrap();
-    expect(report.removed).toEqual([`map ${UDEV_WWID}`, "device /dev/sda", `session ${P1},${IQN}`]);
+    expect(report.removed).toEqual([`map ${UDEV_WWID}`, "device /dev/sda", `session ${P1},${IQN}`, `node ${P1},${IQN}`]);
     expect(host.dms()).toEqual([]);
   });
 
@@ -104,13 +104,14 @@ describe("IscsiConnector.disconnectVolume", () => {
     host.flushFails = true;
     const e = (await c.disconnectVolume(multipathInfo(), dev))._unsafeUnwrapErr();
     expect(e.code).toBe("DETACH_INCOMPLETE");
-    const report = e.details.report as { removed: string[]; leftBehind: { kind: string }[] };
+    const report = e.details.report as DisconnectReport;
     expect(report.removed).toEqual([]);
-    expect(report.leftBehind.map((l) => l.kind)).toEqual(["map", "device", "device", "session", "session"]);
+    expect(report.leftBehind.map((l) => l.kind)).toEqual(["map", "device", "device", "session", "node", "session", "node"]);
+    expect(report.leftBehind.every((l) => !l.expected && !l.reason.startsWith("kept:"))).toBe(true);
     expect(host.disks().sort()).toEqual(["sda", "sdb"]);
     // ignoreErrors: same report, as a value
     const r = (await c.disconnectVolume(multipathInfo(), dev, { ignoreErrors: true }))._unsafeUnwrap();
-    expect(r.leftBehind.length).toBe(5);
+    expect(r.leftBehind.length).toBe(7);
   });
 
   it("tears down a dead target with force: queueing disabled, flush failure tolerated, everything removed", async () => {
@@ -138,6 +139,7 @@ describe("IscsiConnector.disconnectVolume", () => {
       leftBehind: [
         { kind: "device", name: "/dev/sda", reason: expect.stringContaining("still present after its SCSI delete") as string, expected: false },
         { kind: "session", name: `${P1},${IQN}`, reason: "LUN 0 of this volume is still present on it", expected: false },
+        { kind: "node", name: `${P1},${IQN}`, reason: "not removed: its session is still logged in", expected: false },
       ],
     });
     expect(host.sessions.size).toBe(1);
