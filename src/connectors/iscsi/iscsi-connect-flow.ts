@@ -2,7 +2,7 @@ import { ResultAsync, err, errAsync, ok, okAsync, safeTry } from "neverthrow";
 import { rollbackContext, type OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
 import type { AttachedDevice } from "../../core/records.js";
-import { logIn, logOut, newLoginState, releaseHolds, type LoginState } from "./iscsi-login.js";
+import { keepsSession, logIn, logOut, newLoginState, releaseHolds, type LoginState } from "./iscsi-login.js";
 import { assembleMap, commonWwid, removeMapsOnlyOver } from "./iscsi-map.js";
 import type { PlannedPath } from "./iscsi-plan.js";
 import { RemovalReport } from "./iscsi-report.js";
@@ -162,7 +162,7 @@ export function rollback(tools: IscsiTools, states: readonly PathState[], cause:
       yield* logOut(tools, l.path, rb, report, {
         deleteNode: l.createdNode,
         dropPending: l.holdsSession,
-        keepSession: !(l.createdSession || (l.attemptedLogin && l.session === undefined)),
+        keepSession: keepsSession(l),
         ourDisks: new Set(created),
       });
       l.holdsSession = false;

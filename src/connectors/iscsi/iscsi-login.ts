@@ -25,6 +25,8 @@ export interface LoginState {
   createdNode: boolean;
   /** `iscsiadm --login` was run. */
   attemptedLogin: boolean;
+  /** `iscsiadm --login` answered (made a session, or found one); false while its outcome is unknown. */
+  loginAnswered: boolean;
   /** The session did not exist before (our login made it). */
   createdSession: boolean;
   /** This operation counts as a user of the session (see IscsiTools.pending). */
@@ -33,7 +35,7 @@ export interface LoginState {
 
 /** Fresh login state of a path. */
 export function newLoginState(path: PlannedPath): LoginState {
-  return { path, session: undefined, createdNode: false, attemptedLogin: false, createdSession: false, holdsSession: false };
+  return { path, session: undefined, createdNode: false, attemptedLogin: false, loginAnswered: false, createdSession: false, holdsSession: false };
 }
 
 /** The session of a path, if logged in (matched on IQN, portal address and port). */
@@ -79,11 +81,11 @@ export function logIn(tools: IscsiTools, s: LoginState, chap: ChapSettings | und
         if (chap) yield* adm.setNodeChap(t.iqn, t.portal, chap, ctx);
         yield* adm.updateNode(t.iqn, t.portal, "node.startup", "automatic", ctx);
         s.attemptedLogin = true;
-        const made = yield* adm.login(t.iqn, t.portal, ctx);
+        s.createdSession = yield* adm.login(t.iqn, t.portal, ctx);
+        s.loginAnswered = true;
         session = yield* poll(tools, ctx, tools.config.timeouts.deviceMs, () => findSession(tools, t), () =>
           new VolkitError("LOGIN_FAILED", `iscsiadm logged in to ${t.iqn} at ${t.portal} but no session appeared in sysfs`, { source: "iscsi", details: { target: t.iqn, portal: t.portal } }),
         );
-        s.createdSession = made;
       }
       s.session = session;
       holdPending(tools, sessionLockKey(t), 1);
@@ -99,10 +101,19 @@ export interface LogoutOptions {
   readonly deleteNode: boolean;
   /** Release this operation's in-flight hold on the session inside the lock, before checking. */
   readonly dropPending: boolean;
-  /** Skip the logout (rollback of a session that existed before): only drop the hold. */
+  /** Leave the session logged in (rollback of a session that existed before); a node record this operation created still goes. */
   readonly keepSession: boolean;
   /** Disks this operation meant to remove: one still present under the session is a failure. */
   readonly ourDisks: ReadonlySet<string>;
+}
+
+/**
+ * Whether the undo of a login must leave its session: a session that existed before (found, or
+ * `--login` answered that it exists) is kept; one the login made, or may have made (the login did
+ * not answer), goes when nothing else uses it.
+ */
+export function keepsSession(s: LoginState): boolean {
+  return !(s.createdSession || (s.attemptedLogin && !s.loginAnswered));
 }
 
 /**
@@ -136,7 +147,8 @@ export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext,
           });
   const body = (): ResultAsync<void, VolkitError> => {
     drop();
-    if (options.keepSession) return okAsync(undefined);
+    // A session that is not ours stays; a record we created goes all the same (undo what we made).
+    if (options.keepSession) return deleteRecord();
     return findSession(tools, t).andThen((session) => {
       if (!session) return deleteRecord();
       return sessionLuns(tools.fs, session).andThen((luns) => {

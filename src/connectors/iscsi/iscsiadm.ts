@@ -1,4 +1,4 @@
-import { type ResultAsync, okAsync } from "neverthrow";
+import { type ResultAsync, errAsync, okAsync } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import type { VolkitError } from "../../core/errors.js";
 import { withRetry } from "../../core/retry.js";
@@ -27,8 +27,16 @@ export interface IscsiadmTimings {
 }
 
 /**
- * The iscsiadm calls the connector makes, each as an argv through the runner with the
- * operation's signal, transient exit codes retried, failures classified by the named table.
+ * The iscsiadm calls the connector makes, each as an argv through the runner, transient exit
+ * codes retried, failures classified by the named table.
+ *
+ * Cancellation: a started iscsiadm is never killed by the operation's signal. iscsiadm locks the
+ * node database (`/run/lock/iscsi/lock.write`) while it reads or writes records, and a process
+ * killed meanwhile leaves the lock (every later call fails) or a half-written record behind. So
+ * each call runs to its end, bounded only by its own timeout; once the operation is cancelled, no
+ * further call starts (the retry loop and the flows check the signal), and the caller's rollback
+ * undoes what the finished call made. A login to a dead portal therefore delays an abort by at most
+ * `timeouts.loginMs`.
  */
 export class Iscsiadm {
   readonly #runner: CommandRunner;
@@ -106,17 +114,26 @@ export class Iscsiadm {
   }
 
   #run(argv: Argv, ctx: OperationContext, opts: RunOpts & IscsiadmWhere): ResultAsync<CommandOutput, VolkitError> {
+    const timeoutMs = opts.timeoutMs ?? this.#t.commandTimeoutMs;
+    // The retry loop drops a finished attempt's output when the signal fired meanwhile; a finished
+    // call must still be reported (its node record or session is then undone by the rollback).
+    let finished: { output: CommandOutput } | undefined;
     return withRetry(
       () =>
         this.#runner
           .run({
             argv,
-            signal: ctx.signal,
-            timeoutMs: opts.timeoutMs ?? this.#t.commandTimeoutMs,
+            // Shielded from the operation's signal (see the class comment): only its own bound ends it.
+            signal: AbortSignal.timeout(timeoutMs),
+            timeoutMs,
             ...(opts.ok ? { okExitCodes: opts.ok } : {}),
             ...(opts.secrets ? { secrets: opts.secrets } : {}),
           })
-          .mapErr((e) => classifyIscsiadmError(e, opts)),
+          .mapErr((e) => classifyIscsiadmError(e, opts))
+          .map((output) => {
+            finished = { output };
+            return output;
+          }),
       {
         retries: this.#t.retries,
         minTimeoutMs: this.#t.retryMinMs,
@@ -125,7 +142,7 @@ export class Iscsiadm {
         isTransient: (e) => e.transient && e.code === "COMMAND_FAILED",
         onRetry: (e, n) => ctx.logger.debug({ op: opts.op, target: opts.target, portal: opts.portal, attempt: n, code: e.code }, "iscsiadm transient failure, retrying"),
       },
-    );
+    ).orElse((e) => (finished ? okAsync(finished.output) : errAsync(e)));
   }
 }
 

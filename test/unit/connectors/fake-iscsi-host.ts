@@ -63,6 +63,8 @@ export interface TimelineEntry {
 }
 
 const udev = (w: string): string => `3${w.slice(4)}`;
+/** open-iscsi's node database write lock. */
+export const NODE_DB_LOCK = "/run/lock/iscsi/lock.write";
 const key = (iqn: string, portal: string): string => `${iqn}|${portal}`;
 
 /** The simulated host. */
@@ -111,7 +113,11 @@ export class FakeIscsiHost {
   #nextDisk = 0;
   #nextDm = 3;
 
-  /** Records starts/ends of every command around the FakeRunner. */
+  /**
+   * Records starts/ends of every command around the FakeRunner, and models open-iscsi's node
+   * database lock: an iscsiadm killed while it runs (its signal fired) dies holding the lock and
+   * leaves `/run/lock/iscsi/lock.write` behind, as SIGTERM does to the real one.
+   */
   readonly runner: CommandRunner = {
     description: "fake iscsi host",
     run: (spec: CommandSpec): ResultAsync<CommandOutput, VolkitError> => {
@@ -124,10 +130,15 @@ export class FakeIscsiHost {
         return o;
       }).mapErr((e) => {
         end();
+        const killed = (e.code === "ABORTED" || e.code === "TIMEOUT") && spec.signal?.aborted === true;
+        if (killed && spec.argv[0] === "iscsiadm") this.killedIscsiadm++;
+        if (killed && spec.argv[0] === "iscsiadm" && !this.tree.lexists(NODE_DB_LOCK)) this.tree.file(NODE_DB_LOCK);
         return e;
       });
     },
   };
+  /** iscsiadm processes killed while they ran. */
+  killedIscsiadm = 0;
 
   constructor() {
     this.tree.file("/etc/iscsi/initiatorname.iscsi", fixture("initiatorname.iscsi"));
