@@ -25,6 +25,7 @@ import { connectMultipath, connectSinglePath } from "./iscsi-connect-flow.js";
 import { disconnect } from "./iscsi-disconnect-flow.js";
 import { extend } from "./iscsi-extend-flow.js";
 import { volumeInventory } from "./iscsi-inventory.js";
+import { diagnoseNodeDb } from "./iscsi-node-db.js";
 import { parseInitiatorName } from "./iscsi-parsers.js";
 import { lunLockKey, planPaths, resolveWithSystem, type ResolveHost } from "./iscsi-plan.js";
 import type { IscsiTools } from "./iscsi-tools.js";
@@ -75,7 +76,7 @@ export class IscsiConnector implements Connector {
       runner,
       fs,
       locks: deps.locks ?? new InProcessLocks(),
-      iscsiadm: new Iscsiadm(runner, timings),
+      iscsiadm: new Iscsiadm(runner, timings, (target, failure) => diagnoseNodeDb(fs, target, failure)),
       multipath: new Multipath(runner, { commandTimeoutMs: config.timeouts.commandMs, busyRetries: config.retries, retryMinMs: timings.retryMinMs }),
       config,
       pending: new Map(),

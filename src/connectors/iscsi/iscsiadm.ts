@@ -2,7 +2,7 @@ import { type ResultAsync, errAsync, okAsync } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import type { VolkitError } from "../../core/errors.js";
 import { withRetry } from "../../core/retry.js";
-import type { Argv, CommandOutput, CommandRunner } from "../../exec/runner.js";
+import { exitCodeOf, type Argv, type CommandOutput, type CommandRunner } from "../../exec/runner.js";
 import { ISCSIADM_EXIT, classifyIscsiadmError, type IscsiadmWhere } from "./iscsi-errors.js";
 import { parseSendTargets, type DiscoveredTarget } from "./iscsi-parsers.js";
 
@@ -27,6 +27,12 @@ export interface IscsiadmTimings {
 }
 
 /**
+ * Explains a node-database failure (exit 6) of a call aimed at `target`: a permanent error naming
+ * the fix (stale lock, corrupt record), or undefined when the database was only busy.
+ */
+export type NodeDbDiagnosis = (target: string | undefined, failure: VolkitError) => ResultAsync<VolkitError | undefined, never>;
+
+/**
  * The iscsiadm calls the connector makes, each as an argv through the runner, transient exit
  * codes retried, failures classified by the named table.
  *
@@ -41,11 +47,16 @@ export interface IscsiadmTimings {
 export class Iscsiadm {
   readonly #runner: CommandRunner;
   readonly #t: IscsiadmTimings;
+  readonly #diagnose: NodeDbDiagnosis;
 
-  /** @param runner - runs iscsiadm (locally, via a root helper…). */
-  constructor(runner: CommandRunner, timings: IscsiadmTimings) {
+  /**
+   * @param runner - runs iscsiadm (locally, via a root helper…).
+   * @param diagnose - explains exit 6 (default: never; the failure is retried as busy).
+   */
+  constructor(runner: CommandRunner, timings: IscsiadmTimings, diagnose: NodeDbDiagnosis = () => okAsync(undefined)) {
     this.#runner = runner;
     this.#t = timings;
+    this.#diagnose = diagnose;
   }
 
   /** Whether a node record exists (`iscsiadm -m node -T -p`; exit 21 = no). */
@@ -109,6 +120,15 @@ export class Iscsiadm {
       .andThen((o) => parseSendTargets(o.stdout));
   }
 
+  /**
+   * A failure that may come from a broken node database: exit 6, or exit 21 (no record) from a
+   * call that needs the record it follows (an update or a login right after the record was made).
+   */
+  #unexpected(e: VolkitError, opts: RunOpts): boolean {
+    const exit = exitCodeOf(e);
+    return exit === ISCSIADM_EXIT.NODE_DB || (exit === ISCSIADM_EXIT.NO_OBJECTS_FOUND && !(opts.ok ?? []).includes(exit));
+  }
+
   #node(iqn: string, portal: string, args: readonly string[], ctx: OperationContext, opts: RunOpts): ResultAsync<CommandOutput, VolkitError> {
     return this.#run(["iscsiadm", "-m", "node", "-T", iqn, "-p", portal, ...args], ctx, { ...opts, target: iqn, portal });
   }
@@ -130,6 +150,7 @@ export class Iscsiadm {
             ...(opts.secrets ? { secrets: opts.secrets } : {}),
           })
           .mapErr((e) => classifyIscsiadmError(e, opts))
+          .orElse((e) => (this.#unexpected(e, opts) ? this.#diagnose(opts.target, e).andThen((d) => errAsync(d ?? e)) : errAsync(e)))
           .map((output) => {
             finished = { output };
             return output;
@@ -140,7 +161,11 @@ export class Iscsiadm {
         signal: ctx.signal,
         // Only the table's transient exit codes: a killed (timed-out) login is not retried.
         isTransient: (e) => e.transient && e.code === "COMMAND_FAILED",
-        onRetry: (e, n) => ctx.logger.debug({ op: opts.op, target: opts.target, portal: opts.portal, attempt: n, code: e.code }, "iscsiadm transient failure, retrying"),
+        onRetry: (e, n) => {
+          const where = { op: opts.op, target: opts.target, portal: opts.portal, attempt: n, code: e.code };
+          if (e.details.staleLock !== undefined) ctx.logger.warn({ ...where, message: e.message }, "iscsiadm waited for a stale node database lock, retrying");
+          else ctx.logger.debug(where, "iscsiadm transient failure, retrying");
+        },
       },
     ).orElse((e) => (finished ? okAsync(finished.output) : errAsync(e)));
   }

@@ -100,6 +100,8 @@ export class FakeIscsiHost {
   holdMapWhilePaths = false;
   /** `udevadm settle` calls so far. */
   settles = 0;
+  /** A stale node database lock survives the iscsiadm that times out on it (not what 2.1.8 does). */
+  lockStaysStale = false;
   /** `blockdev --flushbufs` fails (dead target). */
   flushFails = false;
   /** Paths multipathd keeps as failed (dm_st failed). */
@@ -277,12 +279,18 @@ export class FakeIscsiHost {
     const node = (a: readonly string[]): { iqn: string; portal: string; rest: string[] } | undefined =>
       a[0] === "iscsiadm" && a[1] === "-m" && a[2] === "node" && a[3] === "-T" && a[5] === "-p" ? { iqn: a[4] ?? "", portal: a[6] ?? "", rest: a.slice(7) } : undefined;
     const fixtureStderr = (file: string, exit: number): string => capturedStderr(`raw/${file}`, exit);
+    const faultStderr = (file: string, exit: number): string => capturedStderr(`faults/${file}`, exit);
     f.on((a) => node(a) !== undefined, (spec): FakeReply => {
       const n = node(spec.argv);
       if (!n) return { exitCode: 1 };
       const k = key(n.iqn, n.portal);
       const rec = this.nodes.get(k);
       const [op, ...args] = n.rest;
+      // A stale lock: this call waits out iscsiadm's 30 s, fails, and its exit removes the lock.
+      if (this.tree.lexists(NODE_DB_LOCK)) {
+        if (!this.lockStaysStale) this.tree.remove(NODE_DB_LOCK);
+        return { exitCode: 6, stderr: faultStderr("db-locked.txt", 6), delayMs: 5 };
+      }
       if (op === undefined) return rec ? { stdout: `# BEGIN RECORD 2.1.8\nnode.name = ${n.iqn}\n# END RECORD\n` } : { exitCode: 21, stderr: "iscsiadm: No records found\n" };
       if (op === "--interface" && args.join(" ") === "default --op new") {
         this.nodes.set(k, new Map());

@@ -2,7 +2,8 @@
  * Aborting an attach (issue 14, item 10): a started iscsiadm is never killed (a kill while it holds
  * the node database lock leaves `/run/lock/iscsi/lock.write`, or a record cut short, and breaks
  * every later attach); the rollback then deletes the node records the attach created, and says so
- * (kind `node`).
+ * (kind `node`). A stale lock or a corrupt record met anyway is reported with the fix, and a dead
+ * iscsid is a transient BACKEND_UNAVAILABLE.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { DisconnectReport } from "../../../src/core/records.js";
