@@ -103,6 +103,16 @@ export function dmDevice(fs: HostFs, dm: string): ResultAsync<DmDevice | undefin
   );
 }
 
+/** Whether a device-mapper device is suspended (`dm/suspended` = 1: a table load in progress). */
+export function dmSuspended(fs: HostFs, dm: string): ResultAsync<boolean, VolkitError> {
+  return checkDeviceName(dm).andThen(() => orMissing(fs.readFile(`/sys/block/${dm}/dm/suspended`))).map((v) => v?.trim() === "1");
+}
+
+/** The SCSI state of a disk (`running`, `blocked`, `offline`, `transport-offline`…), undefined when gone. */
+export function scsiDeviceState(fs: HostFs, name: string): ResultAsync<string | undefined, VolkitError> {
+  return checkDeviceName(name).andThen(() => orMissing(fs.readFile(`/sys/block/${name}/device/state`))).map((v) => v?.trim());
+}
+
 /** The multipath map (dm uuid `mpath-…`) holding a path device, if any. */
 export function multipathHolder(fs: HostFs, name: string): ResultAsync<DmDevice | undefined, VolkitError> {
   return blockHolders(fs, name).andThen((holders) =>

@@ -7,7 +7,7 @@ import { assembleMap, commonWwid, removeMapsOnlyOver } from "./iscsi-map.js";
 import type { PlannedPath } from "./iscsi-plan.js";
 import { RemovalReport } from "./iscsi-report.js";
 import { diskDevice, mapDevice } from "./iscsi-result.js";
-import { newScanState, removeDisk, scanLun, type ScanState } from "./iscsi-scan.js";
+import { newScanState, removeDisk, scanLun, scannedDisk, type ScanState } from "./iscsi-scan.js";
 import type { SessionLun } from "./iscsi-sysfs.js";
 import type { IscsiTools } from "./iscsi-tools.js";
 import type { ChapSettings } from "./iscsiadm.js";
@@ -153,20 +153,20 @@ export function connectMultipath(tools: IscsiTools, paths: readonly PlannedPath[
 export function rollback(tools: IscsiTools, states: readonly PathState[], cause: VolkitError, ctx: OperationContext, usedMultipath: boolean): ResultAsync<never, VolkitError> {
   const rb = rollbackContext(ctx, 5 * 60_000);
   const report = new RemovalReport();
-  const created = states.flatMap((s) => (s.scan.createdDisk && s.scan.lun?.disk !== undefined ? [s.scan.lun.disk] : []));
   const steps = safeTry(async function* () {
+    // A disk our scan made counts even when it appeared after the wait ended (an abort mid-scan).
+    const found = yield* ResultAsync.combine(states.map((s) => scannedDisk(tools, s.login.path, s.scan, rb, tools.config.timeouts.deviceMs)));
+    const created = found.filter((d): d is string => d !== undefined);
     yield* removeMapsOnlyOver(tools, created, rb, report);
-    for (const disk of created) yield* removeDisk(tools, disk, rb, report, usedMultipath);
-    for (const s of states) {
-      const l = s.login;
-      yield* logOut(tools, l.path, rb, report, {
-        deleteNode: l.createdNode,
-        dropPending: l.holdsSession,
-        keepSession: keepsSession(l),
-        ourDisks: new Set(created),
-      });
-      l.holdsSession = false;
-    }
+    yield* ResultAsync.combine(created.map((disk) => removeDisk(tools, disk, rb, report, usedMultipath)));
+    yield* ResultAsync.combine(
+      states.map((s) => {
+        const l = s.login;
+        return logOut(tools, l.path, rb, report, { deleteNode: l.createdNode, dropPending: l.holdsSession, keepSession: keepsSession(l), ourDisks: new Set(created) }).map(() => {
+          l.holdsSession = false;
+        });
+      }),
+    );
     return ok(undefined);
   });
   return steps

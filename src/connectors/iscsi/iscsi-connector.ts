@@ -18,6 +18,7 @@ import {
 import { validate } from "../../core/validation.js";
 import { createLocalRunner } from "../../exec/local-runner.js";
 import { isNotFound, createHostFs } from "../../host/host-fs.js";
+import { PollGroup } from "../../host/wait.js";
 import type { Connector, ConnectorDeps, DisconnectOptions, HostPropertiesOptions } from "../connector.js";
 import { attachedDeviceOf, connectionFor } from "../connector-input.js";
 import { IscsiConnectorConfigSchema, type IscsiConnectorConfig, type ParsedIscsiConnectorConfig } from "./iscsi-config.js";
@@ -81,6 +82,9 @@ export class IscsiConnector implements Connector {
       config,
       pending: new Map(),
       resolve: deps.resolveHost ?? resolveWithSystem,
+      // devtmpfs adds /dev/sdX and /dev/dm-N the moment the kernel makes them: a round starts then.
+      waits: new PollGroup(fs, { intervalMs: config.poll.intervalMs, wakeOn: ["/dev"] }),
+      forgottenNodes: new Set(),
     };
     this.events = deps.events ?? new EventBus();
     this.#scope = { source: "iscsi", logger: deps.logger ?? silentLogger, events: this.events };

@@ -88,22 +88,19 @@ export function disconnect(tools: IscsiTools, paths: readonly PlannedPath[], inv
                 for (const d of yield* dmSlaves(tools.fs, map.dm)) blocked.set(d, map.name);
               }
             }
-            // Stage 3 undone: the disks.
+            // Stage 3 undone: the disks, all at once.
             for (const disk of inv.disks) {
               const map = blocked.get(disk);
               if (map !== undefined) report.fail("device", `/dev/${disk}`, `not removed: its multipath map ${map} could not be removed`);
-              else yield* ctx.phase("remove-device", () => removeDisk(tools, disk, ctx, report, viaMultipathd));
             }
+            const free = inv.disks.filter((d) => !blocked.has(d));
+            yield* ResultAsync.combine(free.map((disk) => ctx.phase("remove-device", () => removeDisk(tools, disk, ctx, report, viaMultipathd))));
             // Force: never leave a map without paths behind.
             for (const map of stubborn) yield* ctx.phase("remove-map", () => removeMap(tools, map, ctx, report));
-            // Stage 2 undone: the sessions and node records.
+            // Stage 2 undone: the sessions and node records, every session at once.
             const ourDisks = new Set(inv.disks);
-            const seen = new Set<string>();
-            for (const path of paths) {
-              if (seen.has(sessionLockKey(path))) continue;
-              seen.add(sessionLockKey(path));
-              yield* ctx.phase("logout", () => logOut(tools, path, ctx, report, { deleteNode: true, dropPending: false, keepSession: false, ourDisks }));
-            }
+            const sessions = [...new Map(paths.map((p) => [sessionLockKey(p), p])).values()];
+            yield* ResultAsync.combine(sessions.map((path) => ctx.phase("logout", () => logOut(tools, path, ctx, report, { deleteNode: true, dropPending: false, keepSession: false, ourDisks }))));
             return ok(undefined);
           }),
     );
@@ -127,5 +124,5 @@ export function disconnect(tools: IscsiTools, paths: readonly PlannedPath[], inv
 /** Display names of the paths' sessions that exist now. */
 function presentSessions(tools: IscsiTools, paths: readonly PlannedPath[]): ResultAsync<string[], VolkitError> {
   const unique = [...new Map(paths.map((p) => [sessionLockKey(p), p])).values()];
-  return ResultAsync.combine(unique.map((p) => findSession(tools, p).map((s) => (s ? sessionName(p) : undefined)))).map((n) => n.filter((x): x is string => x !== undefined));
+  return ResultAsync.combine(unique.map((p) => findSession(tools.fs, p).map((s) => (s ? sessionName(p) : undefined)))).map((n) => n.filter((x): x is string => x !== undefined));
 }

@@ -4,9 +4,10 @@ import { VolkitError } from "../../core/errors.js";
 import { withLock } from "../../core/locks.js";
 import { sessionLockKey, sessionName, type PlannedPath } from "./iscsi-plan.js";
 import type { RemovalReport } from "./iscsi-report.js";
+import type { HostFs } from "../../host/host-fs.js";
 import { listIscsiSessions, sessionLuns, sessionMatches, type IscsiSession } from "./iscsi-sysfs.js";
-import { poll, type IscsiTools } from "./iscsi-tools.js";
-import type { ChapSettings } from "./iscsiadm.js";
+import { waitSysfs, type IscsiTools } from "./iscsi-tools.js";
+import { loginSettings, type ChapSettings } from "./iscsiadm.js";
 
 /**
  * Stage 2, log in: one iSCSI session per path (reused when it exists), and its undo, log out and
@@ -39,8 +40,8 @@ export function newLoginState(path: PlannedPath): LoginState {
 }
 
 /** The session of a path, if logged in (matched on IQN, portal address and port). */
-export function findSession(tools: IscsiTools, path: PlannedPath): ResultAsync<IscsiSession | undefined, VolkitError> {
-  return listIscsiSessions(tools.fs).map((all) => {
+export function findSession(fs: HostFs, path: PlannedPath): ResultAsync<IscsiSession | undefined, VolkitError> {
+  return listIscsiSessions(fs).map((all) => {
     const mine = all.filter((s) => sessionMatches(s, path.iqn, path.addresses, path.port));
     return mine.find((s) => s.state === "LOGGED_IN") ?? mine[0];
   });
@@ -61,29 +62,33 @@ export function releaseHolds(tools: IscsiTools, logins: readonly LoginState[]): 
   }
 }
 
+/** Lock key of one target's node records: deletes of two portals' records of one target race in iscsiadm (exit 6). */
+function nodeDbLockKey(t: PlannedPath): string {
+  return `iscsi-nodedb:${t.iqn}`;
+}
+
 /**
  * Logs one path in unless its session exists, under the session's lock, and holds the session.
  * The node gets `node.session.scan=manual` (no whole-target scans), CHAP when the connection has
- * it, and `node.startup=automatic` (os-brick's settings).
+ * it, and `node.startup=automatic` (os-brick's settings), in one update.
  */
 export function logIn(tools: IscsiTools, s: LoginState, chap: ChapSettings | undefined, ctx: OperationContext): ResultAsync<IscsiSession, VolkitError> {
   const t = s.path;
   const adm = tools.iscsiadm;
   return withLock(tools.locks, sessionLockKey(t), ctx.signal, () =>
     safeTry(async function* () {
-      let session = yield* findSession(tools, t);
+      let session = yield* findSession(tools.fs, t);
       if (!session) {
         if (!(yield* adm.nodeExists(t.iqn, t.portal, ctx))) {
           yield* adm.createNode(t.iqn, t.portal, ctx);
           s.createdNode = true;
         }
-        yield* adm.updateNode(t.iqn, t.portal, "node.session.scan", "manual", ctx);
-        if (chap) yield* adm.setNodeChap(t.iqn, t.portal, chap, ctx);
-        yield* adm.updateNode(t.iqn, t.portal, "node.startup", "automatic", ctx);
+        tools.forgottenNodes.delete(sessionName(t));
+        yield* adm.configureNode(t.iqn, t.portal, loginSettings(chap), ctx);
         s.attemptedLogin = true;
         s.createdSession = yield* adm.login(t.iqn, t.portal, ctx);
         s.loginAnswered = true;
-        session = yield* poll(tools, ctx, tools.config.timeouts.deviceMs, () => findSession(tools, t), () =>
+        session = yield* waitSysfs(tools, ctx, tools.config.timeouts.deviceMs, (fs) => findSession(fs, t), () =>
           new VolkitError("LOGIN_FAILED", `iscsiadm logged in to ${t.iqn} at ${t.portal} but no session appeared in sysfs`, { source: "iscsi", details: { target: t.iqn, portal: t.portal } }),
         );
       }
@@ -133,12 +138,14 @@ export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext,
   const nodeLeft = (why: string): void => {
     if (options.deleteNode) report.fail("node", name, `not removed: ${why}`);
   };
+  // One target's records are deleted one at a time (two deletes at once race in iscsiadm), and a
+  // record this process already deleted is not deleted again (it could only answer "no records").
   const deleteRecord = (): ResultAsync<void, never> =>
-    !options.deleteNode
+    !options.deleteNode || tools.forgottenNodes.has(name)
       ? okAsync(undefined)
-      : tools.iscsiadm
-          .deleteNode(t.iqn, t.portal, ctx)
+      : withLock(tools.locks, nodeDbLockKey(t), ctx.signal, () => tools.iscsiadm.deleteNode(t.iqn, t.portal, ctx))
           .map((existed) => {
+            tools.forgottenNodes.add(name);
             if (existed) report.remove(`node ${name}`);
           })
           .orElse((e) => {
@@ -149,7 +156,7 @@ export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext,
     drop();
     // A session that is not ours stays; a record we created goes all the same (undo what we made).
     if (options.keepSession) return deleteRecord();
-    return findSession(tools, t).andThen((session) => {
+    return findSession(tools.fs, t).andThen((session) => {
       if (!session) return deleteRecord();
       return sessionLuns(tools.fs, session).andThen((luns) => {
         const inFlight = tools.pending.get(key) ?? 0;
@@ -173,7 +180,7 @@ export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext,
           .orElse(() => okAsync(undefined))
           .andThen(() => tools.iscsiadm.logout(t.iqn, t.portal, ctx))
           .andThen(() =>
-            poll(tools, ctx, tools.config.timeouts.removeMs, () => findSession(tools, t).map((s) => (s?.id === session.id ? undefined : true)), () =>
+            waitSysfs(tools, ctx, tools.config.timeouts.removeMs, (fs) => findSession(fs, t).map((s) => (s?.id === session.id ? undefined : true)), () =>
               new VolkitError("DETACH_INCOMPLETE", `session ${name} is still present after logout`, { source: "iscsi" }),
             ),
           )

@@ -1,9 +1,10 @@
 import { ResultAsync, errAsync, ok, okAsync, safeTry } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
-import { blockHolders, deviceOpeners, dmDevice, dmSlaves, multipathHolder, sameWwid, scsiWwid, type DmDevice } from "../../host/block-sysfs.js";
+import { blockDeviceSize, blockHolders, deviceOpeners, dmDevice, dmSlaves, dmSuspended, multipathHolder, sameWwid, scsiDeviceState, scsiWwid, type DmDevice } from "../../host/block-sysfs.js";
+import type { HostFs } from "../../host/host-fs.js";
 import type { RemovalReport } from "./iscsi-report.js";
-import { poll, type IscsiTools } from "./iscsi-tools.js";
+import { poll, waitSysfs, type IscsiTools } from "./iscsi-tools.js";
 
 /**
  * Stage 4, assemble the map: the dm-multipath map over every path's disk, verified to hold all of
@@ -23,35 +24,67 @@ export function commonWwid(tools: IscsiTools, disks: readonly string[]): ResultA
 }
 
 /**
- * Builds the multipath map over `disks` and waits until it holds every one of them active:
- * `multipath -a <wwid>` (so find_multipaths policies accept it), `multipathd add path` per disk,
- * then polls the disks' holders (a dm with uuid `mpath-…`) and `multipathd show maps json`.
+ * The map over `disks` when it is complete, from sysfs alone: every disk held by the same
+ * multipath map (dm uuid `mpath-…`), the map live (not suspended in a table load, a size), every
+ * disk's SCSI device running. A path that joins later keeps it incomplete until it is in.
  */
-export function assembleMap(tools: IscsiTools, wwid: string | undefined, disks: readonly string[], ctx: OperationContext): ResultAsync<DmDevice, VolkitError> {
-  const warn = (what: string) => (e: VolkitError) => {
+export function completeMap(fs: HostFs, disks: readonly string[]): ResultAsync<DmDevice | undefined, VolkitError> {
+  return ResultAsync.combine(disks.map((d) => multipathHolder(fs, d))).andThen((holders) => {
+    const map = holders[0];
+    if (!map || holders.some((h) => h?.dm !== map.dm)) return okAsync(undefined);
+    return ResultAsync.combine([dmSuspended(fs, map.dm), blockDeviceSize(fs, map.dm), ResultAsync.combine(disks.map((d) => scsiDeviceState(fs, d)))] as const).map(([suspended, size, states]) =>
+      !suspended && size > 0 && states.every((st) => st === "running") ? map : undefined,
+    );
+  });
+}
+
+/** Hands paths to multipathd: `multipath -a <wwid>` (for find_multipaths strict) and `multipathd add path` for each disk not yet in a map. */
+function handToMultipathd(tools: IscsiTools, wwid: string | undefined, disks: readonly string[], ctx: OperationContext): ResultAsync<void, never> {
+  const warn = (what: string) => (e: VolkitError): ResultAsync<undefined, never> => {
     ctx.logger.warn({ err: e.toJSON() }, what);
     return okAsync(undefined);
   };
   const whitelist = wwid === undefined ? okAsync(undefined) : tools.multipath.addWwid(wwid, ctx).orElse(warn(`multipath -a ${wwid} failed`));
-  const add = whitelist.andThen(() => ResultAsync.combine(disks.map((d) => tools.multipath.addPath(`/dev/${d}`, ctx).orElse(warn(`multipathd add path /dev/${d} failed`)))));
-  const ready = (): ResultAsync<DmDevice | undefined, VolkitError> =>
-    ResultAsync.combine(disks.map((d) => multipathHolder(tools.fs, d))).andThen((holders) => {
-      const map = holders[0];
-      if (!map || holders.some((h) => h?.dm !== map.dm)) return okAsync(undefined);
-      return tools.multipath.maps(ctx).map((maps) => {
-        const m = maps.find((x) => x.dm === map.dm);
-        const active = disks.every((d) => m?.paths.some((p) => p.dev === d && p.dmState === "active"));
-        return active ? map : undefined;
-      });
-    });
-  return add.andThen(() =>
-    poll(tools, ctx, tools.config.timeouts.mapMs, ready, () =>
-      new VolkitError("DEVICE_NOT_FOUND", `no multipath map with all ${disks.length} path(s) (${disks.join(", ")}) active within ${tools.config.timeouts.mapMs} ms${wwid ? ` for ${wwid}` : ""}`, {
-        source: "iscsi",
-        details: { disks: [...disks], ...(wwid ? { wwid } : {}) },
-      }),
-    ),
-  );
+  return whitelist
+    .andThen(() => ResultAsync.combine(disks.map((d) => multipathHolder(tools.fs, d).orElse(() => okAsync(undefined)))))
+    .andThen((holders) =>
+      ResultAsync.combine(disks.filter((_, i) => holders[i] === undefined).map((d) => tools.multipath.addPath(`/dev/${d}`, ctx).orElse(warn(`multipathd add path /dev/${d} failed`)))),
+    )
+    .map(() => undefined);
+}
+
+/**
+ * Waits for the multipath map over `disks` to be complete (see {@link completeMap}), in the
+ * connector's sysfs rounds — never polling `multipathd show maps json`. multipathd builds the map
+ * itself from the disks' uevents unless its `find_multipaths` is `strict`: then the paths are
+ * handed to it at once (`multipath -a`, `multipathd add path`); otherwise only if no complete map
+ * shows within `timeouts.mapFallbackMs`, as a fallback.
+ */
+export function assembleMap(tools: IscsiTools, wwid: string | undefined, disks: readonly string[], ctx: OperationContext): ResultAsync<DmDevice, VolkitError> {
+  const started = Date.now();
+  return tools.multipath.policy(ctx).andThen((policy) => {
+    let handed = policy === "strict";
+    const now = handed ? handToMultipathd(tools, wwid, disks, ctx) : okAsync(undefined);
+    return now.andThen(() =>
+      waitSysfs(
+        tools,
+        ctx,
+        tools.config.timeouts.mapMs,
+        (fs) =>
+          completeMap(fs, disks).andThen((map) => {
+            if (map || handed || Date.now() - started < tools.config.timeouts.mapFallbackMs) return okAsync(map);
+            handed = true;
+            ctx.logger.warn({ disks, ...(wwid ? { wwid } : {}), waitedMs: Date.now() - started }, "multipathd built no map on its own: handing the paths to it");
+            return handToMultipathd(tools, wwid, disks, ctx).map(() => undefined);
+          }),
+        () =>
+          new VolkitError("DEVICE_NOT_FOUND", `no multipath map with all ${disks.length} path(s) (${disks.join(", ")}) active within ${tools.config.timeouts.mapMs} ms${wwid ? ` for ${wwid}` : ""}`, {
+            source: "iscsi",
+            details: { disks: [...disks], ...(wwid ? { wwid } : {}) },
+          }),
+      ),
+    );
+  });
 }
 
 /** Runs `udevadm settle` (bounded; its failure is ignored), so udev's probe of a just-closed device ends first. */

@@ -4,7 +4,7 @@ import type { VolkitError } from "../../core/errors.js";
 import type { LockBackend } from "../../core/locks.js";
 import type { CommandRunner } from "../../exec/runner.js";
 import type { HostFs } from "../../host/host-fs.js";
-import { waitFor } from "../../host/wait.js";
+import { type PollGroup, waitFor } from "../../host/wait.js";
 import type { ParsedIscsiConnectorConfig } from "./iscsi-config.js";
 import type { ResolveHost } from "./iscsi-plan.js";
 import type { Iscsiadm } from "./iscsiadm.js";
@@ -41,9 +41,26 @@ export interface IscsiTools {
   readonly pending: Map<string, number>;
   /** Portal host name resolution. */
   readonly resolve: ResolveHost;
+  /** The connector's sysfs waits, served by one polling loop (see {@link waitSysfs}). */
+  readonly waits: PollGroup;
+  /**
+   * Node records (`<portal>,<iqn>`) this process deleted and has not made again: a disconnect that
+   * finds their session gone (another disconnect logged it out) does not run a delete that can
+   * only answer "no records".
+   */
+  readonly forgottenNodes: Set<string>;
 }
 
-/** Polls sysfs with the connector's back-off, bounded by `timeoutMs` and the operation's signal. */
+/**
+ * Waits for what sysfs shows: `probe` runs once per round of the connector's poll group against
+ * that round's snapshot of the files (shared with every other wait in flight), until it yields a
+ * value, `timeoutMs` passes (`onTimeout`) or the operation ends.
+ */
+export function waitSysfs<T>(tools: IscsiTools, ctx: OperationContext, timeoutMs: number, probe: (fs: HostFs, round: number) => ResultAsync<T | undefined, VolkitError>, onTimeout: () => VolkitError): ResultAsync<T, VolkitError> {
+  return tools.waits.wait(probe, { timeoutMs, signal: ctx.signal, onTimeout });
+}
+
+/** Polls with the connector's back-off (for waits that run commands), bounded by `timeoutMs` and the operation's signal. */
 export function poll<T>(tools: IscsiTools, ctx: OperationContext, timeoutMs: number, probe: (attempt: number) => ResultAsync<T | undefined, VolkitError>, onTimeout: () => VolkitError): ResultAsync<T, VolkitError> {
   return waitFor(probe, { timeoutMs, signal: ctx.signal, minDelayMs: tools.config.poll.minMs, maxDelayMs: tools.config.poll.maxMs, onTimeout });
 }

@@ -14,6 +14,31 @@ export interface ChapSettings {
   readonly password: string;
 }
 
+/** One node record setting for {@link Iscsiadm.configureNode}. */
+export interface NodeSetting {
+  /** Setting name (`node.startup`). */
+  readonly name: string;
+  /** Value. */
+  readonly value: string;
+  /** Redact the value (a CHAP secret). */
+  readonly secret?: boolean;
+}
+
+/** The node settings of a login: manual scan (no whole-target scans), CHAP when given, automatic startup (os-brick's). */
+export function loginSettings(chap: ChapSettings | undefined): NodeSetting[] {
+  return [
+    { name: "node.session.scan", value: "manual" },
+    ...(chap
+      ? [
+          { name: "node.session.auth.authmethod", value: "CHAP" },
+          { name: "node.session.auth.username", value: chap.username },
+          { name: "node.session.auth.password", value: chap.password, secret: true },
+        ]
+      : []),
+    { name: "node.startup", value: "automatic" },
+  ];
+}
+
 /** Timing knobs of {@link Iscsiadm}. */
 export interface IscsiadmTimings {
   /** Kill a login still running after this long (ms). */
@@ -74,11 +99,14 @@ export class Iscsiadm {
     return this.#node(iqn, portal, ["--op", "update", "-n", name, "-v", value], ctx, { op: `node update ${name}`, ...(secret ? { secrets: [value] } : {}) }).map(() => undefined);
   }
 
-  /** Writes CHAP settings (authmethod, username, password) into a node record. */
-  setNodeChap(iqn: string, portal: string, chap: ChapSettings, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    return this.updateNode(iqn, portal, "node.session.auth.authmethod", "CHAP", ctx)
-      .andThen(() => this.updateNode(iqn, portal, "node.session.auth.username", chap.username, ctx))
-      .andThen(() => this.updateNode(iqn, portal, "node.session.auth.password", chap.password, ctx, true));
+  /**
+   * Sets several node settings with ONE `--op update` (`-n a -v 1 -n b -v 2 …`: one process, one
+   * database lock); values marked `secret` are redacted from logs and errors.
+   */
+  configureNode(iqn: string, portal: string, settings: readonly NodeSetting[], ctx: OperationContext): ResultAsync<void, VolkitError> {
+    const args = settings.flatMap((s) => ["-n", s.name, "-v", s.value]);
+    const secrets = settings.filter((s) => s.secret === true).map((s) => s.value);
+    return this.#node(iqn, portal, ["--op", "update", ...args], ctx, { op: `node update ${settings.map((s) => s.name).join(", ")}`, ...(secrets.length > 0 ? { secrets } : {}) }).map(() => undefined);
   }
 
   /** Logs in (`--login`). Resolves `true` when a session was made, `false` when one already existed (exit 15). */

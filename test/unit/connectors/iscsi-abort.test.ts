@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { DisconnectReport } from "../../../src/core/records.js";
 import { FakeIscsiHost, NODE_DB_LOCK, capturedStderr } from "./fake-iscsi-host.js";
-import { IQN, MiB, P1, P2, WWID, iscsiInfo, multipathInfo } from "./helpers.js";
+import { IQN, MemoryLogger, MiB, P1, P2, WWID, iscsiInfo, multipathInfo } from "./helpers.js";
 
 let host: FakeIscsiHost;
 afterEach(() => host.cleanup());
@@ -35,7 +35,9 @@ describe("aborting an attach", () => {
     host.fake.once(isUpdate("node.session.scan"), { delayMs: 80 });
     const ac = new AbortController();
     const pending = host.connector().connectVolume(iscsiInfo(), { signal: ac.signal });
-    setTimeout(() => ac.abort(), 20);
+    // Abort while the update runs.
+    while (!host.timeline.some((e) => e.phase === "start" && isUpdate("node.session.scan")(e.argv))) await new Promise((r) => setTimeout(r, 1));
+    ac.abort();
     const e = (await pending)._unsafeUnwrapErr();
     expect(e.code).toBe("ABORTED");
     // The update ran to its end: no iscsiadm was killed, none started after the abort but the rollback's.
@@ -43,7 +45,7 @@ describe("aborting an attach", () => {
     expect(host.fake.commands().filter((a) => a[0] === "iscsiadm").map((a) => a.slice(7).join(" "))).toEqual([
       "",
       "--interface default --op new",
-      "--op update -n node.session.scan -v manual",
+      "--op update -n node.session.scan -v manual -n node.startup -v automatic",
       "--op delete",
     ]);
     expect(e.details.rollback).toEqual({ removed: [`node ${P1},${IQN}`], leftBehind: [] });
@@ -55,7 +57,9 @@ describe("aborting an attach", () => {
     host.loginDelayMs = 60;
     const ac = new AbortController();
     const pending = host.connector({ multipath: true }).connectVolume(multipathInfo(), { signal: ac.signal });
-    setTimeout(() => ac.abort(), 15);
+    // Abort once both logins are running.
+    while (host.timeline.filter((e) => e.phase === "start" && e.argv.includes("--login")).length < 2) await new Promise((r) => setTimeout(r, 1));
+    ac.abort();
     const e = (await pending)._unsafeUnwrapErr();
     expect(e.code).toBe("ABORTED");
     expect(host.killedIscsiadm).toBe(0);
@@ -84,6 +88,19 @@ describe("aborting an attach", () => {
     expect(dev.paths).toHaveLength(2);
   });
 
+  it("an abort right after the scan removes the disk that scan made, though the wait never saw it", async () => {
+    lioHost();
+    const ac = new AbortController();
+    // The kernel makes the disk during the scan write; the abort lands before any round reads it.
+    host.tree.onWrite(/^\/sys\/class\/scsi_host\/host\d+\/scan$/, () => ac.abort());
+    const e = (await host.connector().connectVolume(iscsiInfo(), { signal: ac.signal }))._unsafeUnwrapErr();
+    expect(e.code).toBe("ABORTED");
+    const rollback = e.details.rollback as DisconnectReport;
+    expect(rollback.leftBehind).toEqual([]);
+    expect([...rollback.removed].sort()).toEqual(["device /dev/sda", `node ${P1},${IQN}`, `session ${P1},${IQN}`]);
+    expectNothingLeft(host);
+  });
+
   it("rollback deletes a node record it created even when the session stays (someone else's login won the race)", async () => {
     lioHost();
     // Our login answers "session exists" (exit 15): another process logged in meanwhile, so the
@@ -98,5 +115,52 @@ describe("aborting an attach", () => {
     expect(rollback).toEqual({ removed: [`node ${P1},${IQN}`], leftBehind: [] });
     expect(host.nodes.size).toBe(0);
     expect(host.sessions.size).toBe(1); // not ours: left logged in
+  });
+});
+
+describe("node database faults", () => {
+  it("a stale lock costs one failed call (iscsiadm removes it after its wait); the attach goes on and says why", async () => {
+    lioHost();
+    host.tree.file(NODE_DB_LOCK);
+    const logger = new MemoryLogger();
+    const dev = (await host.connector({}, { logger }).connectVolume(iscsiInfo()))._unsafeUnwrap();
+    expect(dev.path).toBe("/dev/sda");
+    expect(host.tree.lexists(NODE_DB_LOCK)).toBe(false);
+    expect(logger.text()).toContain("stale");
+  });
+
+  it("a stale lock that stays is INVALID_STATE with the fix, not retried", async () => {
+    lioHost();
+    host.tree.file(NODE_DB_LOCK);
+    host.lockStaysStale = true;
+    const e = (await host.connector().connectVolume(iscsiInfo()))._unsafeUnwrapErr();
+    expect(e.code).toBe("INVALID_STATE");
+    expect(e.transient).toBe(false);
+    expect(e.message).toContain(`rm ${NODE_DB_LOCK}`);
+    expect(e.details).toMatchObject({ fix: `rm ${NODE_DB_LOCK}` });
+    expect(host.fake.commands().filter((a) => a[0] === "iscsiadm")).toHaveLength(1);
+  });
+
+  it("a corrupt node record (a write cut short) is INVALID_STATE naming the file and the fix; after the fix the attach works", async () => {
+    lioHost();
+    const file = host.corruptRecord(IQN, P1);
+    const e = (await host.connector().connectVolume(iscsiInfo()))._unsafeUnwrapErr();
+    expect(e.code).toBe("INVALID_STATE");
+    expect(e.transient).toBe(false);
+    expect(e.details).toMatchObject({ records: [file], fix: `rm -r ${file}` });
+    expect(e.message).toContain("4294967295");
+    expect(host.fake.commands().filter((a) => a.includes("new"))).toHaveLength(1); // not retried
+    host.tree.remove(file);
+    expect((await host.connector().connectVolume(iscsiInfo()))._unsafeUnwrap().path).toBe("/dev/sda");
+  });
+
+  it("a dead iscsid is BACKEND_UNAVAILABLE and transient, and the node record made for the login is removed", async () => {
+    lioHost();
+    host.loginReplies.set(P1, { exitCode: 20, stderr: capturedStderr("faults/iscsid-dead.txt", 20) });
+    const e = (await host.connector().connectVolume(iscsiInfo()))._unsafeUnwrapErr();
+    expect(e.code).toBe("BACKEND_UNAVAILABLE");
+    expect(e.transient).toBe(true);
+    expect(e.message).toContain("iscsid");
+    expect(host.nodes.size).toBe(0);
   });
 });

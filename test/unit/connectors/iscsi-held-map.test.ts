@@ -93,7 +93,6 @@ describe("detach of a map held for a moment", () => {
     const c = host.connector({ multipath: true, timeouts: { removeMs: 5000 } });
     const dev = (await c.connectVolume(multipathInfo()))._unsafeUnwrap();
     host.flushFails = true;
-    host.failedPaths.add("sda").add("sdb");
     host.flushBusy = 8; // the probe is stuck on the dead paths for a while
     const report = (await c.disconnectVolume(multipathInfo(), dev, { force: true }))._unsafeUnwrap();
     expect(report.leftBehind).toEqual([]);
