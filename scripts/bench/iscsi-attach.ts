@@ -4,10 +4,12 @@
  *   VOLKIT_LAB_KEEP=8 flock /tmp/volkit-lab.lock npx tsx lab/run.ts --timeout 2400 -- npx tsx scripts/bench/iscsi-attach.ts [--rounds 5] [--luns 16]
  *
  * One LIO target with one LUN and one with `--luns` LUNs, both on the lab's two portals
- * (127.0.0.1:3260, 127.0.0.2:3260), dm-multipath (`find_multipaths no`). Each round runs, in
- * alternation on the same boot:
+ * (127.0.0.1:3260, 127.0.0.2:3260), dm-multipath (`find_multipaths no`). Each round runs, taking
+ * turns (each goes first in one round of three) on the same boot:
  *
  * - volkit: `connectVolume` (multipath, enforced) then `disconnectVolume` of the single LUN;
+ * - os-brick (Debian's python3-os-brick, scripts/bench/osbrick-attach.py): `connect_volume` then
+ *   `disconnect_volume` of the same LUN; for `--luns`, one thread per LUN, as for volkit;
  * - the plain-tool floor: node records with `node.session.scan=manual`, both logins in parallel,
  *   a targeted sysfs scan per session, then waiting (10 ms sysfs poll) for multipathd's map with
  *   both paths; detach = flush, `multipath -f`, SCSI delete of both paths, both logouts, node
@@ -206,6 +208,23 @@ async function floorDetach(iqn: string, maps: readonly string[]): Promise<void> 
   await run(["iscsiadm", "-m", "node", "-T", iqn, "--op", "delete"]);
 }
 
+// ------------------------------------------------------------------ os-brick
+let osbrickBroken = false;
+/** os-brick's attach and detach of `luns` (scripts/bench/osbrick-attach.py, its own timing: import excluded). */
+async function osbrick(label: string, iqn: string, luns: readonly number[]): Promise<void> {
+  if (osbrickBroken) return;
+  try {
+    const out = await run(["python3", new URL("./osbrick-attach.py", import.meta.url).pathname, "--iqn", iqn, "--portals", PORTALS.join(","), "--luns", luns.join(",")]);
+    const line = out.trim().split("\n").pop() ?? "";
+    const t = JSON.parse(line) as { attachMs: number; detachMs: number };
+    record(`${label} attach, os-brick`, t.attachMs);
+    record(`${label} detach, os-brick`, t.detachMs);
+  } catch (e) {
+    osbrickBroken = true;
+    notes.push(`os-brick failed (not measured further): ${e instanceof Error ? e.message.slice(0, 2000) : String(e)}`);
+  }
+}
+
 // ------------------------------------------------------------------ measuring
 const figures = new Map<string, number[]>();
 const notes: string[] = [];
@@ -235,6 +254,22 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 };
 
+/** Prints the table, the ratios and the JSON line of the rounds so far. */
+function report(done: number): void {
+  const rows = [...figures.entries()].map(([name, xs]) => ({ name, runs: xs.length, medianMs: Math.round(median(xs)), minMs: Math.round(Math.min(...xs)), maxMs: Math.round(Math.max(...xs)) }));
+  console.log(`\n==== iSCSI attach/detach, ${done} of ${ROUNDS} rounds (ms) ====`);
+  for (const r of rows) console.log(`${r.name.padEnd(28)} median ${String(r.medianMs).padStart(6)}  min ${String(r.minMs).padStart(6)}  max ${String(r.maxMs).padStart(6)}`);
+  for (const phase of ["single attach", "single detach", `${LUNS} LUNs attach`, `${LUNS} LUNs detach`]) {
+    const v = figures.get(`${phase}, volkit`);
+    for (const peer of ["floor", "os-brick"]) {
+      const f = figures.get(`${phase}, ${peer}`);
+      if (v && f) console.log(`${phase}: volkit / ${peer} = ${(median(v) / median(f)).toFixed(2)}`);
+    }
+  }
+  for (const n of notes) console.log(n);
+  console.log(`JSON ${JSON.stringify({ rounds: done, luns: LUNS, rows, notes })}`);
+}
+
 await setupTargets();
 const connector = createIscsiConnector({ multipath: true, enforceMultipath: true, timeouts: { deviceMs: 120_000, mapMs: 120_000, removeMs: 120_000 } })._unsafeUnwrap();
 const deadline = (): { deadline: number } => ({ deadline: Date.now() + 600_000 });
@@ -249,12 +284,16 @@ const deadline = (): { deadline: number } => ({ deadline: Date.now() + 600_000 }
 }
 const many = Array.from({ length: LUNS }, (_, i) => i);
 for (let round = 1; round <= ROUNDS; round++) {
-  const order = round % 2 === 1 ? ["volkit", "floor"] : ["floor", "volkit"];
+  // The three take turns, each going first in one round of three.
+  const order = [["volkit", "os-brick", "floor"], ["os-brick", "floor", "volkit"], ["floor", "volkit", "os-brick"]][(round - 1) % 3] as string[];
   for (const who of order) {
     if (who === "volkit") {
       const dev = await timed("single attach, volkit", () => must(connector.connectVolume(info(SINGLE, 0), deadline())));
       await timed("single detach, volkit", () => must(connector.disconnectVolume(info(SINGLE, 0), dev, deadline())));
       await checkClean(SINGLE, `volkit single round ${round}`);
+    } else if (who === "os-brick") {
+      await osbrick("single", SINGLE, [0]);
+      await checkClean(SINGLE, `os-brick single round ${round}`);
     } else {
       const maps = await timed("single attach, floor", () => floorAttach(SINGLE, [0]));
       await timed("single detach, floor", () => floorDetach(SINGLE, maps));
@@ -266,6 +305,9 @@ for (let round = 1; round <= ROUNDS; round++) {
       const devs: AttachedDevice[] = await timed(`${LUNS} LUNs attach, volkit`, () => Promise.all(many.map((l) => must(connector.connectVolume(info(MANY, l), deadline())))));
       await timed(`${LUNS} LUNs detach, volkit`, () => Promise.all(devs.map((d, l) => must(connector.disconnectVolume(info(MANY, l), d, deadline())))));
       await checkClean(MANY, `volkit ${LUNS} LUNs round ${round}`);
+    } else if (who === "os-brick") {
+      await osbrick(`${LUNS} LUNs`, MANY, many);
+      await checkClean(MANY, `os-brick ${LUNS} LUNs round ${round}`);
     } else {
       const maps = await timed(`${LUNS} LUNs attach, floor`, () => floorAttach(MANY, many));
       await timed(`${LUNS} LUNs detach, floor`, () => floorDetach(MANY, maps));
@@ -273,15 +315,7 @@ for (let round = 1; round <= ROUNDS; round++) {
     }
   }
   console.log(`round ${round}/${ROUNDS} done`);
+  // The figures so far after every round: a run cut short still leaves them.
+  report(round);
 }
 
-const rows = [...figures.entries()].map(([name, xs]) => ({ name, runs: xs.length, medianMs: Math.round(median(xs)), minMs: Math.round(Math.min(...xs)), maxMs: Math.round(Math.max(...xs)) }));
-console.log(`\n==== iSCSI attach/detach, ${ROUNDS} rounds (ms) ====`);
-for (const r of rows) console.log(`${r.name.padEnd(28)} median ${String(r.medianMs).padStart(6)}  min ${String(r.minMs).padStart(6)}  max ${String(r.maxMs).padStart(6)}`);
-for (const [phase, base] of [["single attach", "single attach"], ["single detach", "single detach"], [`${LUNS} LUNs attach`, `${LUNS} LUNs attach`]] as const) {
-  const v = figures.get(`${phase}, volkit`);
-  const f = figures.get(`${base}, floor`);
-  if (v && f) console.log(`${phase}: volkit / floor = ${(median(v) / median(f)).toFixed(2)}`);
-}
-for (const n of notes) console.log(n);
-console.log(`JSON ${JSON.stringify({ rounds: ROUNDS, luns: LUNS, rows, notes })}`);
