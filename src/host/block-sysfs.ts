@@ -61,6 +61,12 @@ export function sysfsWwidToUdev(wwid: string): string {
   return code === undefined ? `8${trimmed}` : code + trimmed.slice(4);
 }
 
+/** Compares WWIDs loosely: multipath may write `_` where sysfs has runs of spaces (T10 ids). */
+export function sameWwid(a: string, b: string): boolean {
+  const norm = (w: string): string => w.replace(/[\s_]+/g, "").toLowerCase();
+  return norm(a) === norm(b);
+}
+
 /** The udev-style WWID of a SCSI disk (`sdb`), or undefined when the attribute is absent. */
 export function scsiWwid(fs: HostFs, name: string): ResultAsync<string | undefined, VolkitError> {
   return checkDeviceName(name).andThen(() => orMissing(fs.readFile(`/sys/block/${name}/device/wwid`))).map((w) => (w === undefined || !w.trim() ? undefined : sysfsWwidToUdev(w)));
@@ -97,6 +103,16 @@ export function dmDevice(fs: HostFs, dm: string): ResultAsync<DmDevice | undefin
   );
 }
 
+/** Whether a device-mapper device is suspended (`dm/suspended` = 1: a table load in progress). */
+export function dmSuspended(fs: HostFs, dm: string): ResultAsync<boolean, VolkitError> {
+  return checkDeviceName(dm).andThen(() => orMissing(fs.readFile(`/sys/block/${dm}/dm/suspended`))).map((v) => v?.trim() === "1");
+}
+
+/** The SCSI state of a disk (`running`, `blocked`, `offline`, `transport-offline`…), undefined when gone. */
+export function scsiDeviceState(fs: HostFs, name: string): ResultAsync<string | undefined, VolkitError> {
+  return checkDeviceName(name).andThen(() => orMissing(fs.readFile(`/sys/block/${name}/device/state`))).map((v) => v?.trim());
+}
+
 /** The multipath map (dm uuid `mpath-…`) holding a path device, if any. */
 export function multipathHolder(fs: HostFs, name: string): ResultAsync<DmDevice | undefined, VolkitError> {
   return blockHolders(fs, name).andThen((holders) =>
@@ -109,6 +125,34 @@ export function listDmDevices(fs: HostFs): ResultAsync<DmDevice[], VolkitError> 
   return orMissing(fs.readdir("/sys/block"))
     .andThen((names) => ResultAsync.combine((names ?? []).filter((n) => n.startsWith("dm-")).map((dm) => dmDevice(fs, dm))))
     .map((all) => all.filter((d): d is DmDevice => d !== undefined));
+}
+
+/**
+ * Processes holding a device open, as `pid (comm)`: a scan of every `/proc/<pid>/fd` link for one
+ * of `paths` (e.g. `/dev/dm-3` and `/dev/mapper/<name>`). Costly on a busy host: for diagnostics
+ * after a failure, not for polling. Unreadable processes are skipped.
+ */
+export function deviceOpeners(fs: HostFs, paths: readonly string[]): ResultAsync<string[], never> {
+  const none = (): ResultAsync<undefined, never> => okAsync(undefined);
+  return orMissing(fs.readdir("/proc"))
+    .andThen((entries) =>
+      ResultAsync.combine(
+        (entries ?? [])
+          .filter((e) => /^\d+$/.test(e))
+          .map((pid) =>
+            orMissing(fs.readdir(`/proc/${pid}/fd`))
+              .andThen((fds) => ResultAsync.combine((fds ?? []).map((fd) => orMissing(fs.readlink(`/proc/${pid}/fd/${fd}`)).orElse(none))))
+              .andThen((targets) =>
+                targets.some((t) => t !== undefined && paths.includes(t))
+                  ? orMissing(fs.readFile(`/proc/${pid}/comm`)).map((comm) => `${pid} (${comm?.trim() ?? "?"})`)
+                  : okAsync(undefined),
+              )
+              .orElse(none),
+          ),
+      ),
+    )
+    .map((found) => found.filter((x): x is string => x !== undefined))
+    .orElse(() => okAsync([]));
 }
 
 /**

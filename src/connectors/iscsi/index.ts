@@ -25,4 +25,4 @@ export { IscsiConnectorConfigSchema, type IscsiConnectorConfig, type ParsedIscsi
 export { ISCSIADM_EXIT, ISCSIADM_OUTCOMES, classifyIscsiadmError, type ExitOutcome, type IscsiadmWhere } from "./iscsi-errors.js";
 export * from "./iscsi-parsers.js";
 export { listIscsiSessions, sessionLuns, findSessionLun, scanSessionLun, sessionMatches, type IscsiSession, type SessionLun } from "./iscsi-sysfs.js";
-export { pathTargets, resolveWithSystem, type IscsiPathTarget, type ResolveHost } from "./iscsi-targets.js";
+export { pathTargets, resolveWithSystem, type IscsiPathTarget, type ResolveHost } from "./iscsi-plan.js";

@@ -48,14 +48,25 @@ export const IscsiConnectorConfigSchema = z.object({
       deviceMs: ms(30_000),
       /** From the last path found until the multipath map has every path active. */
       mapMs: ms(20_000),
+      /**
+       * When multipathd builds maps on its own (`find_multipaths` other than `strict`): how long
+       * to wait for its map before handing the paths to it (`multipath -a`, `multipathd add path`).
+       */
+      mapFallbackMs: ms(3_000),
       /** Until a deleted disk or flushed map has left sysfs. */
       removeMs: ms(30_000),
       /** One `blockdev --flushbufs`. */
       flushMs: ms(120_000),
     })
     .prefault({}).meta({ title: "Timeouts", description: "Upper bounds of each wait (each also ends at the operation's deadline)." }),
-  /** Back-off of sysfs polling: first and largest delay in ms. */
-  poll: z.object({ minMs: z.number().int().min(1).default(50), maxMs: z.number().int().min(1).default(1000) }).prefault({}).meta({ title: "Poll", description: "Back-off of sysfs polling: first and largest delay in ms." }),
+  /**
+   * Polling: `intervalMs` between two rounds of sysfs reads while devices and maps are awaited (one
+   * round serves every wait of the connector); `minMs`/`maxMs`, the back-off of retried commands.
+   */
+  poll: z
+    .object({ intervalMs: z.number().int().min(1).max(10_000).default(20), minMs: z.number().int().min(1).default(50), maxMs: z.number().int().min(1).default(1000) })
+    .prefault({})
+    .meta({ title: "Poll", description: "intervalMs between two rounds of sysfs reads while devices and maps are awaited; minMs/maxMs, the back-off of retried commands." }),
   /** Retries of transient failures (iscsiadm exit 6/28/29, busy maps). */
   retries: z.number().int().min(0).max(20).default(4).meta({ title: "Retries", description: "Retries of transient failures (iscsiadm exit 6/28/29, busy maps)." }),
 });

@@ -1,6 +1,6 @@
 import { hostname, machine } from "node:os";
 import { type ResultAsync, err, errAsync, ok, okAsync, type Result } from "neverthrow";
-import type { OperationContext, OperationOptions } from "../../core/context.js";
+import type { OperationOptions } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
 import { EventBus, silentLogger } from "../../core/events.js";
 import { InProcessLocks, withLock } from "../../core/locks.js";
@@ -18,15 +18,18 @@ import {
 import { validate } from "../../core/validation.js";
 import { createLocalRunner } from "../../exec/local-runner.js";
 import { isNotFound, createHostFs } from "../../host/host-fs.js";
+import { PollGroup } from "../../host/wait.js";
 import type { Connector, ConnectorDeps, DisconnectOptions, HostPropertiesOptions } from "../connector.js";
 import { attachedDeviceOf, connectionFor } from "../connector-input.js";
-import { connectMultipath, connectSinglePath, discoverTargets } from "./iscsi-attach.js";
 import { IscsiConnectorConfigSchema, type IscsiConnectorConfig, type ParsedIscsiConnectorConfig } from "./iscsi-config.js";
-import type { IscsiDeps } from "./iscsi-deps.js";
-import { disconnect, extend } from "./iscsi-disconnect.js";
+import { connectMultipath, connectSinglePath } from "./iscsi-connect-flow.js";
+import { disconnect } from "./iscsi-disconnect-flow.js";
+import { extend } from "./iscsi-extend-flow.js";
 import { volumeInventory } from "./iscsi-inventory.js";
+import { diagnoseNodeDb } from "./iscsi-node-db.js";
 import { parseInitiatorName } from "./iscsi-parsers.js";
-import { lunLockKey, pathTargets, resolveAddresses, resolveWithSystem, type IscsiPathTarget, type ResolveHost } from "./iscsi-targets.js";
+import { lunLockKey, planPaths, resolveWithSystem, type ResolveHost } from "./iscsi-plan.js";
+import type { IscsiTools } from "./iscsi-tools.js";
 import { Iscsiadm, type ChapSettings } from "./iscsiadm.js";
 import { Multipath } from "./multipath.js";
 
@@ -61,7 +64,7 @@ export class IscsiConnector implements Connector {
   readonly events: EventBus;
   /** The validated options. */
   readonly config: ParsedIscsiConnectorConfig;
-  readonly #deps: IscsiDeps;
+  readonly #tools: IscsiTools;
   readonly #scope: OperationScope;
 
   /** Prefer {@link createIscsiConnector}, which validates `config`. */
@@ -69,15 +72,19 @@ export class IscsiConnector implements Connector {
     this.config = config;
     const runner = deps.runner ?? createLocalRunner();
     const timings = { loginTimeoutMs: config.timeouts.loginMs, commandTimeoutMs: config.timeouts.commandMs, retries: config.retries, retryMinMs: Math.max(config.poll.minMs, 20) };
-    this.#deps = {
+    const fs = deps.hostFs ?? createHostFs();
+    this.#tools = {
       runner,
-      fs: deps.hostFs ?? createHostFs(),
+      fs,
       locks: deps.locks ?? new InProcessLocks(),
-      iscsiadm: new Iscsiadm(runner, timings),
-      multipath: new Multipath(runner, { commandTimeoutMs: config.timeouts.commandMs, flushRetries: config.retries, retryMinMs: timings.retryMinMs }),
+      iscsiadm: new Iscsiadm(runner, timings, (target, failure) => diagnoseNodeDb(fs, target, failure)),
+      multipath: new Multipath(runner, { commandTimeoutMs: config.timeouts.commandMs, busyRetries: config.retries, retryMinMs: timings.retryMinMs }),
       config,
       pending: new Map(),
       resolve: deps.resolveHost ?? resolveWithSystem,
+      // devtmpfs adds /dev/sdX and /dev/dm-N the moment the kernel makes them: a round starts then.
+      waits: new PollGroup(fs, { intervalMs: config.poll.intervalMs, wakeOn: ["/dev"] }),
+      forgottenNodes: new Set(),
     };
     this.events = deps.events ?? new EventBus();
     this.#scope = { source: "iscsi", logger: deps.logger ?? silentLogger, events: this.events };
@@ -93,12 +100,12 @@ export class IscsiConnector implements Connector {
     const requested = options.multipath ?? this.config.multipath;
     const enforce = options.enforceMultipath ?? this.config.enforceMultipath;
     return runOperation(this.#scope, "getHostProperties", undefined, options, (ctx) =>
-      this.#deps.fs
+      this.#tools.fs
         .readFile(INITIATOR_FILE)
         .mapErr((e) => (isNotFound(e) ? new VolkitError("BACKEND_UNAVAILABLE", `${INITIATOR_FILE} is missing: is open-iscsi installed?`, { source: "iscsi", cause: e }) : e))
         .andThen(parseInitiatorName)
         .andThen((initiator) =>
-          (requested || enforce ? this.#deps.multipath.available(ctx) : okAsync(false)).andThen((available) => {
+          (requested || enforce ? this.#tools.multipath.available(ctx) : okAsync(false)).andThen((available) => {
             if (enforce && !available) return errAsync(new VolkitError("BACKEND_UNAVAILABLE", "multipath is enforced but multipathd does not answer (multipathd show status failed)", { source: "iscsi" }));
             const props = {
               host: this.config.hostName ?? hostname(),
@@ -123,11 +130,9 @@ export class IscsiConnector implements Connector {
   connectVolume(info: ConnectionInfoInput, options: OperationOptions = {}): ResultAsync<AttachedDevice, VolkitError> {
     return this.#info(info).asyncAndThen(({ parsed, chap, discoveryChap }) =>
       runOperation(this.#scope, "connectVolume", parsed.volumeId, options, (ctx) =>
-        withLock(this.#deps.locks, lunLockKey(parsed), ctx.signal, () =>
-          this.#targets(parsed, discoveryChap, ctx).andThen(({ targets, addresses }) =>
-            this.config.multipath
-              ? connectMultipath(this.#deps, targets, addresses, chap, ctx)
-              : connectSinglePath(this.#deps, targets, addresses, chap, ctx),
+        withLock(this.#tools.locks, lunLockKey(parsed), ctx.signal, () =>
+          planPaths(this.#tools, parsed, discoveryChap, ctx, true).andThen((paths) =>
+            this.config.multipath ? connectMultipath(this.#tools, paths, chap, ctx) : connectSinglePath(this.#tools, paths, chap, ctx),
           ),
         ),
       ),
@@ -144,9 +149,9 @@ export class IscsiConnector implements Connector {
     return this.#info(info).asyncAndThen(({ parsed }) =>
       attachedDeviceOf(device).asyncAndThen((dev) =>
         runOperation(this.#scope, "disconnectVolume", parsed.volumeId, options, (ctx) =>
-          withLock(this.#deps.locks, lunLockKey(parsed), ctx.signal, () =>
-            this.#targets(parsed, undefined, ctx, false).andThen(({ targets, addresses }) =>
-              volumeInventory(this.#deps, targets, addresses, dev, ctx).andThen((inv) => disconnect(this.#deps, targets, addresses, inv, flags, ctx)),
+          withLock(this.#tools.locks, lunLockKey(parsed), ctx.signal, () =>
+            planPaths(this.#tools, parsed, undefined, ctx, false).andThen((paths) =>
+              volumeInventory(this.#tools, paths, dev, ctx).andThen((inv) => disconnect(this.#tools, paths, inv, flags, ctx)),
             ),
           ),
         ),
@@ -159,8 +164,8 @@ export class IscsiConnector implements Connector {
     return this.#info(info).asyncAndThen(({ parsed }) =>
       attachedDeviceOf(device).asyncAndThen((dev) =>
         runOperation(this.#scope, "extendVolume", parsed.volumeId, options, (ctx) =>
-          withLock(this.#deps.locks, lunLockKey(parsed), ctx.signal, () =>
-            this.#targets(parsed, undefined, ctx, false).andThen(({ targets, addresses }) => volumeInventory(this.#deps, targets, addresses, dev, ctx).andThen((inv) => extend(this.#deps, inv, dev, ctx))),
+          withLock(this.#tools.locks, lunLockKey(parsed), ctx.signal, () =>
+            planPaths(this.#tools, parsed, undefined, ctx, false).andThen((paths) => volumeInventory(this.#tools, paths, dev, ctx).andThen((inv) => extend(this.#tools, inv, dev, ctx))),
           ),
         ),
       ),
@@ -175,13 +180,6 @@ export class IscsiConnector implements Connector {
       if (discoveryChap instanceof VolkitError) return err(discoveryChap);
       return ok({ parsed, chap, discoveryChap });
     });
-  }
-
-  #targets(info: IscsiConnectionInfo, discoveryChap: ChapSettings | undefined, ctx: OperationContext, discover = true): ResultAsync<{ targets: IscsiPathTarget[]; addresses: Map<string, string[]> }, VolkitError> {
-    const given = pathTargets(info);
-    const wantDiscovery = discover && this.config.multipath && this.config.discoverPortals && info.targetPortals === undefined;
-    const targets = wantDiscovery ? discoverTargets(this.#deps, info, discoveryChap, ctx).map((found) => (found.length > 0 ? found : given)) : okAsync(given);
-    return targets.andThen((ts) => resolveAddresses(ts, this.#deps.resolve).map((addresses) => ({ targets: ts, addresses })));
   }
 }
 

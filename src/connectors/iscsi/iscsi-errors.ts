@@ -68,8 +68,10 @@ export const ISCSIADM_OUTCOMES: Readonly<Partial<Record<number, ExitOutcome>>> =
   [E.PDU_TIMEOUT]: { code: "LOGIN_FAILED", transient: false, meaning: "the target did not answer in time" },
   [E.FATAL_LOGIN]: { code: "LOGIN_FAILED", transient: false, meaning: "non-retryable login failure (unknown target or initiator not allowed)" },
   [E.LOGIN_AUTH_FAILED]: { code: "AUTH_FAILED", transient: false, meaning: "CHAP rejected" },
-  [E.ISCSID_COMM]: { code: "BACKEND_UNAVAILABLE", transient: false, meaning: "cannot talk to iscsid" },
-  [E.ISCSID_NOT_CONNECTED]: { code: "BACKEND_UNAVAILABLE", transient: false, meaning: "iscsid is not running" },
+  // A dead iscsid is usually restarted within seconds (systemd, socket activation; 2–4 s in the
+  // lab): transient, for the caller's retry policy (the connector does not wait for it itself).
+  [E.ISCSID_COMM]: { code: "BACKEND_UNAVAILABLE", transient: true, meaning: "cannot talk to iscsid (is it running? it is usually back within seconds: retry)" },
+  [E.ISCSID_NOT_CONNECTED]: { code: "BACKEND_UNAVAILABLE", transient: true, meaning: "iscsid is not running (it is usually back within seconds: retry)" },
   [E.TRANSPORT_NOT_FOUND]: { code: "BACKEND_UNAVAILABLE", transient: false, meaning: "the iscsi_tcp transport is not loaded" },
   [E.ACCESS]: { code: "BACKEND_UNAVAILABLE", transient: false, meaning: "permission denied (iscsiadm needs root)" },
   [E.SESSION_NOT_FOUND]: { code: "LOGIN_FAILED", transient: false, meaning: "session not found" },

@@ -1,11 +1,16 @@
 import { ResultAsync, okAsync } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import type { VolkitError } from "../../core/errors.js";
-import { blockDeviceExists, dmDevice, dmSlaves, kernelNameOf, listDmDevices, multipathHolder, scsiWwid, type DmDevice } from "../../host/block-sysfs.js";
+import { blockDeviceExists, dmDevice, dmSlaves, kernelNameOf, listDmDevices, multipathHolder, sameWwid, scsiWwid, type DmDevice } from "../../host/block-sysfs.js";
 import type { AttachedDevice } from "../../core/records.js";
-import { sameWwid, type IscsiDeps } from "./iscsi-deps.js";
+import type { PlannedPath } from "./iscsi-plan.js";
 import { findSessionLun, listIscsiSessions, sessionMatches } from "./iscsi-sysfs.js";
-import type { IscsiPathTarget } from "./iscsi-targets.js";
+import type { IscsiTools } from "./iscsi-tools.js";
+
+/**
+ * What of an attached volume is on the host now: the starting point of the disconnect and extend
+ * flows (which then undo or grow what it found).
+ */
 
 /** What of a volume is present on the host now. */
 export interface VolumeInventory {
@@ -28,12 +33,12 @@ const SCSI_DISK = /^\/dev\/(sd[a-z]+)$/;
  * their WWID matches, so a reused `sdX` name or LUN id of another volume is never touched
  * (OSSA-2023-003): a disk whose WWID differs from the volume's is skipped with a warning.
  */
-export function volumeInventory(deps: IscsiDeps, targets: readonly IscsiPathTarget[], addresses: ReadonlyMap<string, readonly string[]>, device: AttachedDevice, ctx: OperationContext): ResultAsync<VolumeInventory, VolkitError> {
-  const fs = deps.fs;
+export function volumeInventory(tools: IscsiTools, paths: readonly PlannedPath[], device: AttachedDevice, ctx: OperationContext): ResultAsync<VolumeInventory, VolkitError> {
+  const fs = tools.fs;
   const viaSessions = listIscsiSessions(fs).andThen((sessions) =>
     ResultAsync.combine(
-      targets.map((t) => {
-        const s = sessions.find((x) => sessionMatches(x, t.iqn, addresses.get(t.host) ?? [t.host], t.port));
+      paths.map((t) => {
+        const s = sessions.find((x) => sessionMatches(x, t.iqn, t.addresses, t.port));
         return s ? findSessionLun(fs, s, t.lun).map((l) => l?.disk) : okAsync(undefined);
       }),
     ).map((ds) => ds.filter((d): d is string => d !== undefined)),

@@ -136,3 +136,19 @@ export function parseMultipathdMaps(stdout: string): Result<MultipathMap[], Volk
 export function isMultipathdFailure(stdout: string): boolean {
   return /^fail\b/m.test(stdout.trim());
 }
+
+/** multipathd's `find_multipaths` policy: which paths it builds maps for on its own. */
+export type FindMultipaths = "off" | "on" | "greedy" | "smart" | "strict";
+
+/**
+ * The `find_multipaths` value of `multipathd show config` (its `defaults` section), normalized:
+ * `no` → `off`, `yes` → `on`. Only `strict` builds no map for a WWID missing from
+ * `/etc/multipath/wwids`; every other value builds one for two paths of one LUN.
+ */
+export function parseFindMultipaths(stdout: string): Result<FindMultipaths, VolkitError> {
+  const defaults = /^defaults\s*\{([\s\S]*?)^\}/m.exec(stdout)?.[1] ?? "";
+  const value = /^\s*find_multipaths\s+"?([a-z]+)"?\s*$/m.exec(defaults)?.[1];
+  const known: Record<string, FindMultipaths> = { no: "off", off: "off", yes: "on", on: "on", greedy: "greedy", smart: "smart", strict: "strict" };
+  const policy = value === undefined ? undefined : known[value];
+  return policy === undefined ? err(parseError("multipathd show config", value === undefined ? "no find_multipaths in the defaults section" : `unknown find_multipaths ${value}`, stdout)) : ok(policy);
+}

@@ -23,6 +23,20 @@ export const fixture = (name: string): string => readFileSync(new URL(`../../fix
 
 export const INITIATOR = "iqn.2026-11.io.volkit:lab-initiator";
 
+/** The stdout of the first command in a captured fixture file that exited with `exit`. */
+export function capturedStdout(file: string, exit: number): string {
+  const m = new RegExp(`# exit ${exit}, [\\d.]+ s\\n# stdout:\\n([\\s\\S]*?)# stderr:\\n`).exec(fixture(file));
+  if (m?.[1] === undefined) throw new Error(`no command with exit ${exit} in fixture ${file}`);
+  return m[1];
+}
+
+/** The stderr of the first command in a captured fixture file that exited with `exit`. */
+export function capturedStderr(file: string, exit: number): string {
+  const m = new RegExp(`# exit ${exit}, [\\d.]+ s\\n# stdout:\\n[\\s\\S]*?# stderr:\\n([\\s\\S]*?)\\n\\n`).exec(fixture(file));
+  if (!m?.[1]) throw new Error(`no command with exit ${exit} in fixture ${file}`);
+  return m[1];
+}
+
 export interface SimLun {
   wwid: string; // sysfs form, naa.…
   sizeBytes: number;
@@ -56,6 +70,8 @@ export interface TimelineEntry {
 }
 
 const udev = (w: string): string => `3${w.slice(4)}`;
+/** open-iscsi's node database write lock. */
+export const NODE_DB_LOCK = "/run/lock/iscsi/lock.write";
 const key = (iqn: string, portal: string): string => `${iqn}|${portal}`;
 
 /** The simulated host. */
@@ -77,41 +93,72 @@ export class FakeIscsiHost {
   loginDelayMs = 0;
   /** multipathd answers. */
   multipathd = true;
-  /** multipathd builds a map on its own when a disk appears (`find_multipaths no`, as in the lab). */
-  autoMap = false;
-  /** multipathd builds the map this many ms after `add path` (0: during the call, like multipathd). */
+  /**
+   * multipathd's find_multipaths (`show config` answers the lab's capture for it): `off` builds a
+   * map on its own when a disk appears (the lab's `no`), `strict` only on `multipath -a` + `add path`.
+   */
+  findMultipaths: "off" | "strict" = "strict";
+  /** multipathd builds a map this many ms after `add path` (0: during the call, like multipathd). */
   mapDelayMs = 0;
+  /** With `findMultipaths` off: multipathd builds a map this many ms after the disk's uevent (Infinity: never). */
+  ueventMapDelayMs = 0;
+  /** New disks start in this SCSI state and turn `running` after `healAfterMs` (a transport still in recovery). */
+  newDiskState: { state: string; healAfterMs: number } | undefined;
+  /** `multipathd del path` takes this long (ms). */
+  delPathDelayMs = 0;
+  /** `--op delete` takes this long (ms). */
+  deleteDelayMs = 0;
+  /** The second path joins a map this many ms after the map appeared with the first (0: at once). */
+  joinDelayMs = 0;
+  /** `--logout` takes this long (ms). */
+  logoutDelayMs = 0;
   /** multipathd never builds a map (a broken multipath.conf blacklist, say). */
   mapNever = false;
-  /** `multipath -f` answers "in use" this many times first. */
+  /** `multipath -f` answers "in use" this many times first (Infinity: always). */
   flushBusy = 0;
+  /** A udev probe holds every map open until `udevadm settle` has run (the event processed). */
+  holdMapUntilSettle = false;
+  /** Something stuck on the map's paths holds it open until it has no paths left. */
+  holdMapWhilePaths = false;
+  /** `udevadm settle` calls so far. */
+  settles = 0;
+  /** A stale node database lock survives the iscsiadm that times out on it (not what 2.1.8 does). */
+  lockStaysStale = false;
   /** `blockdev --flushbufs` fails (dead target). */
   flushFails = false;
-  /** Paths multipathd keeps as failed (dm_st failed). */
-  readonly failedPaths = new Set<string>();
   /** Disks the kernel refuses to delete (`echo 1 > delete` has no effect). */
   readonly stuckDisks = new Set<string>();
-  /** `show maps json` calls after which the failed paths recover (Infinity: never). */
-  healAfterPolls = Number.POSITIVE_INFINITY;
   #nextSession = 1;
   #nextHost = 0;
   #nextDisk = 0;
   #nextDm = 3;
 
-  /** Records starts/ends of every command around the FakeRunner. */
+  /**
+   * Records starts/ends of every command around the FakeRunner, and models open-iscsi's node
+   * database lock: an iscsiadm killed while it runs (its signal fired) dies holding the lock and
+   * leaves `/run/lock/iscsi/lock.write` behind, as SIGTERM does to the real one.
+   */
   readonly runner: CommandRunner = {
     description: "fake iscsi host",
     run: (spec: CommandSpec): ResultAsync<CommandOutput, VolkitError> => {
       this.timeline.push({ seq: this.timeline.length, phase: "start", argv: spec.argv });
-      return this.fake.run(spec).map((o) => {
+      const end = (): void => {
         this.timeline.push({ seq: this.timeline.length, phase: "end", argv: spec.argv });
+      };
+      return this.fake.run(spec).map((o) => {
+        end();
         return o;
       }).mapErr((e) => {
-        this.timeline.push({ seq: this.timeline.length, phase: "end", argv: spec.argv });
+        end();
+        const killed = (e.code === "ABORTED" || e.code === "TIMEOUT") && spec.signal?.aborted === true;
+        if (killed && spec.argv[0] === "iscsiadm") this.killedIscsiadm++;
+        if (killed && spec.argv[0] === "iscsiadm" && !this.tree.lexists(NODE_DB_LOCK)) this.tree.file(NODE_DB_LOCK);
         return e;
       });
     },
   };
+  /** iscsiadm processes killed while they ran. */
+  killedIscsiadm = 0;
 
   constructor() {
     this.tree.file("/etc/iscsi/initiatorname.iscsi", fixture("initiatorname.iscsi"));
@@ -128,7 +175,7 @@ export class FakeIscsiHost {
 
   connector(config: IscsiConnectorConfig = {}, extra: { locks?: LockBackend; logger?: Logger; events?: EventBus } = {}): IscsiConnector {
     return createIscsiConnector(
-      { poll: { minMs: 1, maxMs: 4 }, timeouts: { deviceMs: 2000, mapMs: 2000, removeMs: 2000 }, ...config },
+      { poll: { intervalMs: 2, minMs: 1, maxMs: 4 }, timeouts: { deviceMs: 2000, mapMs: 2000, removeMs: 2000, mapFallbackMs: 50 }, ...config },
       { runner: this.runner, hostFs: this.fs, resolveHost: (h) => Promise.resolve([h]), ...extra },
     )._unsafeUnwrap();
   }
@@ -141,6 +188,11 @@ export class FakeIscsiHost {
   /** dm devices currently present. */
   dms(): string[] {
     return this.tree.list("/sys/block").filter((n) => n.startsWith("dm-"));
+  }
+
+  /** Multipath maps present without any path (what a detach must never leave). */
+  pathlessMaps(): string[] {
+    return [...this.maps.values()].filter((m) => m.slaves.length === 0).map((m) => m.dm);
   }
 
   /** Logs in outside the connector (a pre-existing session) and scans `luns`. */
@@ -162,7 +214,45 @@ export class FakeIscsiHost {
     if (this.#diskOf(s, lun) !== undefined) return;
     const name = `sd${String.fromCharCode(97 + this.#nextDisk++)}`;
     addScsiDisk(this.tree, { host: s.host, session: s.id, lun, name, wwid: l.wwid, sizeBytes: l.sizeBytes });
-    if (this.autoMap && this.multipathd) this.#addToMap(name, l.wwid);
+    const st = this.newDiskState;
+    if (st) {
+      this.setDiskState(name, st.state);
+      setTimeout(() => this.tree.lexists(`/sys/block/${name}`) && this.setDiskState(name, "running"), st.healAfterMs);
+    }
+    if (this.findMultipaths === "off" && this.multipathd && !this.mapNever) this.#buildLater(name, "uevent");
+  }
+
+  /** Adds a disk to its map (making the map) as multipathd does on its uevent, after the configured delays. */
+  #buildLater(disk: string, why: "uevent" | "add"): void {
+    const build = (): void => {
+      if (this.tree.lexists(`/sys/block/${disk}`)) this.#addToMap(disk, this.tree.read(`/sys/block/${disk}/device/wwid`).trim());
+    };
+    const joins = [...this.maps.values()].some((m) => m.wwid === udev(this.tree.read(`/sys/block/${disk}/device/wwid`).trim()));
+    const delay = joins && this.joinDelayMs > 0 ? this.joinDelayMs : why === "uevent" ? this.ueventMapDelayMs : this.mapDelayMs;
+    if (delay === Number.POSITIVE_INFINITY) return;
+    if (delay > 0) setTimeout(build, delay);
+    else build();
+  }
+
+  /** Node records (`iqn|portal`) cut short by a killed write. */
+  readonly corruptNodes = new Set<string>();
+
+  /** Leaves a node record cut short, as an iscsiadm killed while writing it does: the record file, empty. */
+  corruptRecord(iqn: string, portal: string): string {
+    const file = this.#recordFile(iqn, portal);
+    this.tree.file(file, "");
+    this.corruptNodes.add(key(iqn, portal));
+    this.nodes.delete(key(iqn, portal));
+    return file;
+  }
+
+  #recordFile(iqn: string, portal: string): string {
+    return `/etc/iscsi/nodes/${iqn}/${portal.replace(":", ",")}`;
+  }
+
+  /** Sets a disk's SCSI state (`running`, `blocked`…), as the transport does during recovery. */
+  setDiskState(disk: string, state: string): void {
+    this.tree.file(`/sys/block/${disk}/device/state`, `${state}\n`);
   }
 
   #diskOf(s: SimSession, lun: number): string | undefined {
@@ -244,16 +334,24 @@ export class FakeIscsiHost {
     const f = this.fake;
     const node = (a: readonly string[]): { iqn: string; portal: string; rest: string[] } | undefined =>
       a[0] === "iscsiadm" && a[1] === "-m" && a[2] === "node" && a[3] === "-T" && a[5] === "-p" ? { iqn: a[4] ?? "", portal: a[6] ?? "", rest: a.slice(7) } : undefined;
-    const fixtureStderr = (file: string, exit: number): string => {
-      const m = new RegExp(`# exit ${exit}, [\\d.]+ s\\n# stdout:\\n[\\s\\S]*?# stderr:\\n([\\s\\S]*?)\\n\\n`).exec(fixture(`raw/${file}`));
-      return m?.[1] ?? "";
-    };
+    const fixtureStderr = (file: string, exit: number): string => capturedStderr(`raw/${file}`, exit);
+    const faultStderr = (file: string, exit: number): string => capturedStderr(`faults/${file}`, exit);
     f.on((a) => node(a) !== undefined, (spec): FakeReply => {
       const n = node(spec.argv);
       if (!n) return { exitCode: 1 };
       const k = key(n.iqn, n.portal);
       const rec = this.nodes.get(k);
       const [op, ...args] = n.rest;
+      // A record cut short (0 bytes): what iscsiadm 2.1.8 answers (faults/corrupt-record.txt).
+      if (this.corruptNodes.has(k) && this.tree.lexists(this.#recordFile(n.iqn, n.portal))) {
+        if (op === "--interface") return { exitCode: 6, stderr: faultStderr("corrupt-record.txt", 6) };
+        return { exitCode: 21, stderr: "iscsiadm: No records found\n" };
+      }
+      // A stale lock: this call waits out iscsiadm's 30 s, fails, and its exit removes the lock.
+      if (this.tree.lexists(NODE_DB_LOCK)) {
+        if (!this.lockStaysStale) this.tree.remove(NODE_DB_LOCK);
+        return { exitCode: 6, stderr: faultStderr("db-locked.txt", 6), delayMs: 5 };
+      }
       if (op === undefined) return rec ? { stdout: `# BEGIN RECORD 2.1.8\nnode.name = ${n.iqn}\n# END RECORD\n` } : { exitCode: 21, stderr: "iscsiadm: No records found\n" };
       if (op === "--interface" && args.join(" ") === "default --op new") {
         this.nodes.set(k, new Map());
@@ -261,13 +359,13 @@ export class FakeIscsiHost {
       }
       if (op === "--op" && args[0] === "update") {
         if (!rec) return { exitCode: 21, stderr: "iscsiadm: No records found\n" };
-        rec.set(args[2] ?? "", args[4] ?? "");
+        for (let i = 1; i + 3 < args.length; i += 4) if (args[i] === "-n" && args[i + 2] === "-v") rec.set(args[i + 1] ?? "", args[i + 3] ?? "");
         return {};
       }
       if (op === "--op" && args[0] === "delete") {
-        if (!rec) return { exitCode: 21, stderr: "iscsiadm: No records found\n" };
+        if (!rec) return { exitCode: 21, stderr: "iscsiadm: No records found\n", delayMs: this.deleteDelayMs };
         this.nodes.delete(k);
-        return {};
+        return { delayMs: this.deleteDelayMs };
       }
       if (op === "--login") {
         const scripted = this.loginReplies.get(n.portal);
@@ -287,7 +385,7 @@ export class FakeIscsiHost {
         const s = this.sessions.get(k);
         if (!s) return { exitCode: 21, stderr: "iscsiadm: No matching sessions found\n" };
         this.#logout(s);
-        return { stdout: `Logging out of session [sid: ${s.id}, target: ${n.iqn}, portal: ${n.portal.replace(":", ",")}]\nLogout of [sid: ${s.id}, target: ${n.iqn}, portal: ${n.portal.replace(":", ",")}] successful.\n` };
+        return { delayMs: this.logoutDelayMs, stdout: `Logging out of session [sid: ${s.id}, target: ${n.iqn}, portal: ${n.portal.replace(":", ",")}]\nLogout of [sid: ${s.id}, target: ${n.iqn}, portal: ${n.portal.replace(":", ",")}] successful.\n` };
       }
       return { exitCode: 7, stderr: `unsupported by the simulator: ${spec.argv.join(" ")}` };
     });
@@ -298,30 +396,21 @@ export class FakeIscsiHost {
       return { stdout: lines.map((l) => `${l}\n`).join("") };
     });
     f.on(["multipathd", "show", "status"], () => (this.multipathd ? { stdout: fixture("multipathd-show-status.txt") } : { exitCode: 1, stderr: "ux_socket_connect: No such file or directory\n" }));
-    f.on(["multipathd", "show", "maps", "json"], () => {
-      if (!this.multipathd) return { exitCode: 1 };
-      const out = this.#mapsJson();
-      if (--this.healAfterPolls <= 0) this.failedPaths.clear();
-      return { stdout: out };
-    });
+    f.on(["multipathd", "show", "config"], () =>
+      this.multipathd ? { stdout: capturedStdout(this.findMultipaths === "strict" ? "batch/multipathd-config-strict.txt" : "batch/multipathd-config.txt", 0) } : { exitCode: 1, stderr: "ux_socket_connect: No such file or directory\n" },
+    );
     f.on(["multipath", "-a"], (spec) => ({ stdout: `wwid '${spec.argv[2] ?? ""}' added\n` }));
     f.on(["multipathd", "add", "path"], (spec): FakeReply => {
       const disk = (spec.argv[3] ?? "").replace("/dev/", "");
       if (!this.multipathd || !this.tree.lexists(`/sys/block/${disk}`)) return { exitCode: 1, stdout: "fail\n" };
       const already = [...this.maps.values()].some((m) => m.slaves.includes(disk));
-      if (!already && !this.mapNever) {
-        const build = (): void => {
-          if (this.tree.lexists(`/sys/block/${disk}`)) this.#addToMap(disk, this.tree.read(`/sys/block/${disk}/device/wwid`).trim());
-        };
-        if (this.mapDelayMs > 0) setTimeout(build, this.mapDelayMs);
-        else build();
-      }
+      if (!already && !this.mapNever) this.#buildLater(disk, "add");
       return { stdout: "ok\n" };
     });
     f.on(["multipathd", "del", "path"], (spec): FakeReply => {
       const disk = (spec.argv[3] ?? "").replace("/dev/", "");
       this.#dropFromMaps(disk);
-      return { stdout: "ok\n" };
+      return { stdout: "ok\n", delayMs: this.delPathDelayMs };
     });
     f.on(["multipathd", "disablequeueing", "map"], () => ({ stdout: "ok\n" }));
     f.on(["multipathd", "resize", "map"], (spec): FakeReply => {
@@ -331,11 +420,18 @@ export class FakeIscsiHost {
       this.tree.file(`/sys/devices/virtual/block/${m.dm}/size`, this.tree.read(`/sys/block/${slave}/size`));
       return { stdout: "ok\n" };
     });
+    f.on(["udevadm", "settle"], (): FakeReply => {
+      this.settles++;
+      this.holdMapUntilSettle = false;
+      return {};
+    });
     f.on(["multipath", "-f"], (spec): FakeReply => {
       const m = this.maps.get(spec.argv[2] ?? "");
+      const busy = { exitCode: 1, stderr: fixtureStderr("multipath-f-busy.txt", 1) };
+      if (m && (this.holdMapUntilSettle || (this.holdMapWhilePaths && m.slaves.length > 0))) return busy;
       if (this.flushBusy > 0) {
         this.flushBusy--;
-        return { exitCode: 1, stderr: fixtureStderr("multipath-f-busy.txt", 1) };
+        return busy;
       }
       if (m) {
         removeDmDevice(this.tree, m.dm);
@@ -344,17 +440,6 @@ export class FakeIscsiHost {
       return {};
     });
     f.on(["blockdev", "--flushbufs"], () => (this.flushFails ? { exitCode: 1, stderr: "blockdev: ioctl error on BLKFLSBUF: Input/output error\n" } : {}));
-  }
-
-  #mapsJson(): string {
-    const maps = [...this.maps.values()].map((m) => ({
-      name: m.wwid,
-      uuid: m.wwid,
-      sysfs: m.dm,
-      dm_st: "active",
-      path_groups: [{ selector: "service-time 0", dm_st: "active", paths: m.slaves.map((d) => ({ dev: d, dm_st: this.failedPaths.has(d) ? "failed" : "active", dev_st: "running", chk_st: this.failedPaths.has(d) ? "faulty" : "ready" })) }],
-    }));
-    return JSON.stringify({ major_version: 0, minor_version: 1, maps }, null, 3);
   }
 
   cleanup(): void {

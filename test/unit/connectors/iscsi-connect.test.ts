@@ -38,15 +38,14 @@ describe("IscsiConnector.getHostProperties", () => {
 });
 
 describe("IscsiConnector.connectVolume, single path", () => {
-  it("runs os-brick's node setup, logs in, scans only its LUN and returns /dev/sdX by WWID", async () => {
+  it("runs os-brick's node setup in one update, logs in, scans only its LUN and returns /dev/sdX by WWID", async () => {
     lioHost();
     const dev = (await host.connector().connectVolume(iscsiInfo()))._unsafeUnwrap();
     expect(dev).toEqual({ type: "block", path: "/dev/sda", scsiWwn: UDEV_WWID, paths: ["/dev/sda"], sizeBytes: 64 * MiB });
     expect(host.fake.commands()).toEqual([
       node(P1),
       node(P1, "--interface", "default", "--op", "new"),
-      node(P1, "--op", "update", "-n", "node.session.scan", "-v", "manual"),
-      node(P1, "--op", "update", "-n", "node.startup", "-v", "automatic"),
+      node(P1, "--op", "update", "-n", "node.session.scan", "-v", "manual", "-n", "node.startup", "-v", "automatic"),
       node(P1, "--login"),
     ]);
     // One targeted scan of LUN 0 on the session's host, nothing else.
@@ -116,7 +115,7 @@ describe("IscsiConnector.connectVolume, single path", () => {
     expect(e.message).toContain(`LUN 7 of ${IQN} at ${P1}`);
     expect(host.sessions.size).toBe(0);
     expect(host.nodes.size).toBe(0);
-    expect(e.details.rollback).toMatchObject({ removed: [`session ${P1},${IQN}`] });
+    expect(e.details.rollback).toEqual({ removed: [`session ${P1},${IQN}`, `node ${P1},${IQN}`], leftBehind: [] });
   });
 
   it("rejects bad connection info before running anything", async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { AttachedDevice } from "../../../src/core/records.js";
+import type { AttachedDevice, DisconnectReport } from "../../../src/core/records.js";
 import { EventBus, type OperationEndEvent } from "../../../src/core/events.js";
 import { FakeIscsiHost } from "./fake-iscsi-host.js";
 import { IQN, MiB, P1, P2, UDEV_WWID, WWID, iscsiInfo, multipathInfo } from "./helpers.js";
@@ -27,29 +27,27 @@ describe("IscsiConnector.disconnectVolume", () => {
     host.tree.writes.length = 0;
     const report = (await c.disconnectVolume(multipathInfo(), dev))._unsafeUnwrap();
     const [d1 = "", d2 = ""] = dev.paths; // in portal order
-    expect(report).toEqual({
-      removed: [`map ${UDEV_WWID}`, `device ${d1}`, `device ${d2}`, `session ${P1},${IQN}`, `session ${P2},${IQN}`],
-      leftBehind: [],
-    });
-    expect(host.fake.commands()).toEqual([
+    expect(report.leftBehind).toEqual([]);
+    expect(report.removed[0]).toBe(`map ${UDEV_WWID}`);
+    expect([...report.removed].sort()).toEqual([`device ${d1}`, `device ${d2}`, `map ${UDEV_WWID}`, `node ${P1},${IQN}`, `node ${P2},${IQN}`, `session ${P1},${IQN}`, `session ${P2},${IQN}`].sort());
+    const cmds = host.fake.commands();
+    expect(cmds.slice(0, 2)).toEqual([
       ["blockdev", "--flushbufs", "/dev/dm-3"],
       ["multipath", "-f", UDEV_WWID],
-      ["multipathd", "del", "path", d1],
-      ["multipathd", "del", "path", d2],
-      node(P1, "--op", "update", "-n", "node.startup", "-v", "manual"),
-      node(P1, "--logout"),
-      node(P1, "--op", "delete"),
-      node(P2, "--op", "update", "-n", "node.startup", "-v", "manual"),
-      node(P2, "--logout"),
-      node(P2, "--op", "delete"),
     ]);
-    expect(host.tree.writes.map((w) => w.path)).toEqual([`/sys/block${d1.slice(4)}/device/delete`, `/sys/block${d2.slice(4)}/device/delete`]);
+    // Then both paths at once, and both sessions at once; each path's steps in order.
+    expect(cmds.slice(2, 4).map((a) => a.join(" ")).sort()).toEqual([`multipathd del path ${d1}`, `multipathd del path ${d2}`].sort());
+    for (const p of [P1, P2]) {
+      expect(cmds.filter((a) => a[0] === "iscsiadm" && a[6] === p)).toEqual([node(p, "--op", "update", "-n", "node.startup", "-v", "manual"), node(p, "--logout"), node(p, "--op", "delete")]);
+    }
+    expect(cmds).toHaveLength(10);
+    expect(host.tree.writes.map((w) => w.path).sort()).toEqual([`/sys/block${d1.slice(4)}/device/delete`, `/sys/block${d2.slice(4)}/device/delete`].sort());
     expect(host.disks()).toEqual([]);
     expect(host.dms()).toEqual([]);
     expect(host.sessions.size + host.nodes.size).toBe(0);
     // Per-phase timings are published with the end event.
     const end = ends.find((e) => e.operation === "disconnectVolume");
-    expect(end?.phases.map((p) => p.name)).toEqual(["flush", "remove-map", "remove-device", "remove-device", "logout", "logout"]);
+    expect(end?.phases.map((p) => p.name).sort()).toEqual(["flush", "logout", "logout", "remove-device", "remove-device", "remove-map"]);
   });
 
   it("flushes only the single path that was handed out", async () => {
@@ -64,13 +62,13 @@ describe("IscsiConnector.disconnectVolume", () => {
 
   it("removes a map multipathd built on its own (find_multipaths no) under a single-path attach", async () => {
     lioHost();
-    host.autoMap = true;
+    host.findMultipaths = "off";
     const c = host.connector();
     const dev = (await c.connectVolume(iscsiInfo()))._unsafeUnwrap();
     expect(dev.path).toBe("/dev/sda");
     expect(host.dms()).toEqual(["dm-3"]);
     const report = (await c.disconnectVolume(iscsiInfo(), dev))._unsafeUnwrap();
-    expect(report.removed).toEqual([`map ${UDEV_WWID}`, "device /dev/sda", `session ${P1},${IQN}`]);
+    expect(report.removed).toEqual([`map ${UDEV_WWID}`, "device /dev/sda", `session ${P1},${IQN}`, `node ${P1},${IQN}`]);
     expect(host.dms()).toEqual([]);
   });
 
@@ -104,13 +102,14 @@ describe("IscsiConnector.disconnectVolume", () => {
     host.flushFails = true;
     const e = (await c.disconnectVolume(multipathInfo(), dev))._unsafeUnwrapErr();
     expect(e.code).toBe("DETACH_INCOMPLETE");
-    const report = e.details.report as { removed: string[]; leftBehind: { kind: string }[] };
+    const report = e.details.report as DisconnectReport;
     expect(report.removed).toEqual([]);
-    expect(report.leftBehind.map((l) => l.kind)).toEqual(["map", "device", "device", "session", "session"]);
+    expect(report.leftBehind.map((l) => l.kind)).toEqual(["map", "device", "device", "session", "node", "session", "node"]);
+    expect(report.leftBehind.every((l) => !l.expected && !l.reason.startsWith("kept:"))).toBe(true);
     expect(host.disks().sort()).toEqual(["sda", "sdb"]);
     // ignoreErrors: same report, as a value
     const r = (await c.disconnectVolume(multipathInfo(), dev, { ignoreErrors: true }))._unsafeUnwrap();
-    expect(r.leftBehind.length).toBe(5);
+    expect(r.leftBehind.length).toBe(7);
   });
 
   it("tears down a dead target with force: queueing disabled, flush failure tolerated, everything removed", async () => {
@@ -118,7 +117,6 @@ describe("IscsiConnector.disconnectVolume", () => {
     const c = host.connector({ multipath: true });
     const dev = (await c.connectVolume(multipathInfo()))._unsafeUnwrap();
     host.flushFails = true;
-    host.failedPaths.add("sda").add("sdb");
     const report = (await c.disconnectVolume(multipathInfo(), dev, { force: true }))._unsafeUnwrap();
     expect(host.fake.commands()).toContainEqual(["multipathd", "disablequeueing", "map", UDEV_WWID]);
     expect(report.leftBehind).toEqual([]);
@@ -138,6 +136,7 @@ describe("IscsiConnector.disconnectVolume", () => {
       leftBehind: [
         { kind: "device", name: "/dev/sda", reason: expect.stringContaining("still present after its SCSI delete") as string, expected: false },
         { kind: "session", name: `${P1},${IQN}`, reason: "LUN 0 of this volume is still present on it", expected: false },
+        { kind: "node", name: `${P1},${IQN}`, reason: "not removed: its session is still logged in", expected: false },
       ],
     });
     expect(host.sessions.size).toBe(1);
@@ -155,7 +154,7 @@ describe("IscsiConnector.disconnectVolume", () => {
     expect(report.leftBehind).toEqual([{ kind: "session", name: `${P1},${IQN}`, reason: "kept: in use by LUN 0 (another volume: WWID differs) of this target (not an error)", expected: true }]);
   });
 
-  it("is idempotent: disconnecting again finds nothing and removes only the stale node record", async () => {
+  it("is idempotent: disconnecting again finds nothing and runs nothing", async () => {
     lioHost();
     const c = host.connector({ multipath: true });
     const dev = (await c.connectVolume(multipathInfo()))._unsafeUnwrap();
@@ -163,7 +162,21 @@ describe("IscsiConnector.disconnectVolume", () => {
     host.fake.clearCalls();
     const again = (await c.disconnectVolume(multipathInfo(), dev))._unsafeUnwrap();
     expect(again).toEqual({ removed: [], leftBehind: [] });
-    expect(host.fake.commands()).toEqual([node(P1, "--op", "delete"), node(P2, "--op", "delete")]);
+    expect(host.fake.commands()).toEqual([]);
+  });
+
+  it("a node record left without a session by another process is still deleted", async () => {
+    lioHost();
+    const c = host.connector({ multipath: true });
+    const dev = (await c.connectVolume(multipathInfo()))._unsafeUnwrap();
+    (await c.disconnectVolume(multipathInfo(), dev))._unsafeUnwrap();
+    // A process that crashed left its records (no session); a fresh connector cleans them.
+    for (const p of [P1, P2]) host.nodes.set(`${IQN}|${p}`, new Map());
+    host.fake.clearCalls();
+    const report = (await host.connector({ multipath: true }).disconnectVolume(multipathInfo(), dev))._unsafeUnwrap();
+    expect(host.fake.commands().map((a) => a.join(" ")).sort()).toEqual([node(P1, "--op", "delete").join(" "), node(P2, "--op", "delete").join(" ")]);
+    expect([...report.removed].sort()).toEqual([`node ${P1},${IQN}`, `node ${P2},${IQN}`]);
+    expect(report.leftBehind).toEqual([]);
   });
 });
 

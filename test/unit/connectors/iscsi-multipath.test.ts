@@ -27,12 +27,14 @@ describe("IscsiConnector multipath", () => {
     const firstEnd = Math.min(seqOf(tl, "end", isLogin(P1)), seqOf(tl, "end", isLogin(P2)));
     expect(seqOf(tl, "start", isLogin(P1))).toBeLessThan(firstEnd);
     expect(seqOf(tl, "start", isLogin(P2))).toBeLessThan(firstEnd);
+    // find_multipaths strict (the fake's default): the paths are handed to multipathd at once;
+    // the map is then awaited in sysfs, never through `multipathd show maps json`.
     expect(host.fake.commands().filter((a) => a[0] !== "iscsiadm")).toEqual([
       ["multipathd", "show", "status"],
+      ["multipathd", "show", "config"],
       ["multipath", "-a", UDEV_WWID],
       ["multipathd", "add", "path", d1],
       ["multipathd", "add", "path", d2],
-      ["multipathd", "show", "maps", "json"],
     ]);
   });
 
@@ -43,13 +45,12 @@ describe("IscsiConnector multipath", () => {
     expect(dev.path).toBe("/dev/dm-3");
   });
 
-  it("waits until every path is active in the map", async () => {
+  it("waits until every path of the map is running", async () => {
     lioHost();
-    host.failedPaths.add("sda");
-    host.healAfterPolls = 3;
+    host.newDiskState = { state: "blocked", healAfterMs: 30 };
     const dev = (await host.connector({ multipath: true }).connectVolume(multipathInfo()))._unsafeUnwrap();
     expect([...dev.paths].sort()).toEqual(["/dev/sda", "/dev/sdb"]);
-    expect(host.fake.commandsOf("multipathd").filter((a) => a[1] === "show" && a[2] === "maps")).toHaveLength(4);
+    for (const p of dev.paths) expect(host.tree.read(`/sys/block/${p.slice(5)}/device/state`).trim()).toBe("running");
   });
 
   it("degrades with a warning when one portal fails (not enforced) and cleans up that portal's node", async () => {

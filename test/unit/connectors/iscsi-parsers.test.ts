@@ -66,7 +66,9 @@ describe("iscsiadm exit-code table", () => {
     [ISCSIADM_EXIT.FATAL_LOGIN, "LOGIN_FAILED", false],
     [ISCSIADM_EXIT.TRANSPORT_TIMEOUT, "LOGIN_FAILED", false],
     [ISCSIADM_EXIT.NODE_DB, "COMMAND_FAILED", true],
-    [ISCSIADM_EXIT.ISCSID_NOT_CONNECTED, "BACKEND_UNAVAILABLE", false],
+    // A dead iscsid is usually back within seconds: transient, for the caller's retry policy.
+    [ISCSIADM_EXIT.ISCSID_NOT_CONNECTED, "BACKEND_UNAVAILABLE", true],
+    [ISCSIADM_EXIT.ISCSID_COMM, "BACKEND_UNAVAILABLE", true],
     [99, "COMMAND_FAILED", false],
   ] as const)("exit %i → %s (transient %s)", (exit, code, transient) => {
     const e = classifyIscsiadmError(commandFailed(spec, exit, "iscsiadm: something"), where);

@@ -1,9 +1,18 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { ResultAsync, okAsync } from "neverthrow";
+import type { OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
 import type { IscsiConnectionInfo } from "../../core/records.js";
 import { parsePortal } from "../../core/validation.js";
+import type { IscsiTools } from "./iscsi-tools.js";
+import type { ChapSettings } from "./iscsiadm.js";
+
+/**
+ * Stage 1, plan the targets: the paths of a connection (target IQN × portal × LUN), from the
+ * connection info or by SendTargets discovery, with each portal host resolved to the addresses
+ * sysfs will show. Nothing on the host changes here, so this stage has no undo.
+ */
 
 /** One path to a LUN: a target IQN reached through one portal. */
 export interface IscsiPathTarget {
@@ -17,6 +26,12 @@ export interface IscsiPathTarget {
   readonly host: string;
   /** Portal port. */
   readonly port: number;
+}
+
+/** A planned path: the target plus the addresses its portal host resolves to. */
+export interface PlannedPath extends IscsiPathTarget {
+  /** Addresses of the portal host (a session to any of them is this path's session). */
+  readonly addresses: readonly string[];
 }
 
 /** Resolves a portal host name to its addresses (sysfs shows the address iscsid connected to). */
@@ -59,9 +74,9 @@ export function sessionName(t: IscsiPathTarget): string {
 
 /**
  * Lock key of one session (target IQN + portal). The lock covers the decisions that must not
- * interleave for a session: login, the first scan of a LUN, and the "does anyone else still use
- * it?" check before logout. Different targets — and the two portals of one multipath target —
- * never wait for each other.
+ * interleave for a session: login, the in-flight hold, and the "does anyone else still use it?"
+ * check before logout. Different targets — and the two portals of one multipath target — never
+ * wait for each other.
  */
 export function sessionLockKey(t: IscsiPathTarget): string {
   return `iscsi-session:${t.iqn}@${t.portal}`;
@@ -80,4 +95,31 @@ export function resolveAddresses(targets: readonly IscsiPathTarget[], resolve: R
     Promise.all(hosts.map(async (h) => [h, await resolve(h)] as const)).then((pairs) => new Map(pairs)),
     (e) => new VolkitError("INVALID_ARGUMENT", `cannot resolve a portal host: ${e instanceof Error ? e.message : String(e)}`, { source: "iscsi", cause: e }),
   );
+}
+
+/**
+ * SendTargets discovery through the connection's first portal, keeping the portals that announce
+ * the connection's target IQN (same LUN on each).
+ */
+export function discoverTargets(tools: IscsiTools, info: IscsiConnectionInfo, chap: ChapSettings | undefined, ctx: OperationContext): ResultAsync<IscsiPathTarget[], VolkitError> {
+  return ctx.phase("discovery", () =>
+    tools.iscsiadm.discover(info.targetPortal, chap, ctx).map((found) =>
+      found
+        .filter((f) => f.iqn === info.targetIqn)
+        .map((f) => discoveredTarget(f.portal, f.iqn, info.targetLun))
+        .filter((t): t is IscsiPathTarget => t !== undefined),
+    ),
+  );
+}
+
+/**
+ * Plans the paths of a connection: the listed ones, or — with multipath, `discoverPortals` and
+ * info naming one portal — those SendTargets discovery announces (the listed ones when it finds
+ * none); every portal host resolved.
+ */
+export function planPaths(tools: IscsiTools, info: IscsiConnectionInfo, discoveryChap: ChapSettings | undefined, ctx: OperationContext, discover: boolean): ResultAsync<PlannedPath[], VolkitError> {
+  const given = pathTargets(info);
+  const wantDiscovery = discover && tools.config.multipath && tools.config.discoverPortals && info.targetPortals === undefined;
+  const targets = wantDiscovery ? discoverTargets(tools, info, discoveryChap, ctx).map((found) => (found.length > 0 ? found : given)) : okAsync(given);
+  return targets.andThen((ts) => resolveAddresses(ts, tools.resolve).map((addresses) => ts.map((t) => ({ ...t, addresses: addresses.get(t.host) ?? [t.host] }))));
 }

@@ -1,0 +1,198 @@
+import { type ResultAsync, ok, okAsync, safeTry } from "neverthrow";
+import type { OperationContext } from "../../core/context.js";
+import { VolkitError } from "../../core/errors.js";
+import { withLock } from "../../core/locks.js";
+import { sessionLockKey, sessionName, type PlannedPath } from "./iscsi-plan.js";
+import type { RemovalReport } from "./iscsi-report.js";
+import type { HostFs } from "../../host/host-fs.js";
+import { listIscsiSessions, sessionLuns, sessionMatches, type IscsiSession } from "./iscsi-sysfs.js";
+import { waitSysfs, type IscsiTools } from "./iscsi-tools.js";
+import { loginSettings, type ChapSettings } from "./iscsiadm.js";
+
+/**
+ * Stage 2, log in: one iSCSI session per path (reused when it exists), and its undo, log out and
+ * delete the node record. Both run under the session's lock; a connect holds the session
+ * (`IscsiTools.pending`) from its login until its LUN is visible, so a concurrent disconnect of
+ * another LUN never logs out a session about to be used.
+ */
+
+/** What the login of one path did, kept so that a failure undoes exactly that. */
+export interface LoginState {
+  /** The path. */
+  readonly path: PlannedPath;
+  /** Its session once logged in (or found). */
+  session: IscsiSession | undefined;
+  /** The node record did not exist before. */
+  createdNode: boolean;
+  /** `iscsiadm --login` was run. */
+  attemptedLogin: boolean;
+  /** `iscsiadm --login` answered (made a session, or found one); false while its outcome is unknown. */
+  loginAnswered: boolean;
+  /** The session did not exist before (our login made it). */
+  createdSession: boolean;
+  /** This operation counts as a user of the session (see IscsiTools.pending). */
+  holdsSession: boolean;
+}
+
+/** Fresh login state of a path. */
+export function newLoginState(path: PlannedPath): LoginState {
+  return { path, session: undefined, createdNode: false, attemptedLogin: false, loginAnswered: false, createdSession: false, holdsSession: false };
+}
+
+/** The session of a path, if logged in (matched on IQN, portal address and port). */
+export function findSession(fs: HostFs, path: PlannedPath): ResultAsync<IscsiSession | undefined, VolkitError> {
+  return listIscsiSessions(fs).map((all) => {
+    const mine = all.filter((s) => sessionMatches(s, path.iqn, path.addresses, path.port));
+    return mine.find((s) => s.state === "LOGGED_IN") ?? mine[0];
+  });
+}
+
+/** Adds to / takes from the in-flight count of a session key. */
+function holdPending(tools: IscsiTools, key: string, delta: 1 | -1): void {
+  const n = (tools.pending.get(key) ?? 0) + delta;
+  if (n <= 0) tools.pending.delete(key);
+  else tools.pending.set(key, n);
+}
+
+/** Drops the in-flight holds of logins whose LUN is now visible in sysfs (or that are undone). */
+export function releaseHolds(tools: IscsiTools, logins: readonly LoginState[]): void {
+  for (const s of logins) {
+    if (s.holdsSession) holdPending(tools, sessionLockKey(s.path), -1);
+    s.holdsSession = false;
+  }
+}
+
+/** Lock key of one target's node records: deletes of two portals' records of one target race in iscsiadm (exit 6). */
+function nodeDbLockKey(t: PlannedPath): string {
+  return `iscsi-nodedb:${t.iqn}`;
+}
+
+/**
+ * Logs one path in unless its session exists, under the session's lock, and holds the session.
+ * The node gets `node.session.scan=manual` (no whole-target scans), CHAP when the connection has
+ * it, and `node.startup=automatic` (os-brick's settings), in one update.
+ */
+export function logIn(tools: IscsiTools, s: LoginState, chap: ChapSettings | undefined, ctx: OperationContext): ResultAsync<IscsiSession, VolkitError> {
+  const t = s.path;
+  const adm = tools.iscsiadm;
+  return withLock(tools.locks, sessionLockKey(t), ctx.signal, () =>
+    safeTry(async function* () {
+      let session = yield* findSession(tools.fs, t);
+      if (!session) {
+        if (!(yield* adm.nodeExists(t.iqn, t.portal, ctx))) {
+          yield* adm.createNode(t.iqn, t.portal, ctx);
+          s.createdNode = true;
+        }
+        tools.forgottenNodes.delete(sessionName(t));
+        yield* adm.configureNode(t.iqn, t.portal, loginSettings(chap), ctx);
+        s.attemptedLogin = true;
+        s.createdSession = yield* adm.login(t.iqn, t.portal, ctx);
+        s.loginAnswered = true;
+        session = yield* waitSysfs(tools, ctx, tools.config.timeouts.deviceMs, (fs) => findSession(fs, t), () =>
+          new VolkitError("LOGIN_FAILED", `iscsiadm logged in to ${t.iqn} at ${t.portal} but no session appeared in sysfs`, { source: "iscsi", details: { target: t.iqn, portal: t.portal } }),
+        );
+      }
+      s.session = session;
+      holdPending(tools, sessionLockKey(t), 1);
+      s.holdsSession = true;
+      return ok(session);
+    }),
+  );
+}
+
+/** Options of {@link logOut}. */
+export interface LogoutOptions {
+  /** Delete the node record (disconnect: yes; rollback: only a record it created). */
+  readonly deleteNode: boolean;
+  /** Release this operation's in-flight hold on the session inside the lock, before checking. */
+  readonly dropPending: boolean;
+  /** Leave the session logged in (rollback of a session that existed before); a node record this operation created still goes. */
+  readonly keepSession: boolean;
+  /** Disks this operation meant to remove: one still present under the session is a failure. */
+  readonly ourDisks: ReadonlySet<string>;
+}
+
+/**
+ * Whether the undo of a login must leave its session: a session that existed before (found, or
+ * `--login` answered that it exists) is kept; one the login made, or may have made (the login did
+ * not answer), goes when nothing else uses it.
+ */
+export function keepsSession(s: LoginState): boolean {
+  return !(s.createdSession || (s.attemptedLogin && !s.loginAnswered));
+}
+
+/**
+ * Undo of {@link logIn}: logs a session out and deletes its node record — only when no LUN of the
+ * target remains under it and no connect of this process is using it, decided under the session's
+ * lock. A session kept for other LUNs is reported as kept (it keeps its node record); a node record
+ * is reported (kind `node`) when deleted, and when left because its session could not go.
+ */
+export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext, report: RemovalReport, options: LogoutOptions): ResultAsync<void, never> {
+  const key = sessionLockKey(t);
+  const name = sessionName(t);
+  let dropped = false;
+  const drop = (): void => {
+    if (options.dropPending && !dropped) holdPending(tools, key, -1);
+    dropped = true;
+  };
+  const nodeLeft = (why: string): void => {
+    if (options.deleteNode) report.fail("node", name, `not removed: ${why}`);
+  };
+  // One target's records are deleted one at a time (two deletes at once race in iscsiadm), and a
+  // record this process already deleted is not deleted again (it could only answer "no records").
+  const deleteRecord = (): ResultAsync<void, never> =>
+    !options.deleteNode || tools.forgottenNodes.has(name)
+      ? okAsync(undefined)
+      : withLock(tools.locks, nodeDbLockKey(t), ctx.signal, () => tools.iscsiadm.deleteNode(t.iqn, t.portal, ctx))
+          .map((existed) => {
+            tools.forgottenNodes.add(name);
+            if (existed) report.remove(`node ${name}`);
+          })
+          .orElse((e) => {
+            report.fail("node", name, `could not delete the node record: ${e.message}`, e);
+            return okAsync(undefined);
+          });
+  const body = (): ResultAsync<void, VolkitError> => {
+    drop();
+    // A session that is not ours stays; a record we created goes all the same (undo what we made).
+    if (options.keepSession) return deleteRecord();
+    return findSession(tools.fs, t).andThen((session) => {
+      if (!session) return deleteRecord();
+      return sessionLuns(tools.fs, session).andThen((luns) => {
+        const inFlight = tools.pending.get(key) ?? 0;
+        if (luns.length > 0 || inFlight > 0) {
+          // Our LUN still there: its disk failed to go (or never bound). A disk at our LUN number
+          // that we did not mean to remove holds another volume (its WWID differed).
+          const ours = (l: { lun: number; disk: string | undefined }): boolean => l.lun === t.lun && (l.disk === undefined || options.ourDisks.has(l.disk));
+          const others = luns.filter((l) => !ours(l));
+          if (luns.some(ours)) {
+            report.fail("session", name, `LUN ${t.lun} of this volume is still present on it`);
+            nodeLeft("its session is still logged in");
+          } else if (others.length > 0) {
+            report.keep("session", name, `in use by LUN ${others.map((l) => (l.lun === t.lun ? `${l.lun} (another volume: WWID differs)` : String(l.lun))).join(", ")} of this target (not an error)`);
+          } else {
+            report.keep("session", name, "another attach on this host is using it (not an error)");
+          }
+          return okAsync(undefined);
+        }
+        return tools.iscsiadm
+          .updateNode(t.iqn, t.portal, "node.startup", "manual", ctx)
+          .orElse(() => okAsync(undefined))
+          .andThen(() => tools.iscsiadm.logout(t.iqn, t.portal, ctx))
+          .andThen(() =>
+            waitSysfs(tools, ctx, tools.config.timeouts.removeMs, (fs) => findSession(fs, t).map((s) => (s?.id === session.id ? undefined : true)), () =>
+              new VolkitError("DETACH_INCOMPLETE", `session ${name} is still present after logout`, { source: "iscsi" }),
+            ),
+          )
+          .map(() => report.remove(`session ${name}`))
+          .andThen(deleteRecord);
+      });
+    });
+  };
+  return withLock(tools.locks, key, ctx.signal, body).orElse((e) => {
+    drop(); // the lock was never obtained: the hold must not outlive this operation
+    report.fail("session", name, `could not log out: ${e.message}`, e);
+    nodeLeft("its session could not be logged out");
+    return okAsync(undefined);
+  });
+}
