@@ -2,6 +2,7 @@ import { err, ok, type Result } from "neverthrow";
 import type { z } from "zod";
 import { VolkitError, type ErrorCode } from "./errors.js";
 import { registerSecret } from "./secrets.js";
+import { issueMessage, issuePath, issuePathSegment } from "./validation.js";
 
 /**
  * The one way volkit parses JSON it did not write itself: tool output (lvm reports, findmnt,
@@ -141,26 +142,15 @@ export function parseJsonWith<S extends z.ZodType>(schema: S, text: string, opti
     if (parsed.success) return ok(parsed.data);
     return err(new VolkitError(options.code ?? "PARSE_ERROR", `${options.what} has an unexpected shape (${describeIssues(parsed.error.issues)})`, {
       source: options.source,
-      details: { issues: parsed.error.issues.slice(0, MAX_ISSUES).map((i) => ({ path: i.path.map(pathSegment), message: issueMessage(i) })) },
+      details: { issues: parsed.error.issues.slice(0, MAX_ISSUES).map((i) => ({ path: i.path.map(issuePathSegment), message: issueMessage(i) })) },
     }));
   });
 }
 
 /** `path: rule; …` for the first five zod issues, quoting no input. */
 export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  const shown = issues.slice(0, MAX_ISSUES).map((i) => `${i.path.map(pathSegment).join(".") || "(root)"}: ${issueMessage(i)}`);
+  const shown = issues.slice(0, MAX_ISSUES).map((i) => `${issuePath(i.path) || "(root)"}: ${issueMessage(i)}`);
   return `${shown.join("; ")}${issues.length > MAX_ISSUES ? `; and ${issues.length - MAX_ISSUES} more` : ""}`;
-}
-
-/** A path segment as shown: indexes and name-like keys as they are, anything else as `[key]`. */
-function pathSegment(segment: PropertyKey): string {
-  if (typeof segment === "number") return String(segment);
-  return typeof segment === "string" && /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/.test(segment) ? segment : "[key]";
-}
-
-/** zod's message, except where zod quotes input (unrecognized key names). */
-function issueMessage(issue: z.core.$ZodIssue): string {
-  return issue.code === "unrecognized_keys" ? `${issue.keys.length} unrecognized key(s)` : issue.message;
 }
 
 /** Where `text` stops being JSON: `at byte N (line L): why`. */
