@@ -4,7 +4,7 @@ import type { OperationContext, OperationOptions } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
 import { runOperation } from "../core/operation.js";
 import { AttachedDeviceSchema, ConnectionInfoSchema, HostPropertiesSchema, VolumeSchema, type VolumeInput } from "../core/records.js";
-import { SizeGiBSchema, validate } from "../core/validation.js";
+import { SizeGiBSchema, plainTextSchema, validate } from "../core/validation.js";
 import type { Connector } from "../connectors/connector.js";
 import type { VolumeBackend } from "../drivers/backend.js";
 import { GiB } from "../drivers/base.js";
@@ -21,7 +21,7 @@ import { createHost, type Host } from "./host.js";
 /** What an attachment is, as a caller stores it: enough to detach after a restart (see {@link restoreAttachment}). */
 export const AttachmentRecordSchema = z.object({
   /** Name of the backend the volume lives on. */
-  backend: z.string().min(1).max(255),
+  backend: plainTextSchema(),
   /** The volume record after its export. */
   volume: VolumeSchema,
   /** The host properties the connection was made for. */
