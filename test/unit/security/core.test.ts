@@ -12,7 +12,8 @@ import { createOperationContext } from "../../../src/core/context.js";
 import { VolkitError, toVolkitError } from "../../../src/core/errors.js";
 import { EventBus } from "../../../src/core/events.js";
 import { runOperation } from "../../../src/core/operation.js";
-import { registerSecret } from "../../../src/core/secrets.js";
+import { VolumeSchema } from "../../../src/core/records.js";
+import { redactText, registerSecret } from "../../../src/core/secrets.js";
 import { MAX_TIMER_MS, setLongTimeout } from "../../../src/core/timers.js";
 import { quoteForMessage, validate } from "../../../src/core/validation.js";
 import { expectNoLeak, expectRefusal } from "./hostile.js";
@@ -41,7 +42,7 @@ describe("validate(): refusals name fields, never hostile keys", () => {
 
 describe("a cause never carries a registered secret into util.inspect", () => {
   it("replaces a foreign error quoting a secret by a redacted copy of the same class, cause chain included", () => {
-    const secret = "Zq7Xk2Pw9Mt4Vb8N-cause";
+    const secret = "Zq7Xk2Pw9Mt4Vb8NcA5e1";
     registerSecret(secret);
     const inner = Object.assign(new TypeError(`inner ${secret}`), { code: "EFAIL", detail: `d ${secret}` });
     const outer = new Error(`runner crashed near ${secret}`, { cause: inner });
@@ -60,10 +61,23 @@ describe("a cause never carries a registered secret into util.inspect", () => {
   });
 
   it("redacts a plain object or string cause that quotes a secret", () => {
-    const secret = "Zq7Xk2Pw9Mt4Vb8N-object";
+    const secret = "Zq7Xk2Pw9Mt4Vb8NoB7j3";
     registerSecret(secret);
     expectNoLeak(inspect(new VolkitError("INTERNAL", "x", { cause: { stderr: `bad ${secret}` } }), { depth: 12 }), secret, "object cause");
     expectNoLeak(inspect(new VolkitError("INTERNAL", "x", { cause: `bad ${secret}` }), { depth: 12 }), secret, "string cause");
+  });
+});
+
+describe("a volume record registers its CHAP password on its own", () => {
+  // A connector or flow failing with the bare password (iscsiadm echoing it) must not show it:
+  // registering only the whole "CHAP <user> <secret>" string redacted nothing there.
+  it.each([
+    ["CHAP user-v1 Pw9Mt4Vb8NpL6jRec0rd", "Pw9Mt4Vb8NpL6jRec0rd"],
+    ["CHAP user-v1 Pw9Mt4Vb8N two words", "Pw9Mt4Vb8N two words"],
+  ])("providerAuth %j", (providerAuth, password) => {
+    expect(redactText(`iscsiadm said ${password}`)).toContain(password);
+    VolumeSchema.parse({ id: "v1", sizeGiB: 1, providerAuth });
+    expectNoLeak(redactText(`iscsiadm said ${password}`), password, providerAuth);
   });
 });
 
