@@ -52,6 +52,37 @@ export default defineConfig([
     },
   },
   {
+    // JSON the library did not write (tool output, files it reads, REST bodies, stored rows) may
+    // hold secrets, and V8's JSON.parse message quotes its input: parse it with src/core/parse-json.ts,
+    // which reports a byte offset instead and registers secret-shaped fields for redaction.
+    files: ["src/**/*.ts"],
+    ignores: [
+      "src/core/parse-json.ts",
+      // The testing kit (simulators, fixtures) is not the library.
+      "src/testing/**",
+      // Owned by other work streams (docs/hardening.md, defect 2): move them to parseJson when their
+      // owners next touch them. Most report a fixed message; iscsi-parsers (multipathd maps) still
+      // copies the parser's message and qemu-img keeps the SyntaxError as the error's cause.
+      "src/backup/backup-record.ts",
+      "src/backup/manifest.ts",
+      "src/connectors/iscsi/iscsi-parsers.ts",
+      "src/data/qemu-img.ts",
+      "src/drivers/ipsan/ipsan-http.ts",
+      "src/drivers/ipsan/ipsan-mapping-types.ts",
+      "src/drivers/rbd/rbd-parsers.ts",
+      "src/service/store/row-codec.ts",
+    ],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "CallExpression[callee.object.name='JSON'][callee.property.name='parse']",
+          message: "Parse JSON with parseJson/parseJsonWith (src/core/parse-json.ts): V8's JSON.parse message quotes its input, which may hold secrets.",
+        },
+      ],
+    },
+  },
+  {
     files: ["**/*.js"],
     languageOptions: { sourceType: "module", ecmaVersion: 2023 },
   },

@@ -10,6 +10,7 @@
  */
 export * from "./core/errors.js";
 export { registerSecret, redactText, redactValue } from "./core/secrets.js";
+export { parseJson, parseJsonWith, isSecretFieldName, registerSecretFields, registerSecretFieldsInText, type ParseJsonOptions } from "./core/parse-json.js";
 export * from "./core/context.js";
 export * from "./core/events.js";
 export * from "./core/locks.js";

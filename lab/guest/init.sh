@@ -180,8 +180,9 @@ setup_tgtd() { # userspace target on port 3261 (LIO owns 3260)
 setup_lio() { # kernel target; targetcli needs the system D-Bus
   mkdir -p /etc/target /run/dbus
   step lio dbus-daemon --system --fork
-  mkdir -p /sys/kernel/config/target/iscsi 2>>"$LOG"
-  step lio test -d /sys/kernel/config/target/iscsi
+  # A fresh host: the target core is in configfs, but the iSCSI fabric directory
+  # (/sys/kernel/config/target/iscsi) appears only when targetcli/rtslib first starts.
+  step lio test -d /sys/kernel/config/target
 }
 
 setup_iscsid() {

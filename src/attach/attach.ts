@@ -4,11 +4,14 @@ import type { OperationContext, OperationOptions } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
 import { runOperation } from "../core/operation.js";
 import { AttachedDeviceSchema, ConnectionInfoSchema, HostPropertiesSchema, VolumeSchema, type VolumeInput } from "../core/records.js";
-import { SizeGiBSchema, validate } from "../core/validation.js";
+import { SizeGiBSchema, plainTextSchema, validate } from "../core/validation.js";
 import type { Connector } from "../connectors/connector.js";
 import type { VolumeBackend } from "../drivers/backend.js";
 import { GiB } from "../drivers/base.js";
 import { buildDiskXml } from "../libvirt/libvirt-disk.js";
+import { parseDiskXml } from "../libvirt/libvirt-parse.js";
+import { rbdSource } from "../libvirt/libvirt-rbd.js";
+import { renderDiskXml } from "../libvirt/libvirt-render.js";
 import { DiskOptionsSchema, type DiskOptions } from "../libvirt/libvirt-options.js";
 import { attachThrough, detachThrough, undoAttach, type AttachedVolume, type DetachReport, type ExportSteps } from "./attach-flow.js";
 import { createHost, type Host } from "./host.js";
@@ -19,24 +22,54 @@ import { createHost, type Host } from "./host.js";
  */
 
 /** What an attachment is, as a caller stores it: enough to detach after a restart (see {@link restoreAttachment}). */
-export const AttachmentRecordSchema = z.object({
-  /** Name of the backend the volume lives on. */
-  backend: z.string().min(1).max(255),
-  /** The volume record after its export. */
-  volume: VolumeSchema,
-  /** The host properties the connection was made for. */
-  host: HostPropertiesSchema,
-  /** The connection info (holds the CHAP secret for iSCSI: store it like a password). */
-  connection: ConnectionInfoSchema,
-  /** The device on the host. */
-  device: AttachedDeviceSchema,
-  /** The attach created the export (it did not exist before). */
-  exportCreated: z.boolean(),
-  /** The libvirt `<disk>` XML, when disk options were given. */
-  xml: z.string().max(64 * 1024).optional(),
-  /** When the attach finished (epoch ms). */
-  attachedAt: z.number().int().nonnegative(),
-});
+export const AttachmentRecordSchema = z
+  .object({
+    /** Name of the backend the volume lives on. */
+    backend: plainTextSchema(),
+    /** The volume record after its export. */
+    volume: VolumeSchema,
+    /** The host properties the connection was made for. */
+    host: HostPropertiesSchema,
+    /** The connection info (holds the CHAP secret for iSCSI: store it like a password). */
+    connection: ConnectionInfoSchema,
+    /** The device on the host. */
+    device: AttachedDeviceSchema,
+    /** The attach created the export (it did not exist before). */
+    exportCreated: z.boolean(),
+    /** The libvirt `<disk>` XML, when disk options were given. */
+    xml: z.string().max(64 * 1024).optional(),
+    /** When the attach finished (epoch ms). */
+    attachedAt: z.number().int().nonnegative(),
+  })
+  .superRefine((r, ctx) => {
+    // The XML goes to a hypervisor as it is: a stored record must not smuggle in another source or
+    // elements volkit does not write. It must be volkit's own rendering of a disk of this attachment.
+    if (r.xml === undefined) return;
+    const why = foreignDiskXml(r.xml, r);
+    if (why !== undefined) ctx.addIssue({ code: "custom", path: ["xml"], message: why });
+  });
+
+/** Why `xml` is not the `<disk>` volkit would have written for this attachment, or undefined when it is. */
+function foreignDiskXml(xml: string, r: { readonly connection: z.output<typeof ConnectionInfoSchema>; readonly device: z.output<typeof AttachedDeviceSchema> }): string | undefined {
+  const parsed = parseDiskXml(xml);
+  if (parsed.isErr()) return "is not one libvirt <disk> element volkit can read";
+  const rendered = renderDiskXml(parsed.value);
+  if (rendered.isErr() || rendered.value !== xml) return "is not a <disk> element as volkit writes it (other elements, attributes or layout)";
+  const source = parsed.value.source;
+  const c = r.connection;
+  const ok =
+    source === undefined
+      ? false
+      : source.kind === "block"
+        ? source.dev === r.device.path
+        : source.kind === "file"
+          ? source.file === r.device.path
+          : c.type === "rbd"
+            ? source.protocol === "rbd" && source.name === rbdSource(c).name
+            : c.type === "iscsi" && source.protocol === "iscsi" && source.name === `${c.targetIqn}/${c.targetLun}`;
+  return ok ? undefined : "does not read from this attachment's device or volume";
+}
+
 /** A stored attachment (parsed). */
 export type AttachmentRecord = z.output<typeof AttachmentRecordSchema>;
 /** A stored attachment as a caller hands it back. */

@@ -6,6 +6,7 @@ import type { CliOutput } from "./cli-env.js";
 import type { Painter } from "./colour.js";
 import { maskSecrets } from "./config-secrets.js";
 import { exitCodeFor } from "./exit-codes.js";
+import { parseJson } from "../core/parse-json.js";
 
 /**
  * Printing. Every command's result has a zod schema (its `--json` shape) and a human rendering.
@@ -48,8 +49,9 @@ export type ErrorOutput = z.output<typeof ErrorOutputSchema>;
  * against the schema and stripped to it.
  */
 export function toWire<S extends z.ZodType>(schema: S, data: unknown): Result<z.output<S>, VolkitError> {
-  const wire = JSON.parse(JSON.stringify(maskSecrets(data)) ?? "null") as unknown;
-  const checked = schema.safeParse(wire);
+  const wire = parseJson(JSON.stringify(maskSecrets(data)) ?? "null", { what: "the command's result", source: "cli", code: "INTERNAL" });
+  if (wire.isErr()) return err(wire.error);
+  const checked = schema.safeParse(wire.value);
   if (!checked.success) {
     const issues = checked.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
     return err(new VolkitError("INTERNAL", `the command's result does not match its documented --json shape (${issues.join("; ")})`, { source: "cli" }));

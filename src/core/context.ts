@@ -1,7 +1,8 @@
 import { type ResultAsync, errAsync } from "neverthrow";
 import { VolkitError } from "./errors.js";
-import { type EventBus, silentLogger, type Logger, type PhaseTiming } from "./events.js";
+import { type EventBus, safeLogger, silentLogger, type Logger, type PhaseTiming } from "./events.js";
 import type { AttachedDevice, Volume } from "./records.js";
+import { setLongTimeout, type LongTimer } from "./timers.js";
 
 /**
  * Options every long public operation accepts.
@@ -111,7 +112,7 @@ const forgetFollower = new FinalizationRegistry<{ readonly set: Set<WeakRef<Abor
 const controllerOf = new WeakMap<AbortSignal, AbortController>();
 
 /** Clears a context's deadline timer once its controller is garbage. */
-const clearOnCollect = new FinalizationRegistry<NodeJS.Timeout>((timer) => clearTimeout(timer));
+const clearOnCollect = new FinalizationRegistry<LongTimer>((timer) => timer.clear());
 
 /** Aborts `controller` (with the same reason) when `source` aborts, without retaining `controller`. */
 function follow(source: AbortSignal, controller: AbortController): void {
@@ -142,10 +143,10 @@ function follow(source: AbortSignal, controller: AbortController): void {
  */
 function armDeadline(controller: AbortController, ms: number): void {
   const weak = new WeakRef(controller);
-  const timer = setTimeout(() => weak.deref()?.abort(new DeadlineExceeded("deadline exceeded")), ms);
-  timer.unref();
+  // Any length: a deadline weeks away must not fire after 1 ms (setTimeout's 2^31-1 ms limit).
+  const timer = setLongTimeout(() => weak.deref()?.abort(new DeadlineExceeded("deadline exceeded")), ms);
   clearOnCollect.register(controller, timer);
-  controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+  controller.signal.addEventListener("abort", () => timer.clear(), { once: true });
 }
 
 /** Builds an {@link OperationContext}; drivers and tests use it to call driver methods directly. */
@@ -164,7 +165,7 @@ export function createOperationContext(init: ContextInit): OperationContext {
     else armDeadline(controller, ms);
   }
   const signal = controller.signal;
-  const logger = init.logger ?? silentLogger;
+  const logger = safeLogger(init.logger ?? silentLogger);
   const events = init.events;
   let io: VolumeIo | undefined;
   const ctx: OperationContext = {

@@ -1,3 +1,4 @@
+import { inspect } from "node:util";
 import { redactText, redactValue } from "./secrets.js";
 
 /**
@@ -91,7 +92,7 @@ export class VolkitError extends Error {
   readonly transient: boolean;
 
   constructor(code: ErrorCode, message: string, options: VolkitErrorOptions = {}) {
-    super(redactText(message), options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactText(message), options.cause === undefined ? undefined : { cause: redactCause(options.cause) });
     this.name = "VolkitError";
     this.code = code;
     this.source = options.source;
@@ -109,6 +110,37 @@ export class VolkitError extends Error {
       transient: this.transient,
     };
   }
+}
+
+/**
+ * The cause an error keeps, with registered secrets redacted: `util.inspect` of an error prints its
+ * cause chain, and a foreign error (a runner or library that threw `new Error("… <secret> …")`)
+ * quotes whatever it was given. A cause that shows no registered secret is kept as it is (same
+ * object); one that does is replaced by a redacted copy of the same class (name, message, stack,
+ * primitive fields such as `code`, and its own cause, likewise). VolkitErrors are redacted already.
+ */
+function redactCause(cause: unknown, depth = 0): unknown {
+  if (cause instanceof VolkitError || depth > 8 || cause === null || cause === undefined) return cause;
+  if (typeof cause === "string") return redactText(cause);
+  if (typeof cause !== "object") return cause;
+  if (!(cause instanceof Error)) {
+    const shown = inspect(cause, { depth: 4 });
+    return redactText(shown) === shown ? cause : redactValue(cause);
+  }
+  const inner: unknown = (cause as { cause?: unknown }).cause;
+  const innerRedacted = redactCause(inner, depth + 1);
+  const message = redactText(cause.message);
+  const stack = cause.stack === undefined ? undefined : redactText(cause.stack);
+  const fields = Object.entries(cause).filter(([k, v]) => k !== "cause" && (typeof v !== "object" || v === null));
+  const fieldsClean = fields.every(([, v]) => typeof v !== "string" || redactText(v) === v);
+  if (message === cause.message && stack === cause.stack && innerRedacted === inner && fieldsClean) return cause;
+  const copy = Object.create(Object.getPrototypeOf(cause) as object) as Error & Record<string, unknown>;
+  for (const [k, v] of fields) copy[k] = typeof v === "string" ? redactText(v) : v;
+  Object.defineProperty(copy, "message", { value: message, writable: true, configurable: true });
+  Object.defineProperty(copy, "stack", { value: stack, writable: true, configurable: true });
+  if (copy.name !== cause.name) Object.defineProperty(copy, "name", { value: cause.name, writable: true, configurable: true });
+  if (inner !== undefined) Object.defineProperty(copy, "cause", { value: innerRedacted, writable: true, configurable: true });
+  return copy;
 }
 
 /** Shorthand constructor for {@link VolkitError}. */

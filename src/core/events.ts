@@ -23,6 +23,29 @@ export const silentLogger: Logger = {
   error: () => undefined,
 };
 
+/**
+ * `logger` with every method guarded: a logger that throws (a broken transport, a serializer that
+ * chokes on a value) loses that entry instead of failing the storage operation that logged it, or
+ * throwing across volkit's API. Used for every operation's logger.
+ */
+export function safeLogger(logger: Logger): Logger {
+  if (logger === silentLogger || safeLoggers.has(logger)) return logger;
+  const guard =
+    (level: keyof Logger) =>
+    (obj: object, msg?: string): void => {
+      try {
+        logger[level](obj, msg);
+      } catch {
+        // A logger's bug must not fail a storage operation.
+      }
+    };
+  const safe: Logger = { debug: guard("debug"), info: guard("info"), warn: guard("warn"), error: guard("error") };
+  safeLoggers.add(safe);
+  return safe;
+}
+
+const safeLoggers = new WeakSet<Logger>();
+
 /** Time spent in one named phase of an operation (e.g. `lvcreate`, `wipe`, `export`). */
 export interface PhaseTiming {
   /** Phase name. */

@@ -1,4 +1,4 @@
-import { ResultAsync, err, errAsync, type Result } from "neverthrow";
+import { ResultAsync, err, errAsync, ok, type Result } from "neverthrow";
 import { raceAbort } from "./abort.js";
 import { abortReasonToError, createOperationContext, type ContextInit, type OperationContext, type OperationOptions } from "./context.js";
 import { VolkitError, toVolkitError } from "./errors.js";
@@ -54,6 +54,22 @@ export function awaitShared<T>(shared: PromiseLike<Result<T, VolkitError>>, sign
 }
 
 /**
+ * `INVALID_ARGUMENT` unless `options` can bound an operation: `signal` an `AbortSignal`, `deadline`
+ * epoch ms (a number, not NaN; `Infinity` = none) or a valid `Date`. A NaN deadline would
+ * otherwise time the operation out at once, and a signal that is not one would throw.
+ */
+export function checkOperationOptions(options: OperationOptions, source = "volkit"): Result<void, VolkitError> {
+  const bad = (why: string): Result<never, VolkitError> => err(new VolkitError("INVALID_ARGUMENT", `invalid operation options: ${why}`, { source }));
+  if (options === null || typeof options !== "object") return bad("must be an object");
+  const { signal, deadline } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) return bad("signal must be an AbortSignal");
+  if (deadline === undefined) return ok(undefined);
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (typeof ms !== "number" || Number.isNaN(ms)) return bad("deadline must be epoch milliseconds or a valid Date");
+  return ok(undefined);
+}
+
+/**
  * Runs one public operation: builds its {@link OperationContext} from the caller's signal and
  * deadline, emits `operation:start` and `operation:end` (with the phases it timed), logs the
  * outcome without secrets, and guards `fn` so that nothing it throws crosses the public API.
@@ -65,6 +81,8 @@ export function runOperation<T>(
   options: OperationOptions & Pick<ContextInit, "io">,
   fn: (ctx: OperationContext) => ResultAsync<T, VolkitError>,
 ): ResultAsync<T, VolkitError> {
+  const usable = checkOperationOptions(options, scope.source);
+  if (usable.isErr()) return errAsync(usable.error);
   const ctx = createOperationContext({ operation, source: scope.source, volumeId, logger: scope.logger, events: scope.events, ...options });
   const started = performance.now();
   const vid = volumeId === undefined ? {} : { volumeId };
@@ -81,8 +99,8 @@ export function runOperation<T>(
       ok: error === undefined,
       ...(error === undefined ? {} : { errorCode: error.code, errorMessage: error.message }),
     });
-    if (error) scope.logger.warn({ operation, volumeId, source: scope.source, durationMs, code: error.code, err: error.toJSON() }, `${scope.source} ${operation} failed`);
-    else scope.logger.info({ operation, volumeId, source: scope.source, durationMs }, `${scope.source} ${operation} done`);
+    if (error) ctx.logger.warn({ operation, volumeId, source: scope.source, durationMs, code: error.code, err: error.toJSON() }, `${scope.source} ${operation} failed`);
+    else ctx.logger.info({ operation, volumeId, source: scope.source, durationMs }, `${scope.source} ${operation} done`);
   };
   return guardResult(() => fn(ctx), scope.source)
     .map((value) => {

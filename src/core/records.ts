@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { registerSecret } from "./secrets.js";
 import {
   AbsolutePathSchema,
   ChapSecretSchema,
@@ -57,8 +58,14 @@ export type VolumeSpecInput = z.input<typeof VolumeSpecSchema>;
 const ProviderFields = {
   /** Where the backend keeps the volume: an LV path, `"<ip>:<port>,<tid> <iqn> <lun>"`, a LUN id as JSON. */
   providerLocation: z.string().max(4096).optional(),
-  /** Auth the export uses, e.g. `"CHAP <user> <secret>"`: a secret, registered for redaction when parsed. */
-  providerAuth: secretString(z.string().max(1024)).optional(),
+  /**
+   * Auth the export uses, e.g. `"CHAP <user> <secret>"`: a secret, registered for redaction when
+   * parsed (the whole value, and what follows the user on its own: a connector or a flow that
+   * fails quoting the bare password must not show it).
+   */
+  providerAuth: secretString(z.string().max(1024))
+    .superRefine((value) => registerSecret(/^\s*CHAP\s+\S+\s+(.+?)\s*$/s.exec(value)?.[1]))
+    .optional(),
   /** Driver-private id (a LUN id on an array, an RBD image id). */
   providerId: z.string().max(255).optional(),
 };

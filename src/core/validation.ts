@@ -94,8 +94,32 @@ export function hasControlChar(s: string): boolean {
   return false;
 }
 
+/**
+ * `value` the way an error message may show a caller's text: in double quotes, at most `max`
+ * characters (then `…`), with every control character, DEL, C1 control and bidirectional mark
+ * escaped (`\n`, `\u202e`), so the message stays one line that reads as what it is.
+ *
+ * @example
+ * ```ts
+ * quoteForMessage("vers=3\nexec"); // "\"vers=3\\nexec\""
+ * ```
+ */
+export function quoteForMessage(value: string, max = 64): string {
+  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
+  return JSON.stringify(cut).replace(/[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /** The message of a refused {@link hasControlChar} string. */
 export const CONTROL_CHARS_MESSAGE = "must not hold control characters (tab, newline, carriage return, other C0/C1 controls, DEL) or bidirectional overrides";
+
+/**
+ * One line of free text a caller names something with (a backend name, a host label): 1 to `max`
+ * characters without control characters or bidirectional overrides, since it reaches logs, events
+ * and error messages, where a newline or an override could forge or hide a line.
+ */
+export function plainTextSchema(max = 255) {
+  return z.string().min(1).max(max).refine((s) => !hasControlChar(s), CONTROL_CHARS_MESSAGE);
+}
 
 /**
  * An absolute path with no `..` segment and no control character (NUL, tab, CR, LF, ESC, DEL…).
@@ -144,13 +168,33 @@ export function validate<S extends z.ZodType>(
 ): Result<z.output<S>, VolkitError> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return ok(deepFreeze(parsed.data));
-  const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : what}: ${i.message}`);
+  const issues = parsed.error.issues.map((i) => `${i.path.length ? issuePath(i.path) : what}: ${issueMessage(i)}`);
   return err(
     new VolkitError(code, `invalid ${what}: ${issues.join("; ")}`, {
       source: "validation",
-      details: { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+      details: { issues: parsed.error.issues.map((i) => ({ path: i.path.map(issuePathSegment), message: issueMessage(i) })) },
     }),
   );
+}
+
+/**
+ * A zod issue path segment as errors show it: indexes and name-like keys as they are, any other key
+ * (a caller's metadata key with a newline, a bidi override, 10 KB of text) as `[key]`, so no error,
+ * log line or event carries it.
+ */
+export function issuePathSegment(segment: PropertyKey): string {
+  if (typeof segment === "number") return String(segment);
+  return typeof segment === "string" && /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/.test(segment) ? segment : "[key]";
+}
+
+/** A zod issue path as errors show it (`targets.0.tpgs`), see {@link issuePathSegment}. */
+export function issuePath(path: readonly PropertyKey[]): string {
+  return path.map(issuePathSegment).join(".");
+}
+
+/** zod's message of an issue, except where zod quotes input: unrecognized keys are counted, not named. */
+export function issueMessage(issue: z.core.$ZodIssue): string {
+  return issue.code === "unrecognized_keys" ? `${issue.keys.length} unrecognized key(s)` : issue.message;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,7 +1,7 @@
 import { ResultAsync, err, errAsync, ok, okAsync, type Result } from "neverthrow";
 import { z } from "zod";
 import { VolkitError, toVolkitError } from "../core/errors.js";
-import { validate } from "../core/validation.js";
+import { plainTextSchema, quoteForMessage, validate } from "../core/validation.js";
 import { VolumeBackend, type BackendOptions } from "./backend.js";
 import { BUILTIN_DRIVERS, type BuiltinDriverConfigs } from "./builtin-drivers.js";
 import type { DriverConfigSchemaLike, DriverDefinition, DriverDeps } from "./driver-definition.js";
@@ -57,7 +57,7 @@ export function driverDefinition(name: string, extra: readonly DriverDefinition[
   const found = extra.find((d) => d.name === name) ?? registry.get(name);
   if (found) return ok(found);
   const known = [...new Set([...extra.map((d) => d.name), ...registry.keys()])].sort();
-  return err(new VolkitError("INVALID_CONFIG", `unknown driver ${JSON.stringify(name)} (registered: ${known.join(", ")})`, { source: "registry", details: { known } }));
+  return err(new VolkitError("INVALID_CONFIG", `unknown driver ${quoteForMessage(name)} (registered: ${known.join(", ")})`, { source: "registry", details: { known } }));
 }
 
 /** Options for `createBackend`. */
@@ -80,6 +80,9 @@ export interface CreateBackendOptions extends BackendOptions, DriverDeps {
 export function createBackend(config: DriverConfig | { readonly driver: string }, options: CreateBackendOptions = {}): ResultAsync<VolumeBackend, VolkitError> {
   const name = typeof config === "object" && config !== null && typeof (config as { driver?: unknown }).driver === "string" ? (config as { driver: string }).driver : undefined;
   if (name === undefined) return errAsync(new VolkitError("INVALID_CONFIG", "invalid driver config: driver: must name a driver", { source: "registry" }));
+  // The backend name reaches events, logs and error sources: one line of plain text.
+  const backendName = options.name === undefined ? ok(undefined) : validate(plainTextSchema(), options.name, "backend name", "INVALID_CONFIG");
+  if (backendName.isErr()) return errAsync(backendName.error);
   return driverDefinition(name, options.drivers).asyncAndThen((definition) =>
     validate(definition.configSchema, config, `${name} driver config`, "INVALID_CONFIG").asyncAndThen((parsed) => {
       const deps: DriverDeps = { runner: options.runner };

@@ -4,6 +4,8 @@
  * comes first) and {@link raceAbort} (wait for a promise, but give up when a signal fires).
  */
 
+import { setLongTimeout, type LongTimer } from "../core/timers.js";
+
 /** Why a {@link CommandStop} fired. */
 export type StopCause =
   /** The command's own time limit passed. */
@@ -58,14 +60,14 @@ export function createCommandStop(options: CommandStopOptions): CommandStop {
   };
   const caller = options.signal;
   const onCallerAbort = (): void => fire({ kind: "abort", reason: caller?.reason }, caller?.reason);
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   if (caller?.aborted) onCallerAbort();
   else {
     caller?.addEventListener("abort", onCallerAbort, { once: true });
     const ms = options.timeoutMs;
     if (ms !== undefined) {
-      timer = setTimeout(() => fire({ kind: "timeout", timeoutMs: ms }, new DOMException(`command time limit of ${ms} ms reached`, "TimeoutError")), ms);
-      timer.unref();
+      // Any length (a copy bounded by a deadline weeks away); runners refuse NaN and negative limits first.
+      timer = setLongTimeout(() => fire({ kind: "timeout", timeoutMs: ms }, new DOMException(`command time limit of ${ms} ms reached`, "TimeoutError")), ms);
     }
   }
   return {
@@ -74,7 +76,7 @@ export function createCommandStop(options: CommandStopOptions): CommandStop {
       return cause;
     },
     dispose: () => {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.clear();
       caller?.removeEventListener("abort", onCallerAbort);
     },
   };

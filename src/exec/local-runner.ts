@@ -2,10 +2,11 @@ import { execa } from "execa";
 import { ResultAsync, errAsync, ok } from "neverthrow";
 import { abortReasonToError } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
+import { MAX_TIMER_MS, isDelay } from "../core/timers.js";
 import { createCommandStop } from "./cancellation.js";
 import { commandOutcome, type CommandEnd } from "./command-outcome.js";
 import { parseRootHelper, withRootHelper, type RootHelper } from "./root-helper.js";
-import { redactArgv, type CommandOutput, type CommandRunner, type CommandSpec } from "./runner.js";
+import { checkCommandSpec, redactArgv, type CommandOutput, type CommandRunner, type CommandSpec } from "./runner.js";
 
 /** Options for {@link createLocalRunner}. */
 export interface LocalRunnerOptions {
@@ -36,8 +37,10 @@ export interface LocalRunnerOptions {
  * operation's signal (which kills the group) instead.
  *
  * A `rootHelper` that {@link RootHelperSchema} refuses (`["sh", "-c"]`, `["env", "LD_PRELOAD=…"]`,
- * `["sudo", "-s"]`…) makes every `run` fail with `INVALID_CONFIG` without starting anything; use
- * {@link parseRootHelper} to learn it up front.
+ * `["sudo", "-s"]`…), or a `defaultTimeoutMs`/`killGraceMs` that is not a finite number of ms,
+ * makes every `run` fail with `INVALID_CONFIG` without starting anything; use
+ * {@link parseRootHelper} to learn it up front. A spec no process can receive (a NUL byte, a bad
+ * environment name, a NaN time limit: see {@link checkCommandSpec}) fails with `INVALID_ARGUMENT`.
  *
  * @example
  * ```ts
@@ -50,6 +53,11 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): CommandRunn
   if (helper.isErr()) {
     const refused = helper.error;
     return { description: "local (refused root helper)", run: () => errAsync(refused) };
+  }
+  const badTime = (["defaultTimeoutMs", "killGraceMs"] as const).find((k) => options[k] !== undefined && !(isDelay(options[k]) && options[k] <= (k === "killGraceMs" ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER)));
+  if (badTime !== undefined) {
+    const refused = new VolkitError("INVALID_CONFIG", `invalid local runner options: ${badTime} must be a number of milliseconds from 0 to ${badTime === "killGraceMs" ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER}`, { source: "exec" });
+    return { description: "local (refused options)", run: () => errAsync(refused) };
   }
   const prefix = helper.value;
   const description = prefix.length ? `local via ${prefix.join(" ")}` : "local";
@@ -90,6 +98,9 @@ function trackGroup(pid: number | undefined): void {
 
 function runLocal(spec: CommandSpec, helper: RootHelper, options: LocalRunnerOptions): ResultAsync<CommandOutput, VolkitError> {
   const env = { ...options.env, ...spec.env };
+  // Nothing starts for a spec no process can receive (Node would throw on a NUL byte).
+  const checked = checkCommandSpec({ ...spec, env });
+  if (checked.isErr()) return errAsync(checked.error);
   // Without a helper the environment goes to the child directly; with one, after it as well.
   const argv = helper.length ? withRootHelper(helper, env, spec.argv) : ok(spec.argv);
   if (argv.isErr()) return errAsync(argv.error);

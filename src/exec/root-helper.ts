@@ -2,7 +2,7 @@ import { err, ok, type Result } from "neverthrow";
 import { z } from "zod";
 import { VolkitError } from "../core/errors.js";
 import { validate } from "../core/validation.js";
-import type { Argv, CommandRunner } from "./runner.js";
+import { ENV_NAME, checkCommandSpec, type Argv, type CommandRunner } from "./runner.js";
 
 /**
  * The root helper: the argv a runner puts before every command to gain privileges. It comes from
@@ -137,8 +137,6 @@ function parseHelperArgv(argv: readonly string[]): Parsed {
   return { argv: out };
 }
 
-/** A valid environment variable name (what `env NAME=value` and POSIX shells accept). */
-export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * The argv that runs `argv` through `helper` with `env` set for the command itself:
@@ -177,7 +175,9 @@ export function elevatedRunner(runner: CommandRunner, helper: RootHelper): Comma
     description: `${runner.description} via ${helper.join(" ")}`,
     run: (spec) => {
       const { env, ...rest } = spec;
-      return withRootHelper(helper, env ?? {}, spec.argv).asyncAndThen((argv) => runner.run({ ...rest, argv }));
+      return checkCommandSpec(spec)
+        .andThen(() => withRootHelper(helper, env ?? {}, spec.argv))
+        .asyncAndThen((argv) => runner.run({ ...rest, argv }));
     },
   };
 }

@@ -4,7 +4,9 @@ import { VolkitError } from "../core/errors.js";
 import { silentLogger, type Logger } from "../core/events.js";
 import { registerSecret } from "../core/secrets.js";
 import { HostSchema, PortSchema, validate } from "../core/validation.js";
-import { ENV_NAME, RootHelperSchema } from "./root-helper.js";
+import { RootHelperSchema } from "./root-helper.js";
+import { MAX_TIMER_MS } from "../core/timers.js";
+import { ENV_NAME } from "./runner.js";
 import { buildHostVerifier, type SshHostVerifier } from "./ssh-host-keys.js";
 
 /** Options for {@link createSshRunner}. */
@@ -64,14 +66,16 @@ const SshOptionsSchema = z.object({
   host: HostSchema,
   port: PortSchema.default(22),
   username: z.string().regex(/^[A-Za-z0-9._][A-Za-z0-9._@-]{0,63}$/, "must be a user name (letters, digits, '._@-')"),
-  connectTimeoutMs: z.number().int().positive().default(20_000),
-  keepaliveIntervalMs: z.number().int().nonnegative().default(15_000),
-  keepaliveCountMax: z.number().int().positive().default(3),
+  // Timers handed to ssh2 and setTimeout: longer than 2^31-1 ms they would fire after 1 ms.
+  connectTimeoutMs: z.number().int().positive().max(MAX_TIMER_MS).default(20_000),
+  keepaliveIntervalMs: z.number().int().nonnegative().max(MAX_TIMER_MS).default(15_000),
+  keepaliveCountMax: z.number().int().positive().max(1000).default(3),
   defaultTimeoutMs: z.number().int().positive().optional(),
   maxChannels: z.number().int().min(1).max(64).default(8),
-  killGraceMs: z.number().int().nonnegative().default(2000),
+  killGraceMs: z.number().int().nonnegative().max(MAX_TIMER_MS).default(2000),
   rootHelper: RootHelperSchema.optional(),
   envNames: z.array(z.string().regex(ENV_NAME, "must be an environment variable name")),
+  envValues: z.array(z.string().refine((v) => !v.includes("\0"), "must not contain a NUL byte")),
 });
 
 /** The login secrets, kept apart from everything that may be logged. */
@@ -85,7 +89,7 @@ export interface SshCredentials {
 }
 
 /** The SSH runner's options after validation, with defaults applied. */
-export type SshSettings = Omit<z.output<typeof SshOptionsSchema>, "envNames"> & {
+export type SshSettings = Omit<z.output<typeof SshOptionsSchema>, "envNames" | "envValues"> & {
   /** Login secrets. */
   readonly credentials: SshCredentials;
   /** The host key check, or `undefined` when explicitly off. */
@@ -121,6 +125,7 @@ export function resolveSshOptions(options: SshRunnerOptions): Result<SshSettings
       killGraceMs: options.killGraceMs,
       rootHelper: options.rootHelper === undefined ? undefined : [...options.rootHelper],
       envNames: Object.keys(options.env ?? {}),
+      envValues: Object.values(options.env ?? {}),
     },
     "ssh runner options",
     "INVALID_CONFIG",
@@ -131,7 +136,7 @@ export function resolveSshOptions(options: SshRunnerOptions): Result<SshSettings
   }
   const verifier = buildHostVerifier(options);
   if (verifier.isErr()) return err(verifier.error);
-  const { envNames: _names, ...settings } = parsed.value;
+  const { envNames: _names, envValues: _values, ...settings } = parsed.value;
   return ok({
     ...settings,
     credentials: {

@@ -4,7 +4,7 @@ import { abortReasonToError } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
 import { createCommandStop, raceAbort } from "./cancellation.js";
 import { stoppedError } from "./command-outcome.js";
-import { redactArgv, type CommandOutput, type CommandRunner, type CommandSpec } from "./runner.js";
+import { checkCommandSpec, redactArgv, type CommandOutput, type CommandRunner, type CommandSpec } from "./runner.js";
 import { driveCommand, killCommand, remoteCommand, type CommandSite } from "./ssh-command.js";
 import { errorText, Slots, SshConnections } from "./ssh-connection.js";
 import { resolveSshOptions, type SshRunnerOptions, type SshSettings } from "./ssh-options.js";
@@ -101,6 +101,8 @@ class SshCommandRunner implements SshRunner {
     if (this.#closed) {
       return errAsync(new VolkitError("INVALID_STATE", `${this.description}: runner is closed`, { source: "ssh" }));
     }
+    const checked = checkCommandSpec(spec);
+    if (checked.isErr()) return errAsync(checked.error);
     if (spec.signal?.aborted) return errAsync(abortReasonToError(spec.signal.reason, "exec"));
     const command = remoteCommand(this.#site, spec);
     if (command.isErr()) return errAsync(command.error);

@@ -1,6 +1,7 @@
 import { ResultAsync, err } from "neverthrow";
 import type { OperationContext } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
+import { guardResult } from "../core/operation.js";
 import { createCommandStop } from "../exec/cancellation.js";
 import { redactArgv, type CommandOutput, type CommandRunner, type CommandSpec } from "../exec/runner.js";
 
@@ -41,7 +42,9 @@ export function runBounded(
       transient: true,
       details: { command: shown, timeoutMs: limit, ...(stuck ? { stuck: true } : {}) },
     });
-  const mapped = runner.run({ ...spec, signal: stop.signal, timeoutMs: limit }).mapErr((e) => {
+  // guardResult: a runner that throws or whose promise rejects (a bug) answers INTERNAL at once
+  // instead of leaving the caller to the watchdog's misleading "could not be killed".
+  const mapped = guardResult(() => runner.run({ ...spec, signal: stop.signal, timeoutMs: limit }), "exec").mapErr((e) => {
     if (ctx.signal.aborted) return ctx.abortError() ?? e;
     if (stop.cause?.kind === "timeout" && (e.code === "TIMEOUT" || e.code === "ABORTED")) return boundError(false);
     return e;

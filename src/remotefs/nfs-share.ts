@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { err, ok, type Result } from "neverthrow";
 import { z } from "zod";
 import { VolkitError } from "../core/errors.js";
-import { HostSchema } from "../core/validation.js";
+import { HostSchema, hasControlChar, quoteForMessage } from "../core/validation.js";
 
 /**
  * NFS shares and mount options: validation, Cinder's `nfs_shares_config` text format, the mount
@@ -27,14 +27,14 @@ export type NfsVersion = (typeof NFS_VERSIONS)[number];
 /**
  * True when `share` is `host:/path`: an IPv4 address or DNS name (IPv6 literals are not accepted:
  * the connection-info schema keeps `:` out of the host), a colon, then an absolute path without
- * whitespace, NUL or `..` segments.
+ * whitespace, control characters (NUL, ESC, DEL…), bidirectional overrides or `..` segments.
  */
 export function isNfsShare(share: string): boolean {
   const colon = share.indexOf(":");
   if (colon <= 0 || share.length > 1024) return false;
   const host = share.slice(0, colon);
   const path = share.slice(colon + 1);
-  return HostSchema.safeParse(host).success && /^\/[^\s\0]*$/.test(path) && !path.split("/").includes("..");
+  return HostSchema.safeParse(host).success && /^\/[^\s\0]*$/.test(path) && !hasControlChar(path) && !path.split("/").includes("..");
 }
 
 /** A share, `host:/export` (see {@link isNfsShare}). */
@@ -120,7 +120,7 @@ export function parseMountOptions(text: string): Result<MountOption[], string> {
   const out: MountOption[] = [];
   for (const item of text.split(",")) {
     const m = /^([a-z_][a-z0-9_]*)(?:=(.*))?$/.exec(item);
-    if (!m?.[1]) return err(`'${item}' is not a mount option (expected name or name=value)`);
+    if (!m?.[1]) return err(`${quoteForMessage(item)} is not a mount option (expected name or name=value)`);
     const key = m[1];
     const value = m[2];
     const refused = REFUSED[key];
@@ -131,7 +131,7 @@ export function parseMountOptions(text: string): Result<MountOption[], string> {
     } else {
       const check = VALUE_OPTIONS[key];
       if (!check) return err(FLAG_OPTIONS.has(key) ? `mount option '${key}' takes no value` : `unknown mount option '${key}'`);
-      if (!check.test(value)) return err(`invalid value '${value}' for mount option '${key}'`);
+      if (!check.test(value)) return err(`invalid value ${quoteForMessage(value)} for mount option '${key}'`);
       out.push({ key, value });
     }
   }
@@ -237,14 +237,14 @@ export function parseNfsSharesConfig(text: string): Result<ShareSpec[], VolkitEr
     const words = line.split(/\s+/);
     const [share, ...rest] = words;
     if (share === undefined || !isNfsShare(share)) {
-      problems.push(`${where}: '${share ?? ""}' is not host:/path`);
+      problems.push(`${where}: ${quoteForMessage(share ?? "")} is not host:/path`);
       return;
     }
     let options: string | undefined;
     if (rest.length === 2 && rest[0] === "-o") options = rest[1];
     else if (rest.length === 1 && rest[0]?.startsWith("-o") && rest[0].length > 2) options = rest[0].slice(2);
     else if (rest.length > 0) {
-      problems.push(`${where}: only '-o <options>' may follow the share, got '${rest.join(" ")}'`);
+      problems.push(`${where}: only '-o <options>' may follow the share, got ${quoteForMessage(rest.join(" "))}`);
       return;
     }
     if (options !== undefined) {

@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
 import { z } from "zod";
 import { VolkitError } from "../core/errors.js";
+import { parseJsonWith } from "../core/parse-json.js";
 
 /**
  * Pure parsers for the tools the mount manager runs, tested against captured output
@@ -51,14 +52,8 @@ const FindmntSchema = z.object({ filesystems: z.array(FindmntNodeSchema) });
  */
 export function parseFindmnt(stdout: string): Result<MountEntry[], VolkitError> {
   if (stdout.trim() === "") return ok([]);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(stdout);
-  } catch (e) {
-    return err(new VolkitError("PARSE_ERROR", "findmnt did not print JSON", { source: "remotefs", cause: e }));
-  }
-  const parsed = FindmntSchema.safeParse(raw);
-  if (!parsed.success) return err(new VolkitError("PARSE_ERROR", `unexpected findmnt JSON: ${parsed.error.message}`, { source: "remotefs" }));
+  const parsed = parseJsonWith(FindmntSchema, stdout, { what: "findmnt output", source: "remotefs" });
+  if (parsed.isErr()) return err(parsed.error);
   const out: MountEntry[] = [];
   const walk = (nodes: readonly FindmntNode[]): void => {
     for (const n of nodes) {
@@ -66,7 +61,7 @@ export function parseFindmnt(stdout: string): Result<MountEntry[], VolkitError> 
       if (n.children) walk(n.children);
     }
   };
-  walk(parsed.data.filesystems);
+  walk(parsed.value.filesystems);
   return ok(out);
 }
 

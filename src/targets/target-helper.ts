@@ -65,6 +65,8 @@ export const TargetConfigSchema = z.object({
   iqnPrefix: z
     .string()
     .regex(/^iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*:[A-Za-z0-9.:_-]*$/, "must be an IQN prefix such as iqn.2010-10.org.openstack:")
+    // An IQN has at most 223 bytes: room for "volume-" and a 64-character id.
+    .max(223 - "volume-".length - 64, "must leave room for volume-<id> in a 223-byte IQN")
     .default("iqn.2010-10.org.openstack:").meta({ title: "IQN prefix", description: "IQN prefix; the volume's target is `<prefix>volume-<id>`." }),
   /** Portals the target listens on; several give multipath several paths. */
   portals: z.array(PortalSchema).min(1).default(["127.0.0.1:3260"]).meta({ title: "Portals", description: "Portals the target listens on; several give multipath several paths." }),

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ResultAsync, errAsync, okAsync } from "neverthrow";
 import { abortReasonToError } from "../core/context.js";
 import { type VolkitError } from "../core/errors.js";
-import { commandFailed, type CommandOutput, type CommandRunner, type CommandSpec } from "../exec/runner.js";
+import { checkCommandSpec, commandFailed, type CommandOutput, type CommandRunner, type CommandSpec } from "../exec/runner.js";
 
 /** A scripted reply of {@link FakeRunner}. */
 export interface FakeReply {
@@ -87,6 +87,9 @@ export class FakeRunner implements CommandRunner {
   /** {@inheritDoc index!CommandRunner.run} */
   run(spec: CommandSpec): ResultAsync<CommandOutput, VolkitError> {
     this.calls.push(spec);
+    // Refuses what every real runner refuses (a NUL byte, a NaN time limit…), after recording it.
+    const checked = checkCommandSpec(spec);
+    if (checked.isErr()) return errAsync(checked.error);
     if (spec.signal?.aborted) return errAsync(abortReasonToError(spec.signal.reason, "exec"));
     const index = this.#rules.findIndex((r) => matches(r.matcher, spec.argv));
     const rule = this.#rules[index];

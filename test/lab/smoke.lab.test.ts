@@ -67,9 +67,9 @@ describe("storage lab environment", () => {
     expect(existsSync(env("VOLKIT_LAB_TGT_VOLUMES_DIR"))).toBe(true);
   });
 
-  it("has the LIO configfs tree", () => {
-    expect(existsSync("/sys/kernel/config/target/iscsi")).toBe(true);
+  it("has the LIO target core in configfs and the iSCSI fabric module loaded (the fabric directory is targetcli's to make)", () => {
     expect(readFileSync("/sys/kernel/config/target/version", "utf8")).toMatch(/Target Engine Core/);
+    expect(existsSync("/sys/module/iscsi_target_mod")).toBe(true);
   });
 
   it("runs iscsid with the lab initiator name", () => {

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { ResultAsync, errAsync, okAsync } from "neverthrow";
+import { ResultAsync, err, errAsync, ok, okAsync } from "neverthrow";
 import { type z } from "zod";
 import { VolkitError } from "../../core/errors.js";
 import { FilePathSchema, validate } from "../../core/validation.js";
@@ -12,6 +12,7 @@ import { fields, table } from "../output.js";
 import { formatBytes } from "../units.js";
 import { check, defined, done, idArg, optionalId, volumeFields, withService } from "./service-args.js";
 import { SERVICE_OUTPUT_SCHEMAS as S, type BackupOutSchema } from "./service-schemas.js";
+import { parseJson } from "../../core/parse-json.js";
 
 /** `backup …`: backups through the service (chunked, verified, incremental; see volkit/backup). */
 
@@ -142,8 +143,10 @@ export function registerBackupCommands(program: Command, run: CliRun): void {
     run: (ctx, a, o) =>
       ResultAsync.combine([check(idArg(a[0], "backup id")), o.output === undefined ? okAsync(undefined) : fileArg(ctx, o.output, "--output")] as const).andThen(([id, file]) =>
         withService(ctx, (s, opts) => s.exportBackupRecord(id, opts)).andThen((text) => {
-          const parsed = ResultAsync.fromThrowable(() => Promise.resolve(JSON.parse(text) as Record<string, unknown>), () => new VolkitError("INTERNAL", "the service's backup record is not JSON", { source: "cli" }))();
-          return parsed.andThen((record) =>
+          const parsed = parseJson(text, { what: "the service's backup record", source: "cli", code: "INTERNAL" }).andThen((v) =>
+            v !== null && typeof v === "object" && !Array.isArray(v) ? ok(v as Record<string, unknown>) : err(new VolkitError("INTERNAL", "the service's backup record is not a JSON object", { source: "cli" })),
+          );
+          return parsed.asyncAndThen((record) =>
             (file === undefined ? okAsync(undefined) : io(`write ${file}`, () => writeFile(file, `${text}\n`, { mode: 0o600, flag: "wx" }))).map(() => ({ data: { backupId: id, record, ...(file === undefined ? {} : { file }) } })),
           );
         }),

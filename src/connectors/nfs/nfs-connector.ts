@@ -22,6 +22,7 @@ import type { CommandRunner } from "../../exec/runner.js";
 import { runBounded } from "../../remotefs/bounded-run.js";
 import type { MountManager, ReleaseReport } from "../../remotefs/mount-manager.js";
 import { NfsMountManagerOptionsSchema, createNfsMountManager } from "../../remotefs/nfs-mount-manager.js";
+import { parseMountOptions } from "../../remotefs/nfs-share.js";
 import type { Connector, ConnectorDeps, DisconnectOptions, HostPropertiesOptions } from "../connector.js";
 import { attachedDeviceOf, connectionFor } from "../connector-input.js";
 
@@ -192,9 +193,15 @@ export class NfsConnector implements Connector {
   }
 }
 
-/** `INVALID_ARGUMENT` unless `info` is valid NFS connection info. */
+/**
+ * `INVALID_ARGUMENT` unless `info` is valid NFS connection info, its mount options included (the
+ * allow-list the mount manager applies), whichever method receives it.
+ */
 function parseInfo(info: ConnectionInfoInput): Result<NfsConnectionInfo, VolkitError> {
-  return connectionFor("nfs", NfsConnectionInfoSchema, info);
+  return connectionFor("nfs", NfsConnectionInfoSchema, info).andThen((i) => {
+    const options = i.options === undefined ? ok(undefined) : parseMountOptions(i.options);
+    return options.isErr() ? err(new VolkitError("INVALID_ARGUMENT", `invalid nfs connection info: options: ${options.error}`, { source: "nfs" })) : ok(i);
+  });
 }
 
 function toReport(r: ReleaseReport): DisconnectReport {

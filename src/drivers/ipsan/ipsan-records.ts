@@ -1,6 +1,7 @@
 import type { SnapshotInput, VolumeInput } from "../../core/records.js";
 import { SECTORS_PER_GIB } from "./ipsan-constants.js";
 import type { LunInfo, SnapshotInfo } from "./ipsan-types.js";
+import { parseJson } from "../../core/parse-json.js";
 
 /**
  * What the driver writes into volkit's records: `providerLocation` as Cinder's Huawei driver
@@ -21,12 +22,7 @@ export function snapshotRecordOf<S extends { readonly id: string }>(spec: S, sna
 /** Object id and WWN a record's `providerLocation` names, when it is one of ours (never throws). */
 export function locationOf(providerLocation: string | undefined): { readonly id: string; readonly wwn: string } | undefined {
   if (providerLocation === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(providerLocation);
-  } catch {
-    return undefined;
-  }
+  const parsed = parseJson(providerLocation, { what: "providerLocation", source: "ipsan" }).unwrapOr(undefined);
   if (parsed === null || typeof parsed !== "object") return undefined;
   const o = parsed as Record<string, unknown>;
   const id = o.huawei_lun_id ?? o.huawei_snapshot_id;

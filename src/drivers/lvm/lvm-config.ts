@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { RootHelperSchema } from "../../exec/root-helper.js";
-import { AbsolutePathSchema, LvmNameSchema } from "../../core/validation.js";
+import { FilePathSchema, LvmNameSchema, plainTextSchema } from "../../core/validation.js";
 import { TargetConfigSchema } from "../../targets/target-helper.js";
 
 /**
@@ -16,7 +16,7 @@ export const LvmConfigSchema = z.object({
   /** Discriminator for `createDriver`. */
   driver: z.literal("lvm"),
   /** Backend name reported in stats (default `lvm-<volumeGroup>`). */
-  backendName: z.string().min(1).max(255).optional().meta({ title: "Backend name", description: "Backend name reported in stats (default `lvm-<volumeGroup>`)." }),
+  backendName: plainTextSchema().optional().meta({ title: "Backend name", description: "Backend name reported in stats (default `lvm-<volumeGroup>`)." }),
   /** Volume group holding the volumes. */
   volumeGroup: LvmNameSchema.default("cinder-volumes").meta({ title: "Volume group", description: "Volume group holding the volumes." }),
   /**
@@ -31,7 +31,7 @@ export const LvmConfigSchema = z.object({
   /** Thick volumes mirrored with this many extra copies (raid1). */
   mirrors: z.number().int().min(0).max(4).default(0).meta({ title: "Mirrors", description: "Thick volumes mirrored with this many extra copies (raid1)." }),
   /** lvm.conf to use (sets LVM_SYSTEM_DIR to its directory). */
-  lvmConfFile: AbsolutePathSchema.optional().meta({ title: "LVM config file", description: "lvm.conf to use (sets LVM_SYSTEM_DIR to its directory)." }),
+  lvmConfFile: FilePathSchema.optional().meta({ title: "LVM config file", description: "lvm.conf to use (sets LVM_SYSTEM_DIR to its directory)." }),
   /** Silence lvm's "File descriptor leaked" warnings. */
   suppressFdWarnings: z.boolean().default(true).meta({ title: "Suppress FD warnings", description: "Silence lvm's \"File descriptor leaked\" warnings." }),
   /** How deleted thick volumes are wiped: `zero` (dd from /dev/zero) or `none`. Thin volumes are discarded. */
@@ -53,7 +53,7 @@ export const LvmConfigSchema = z.object({
    */
   target: TargetConfigSchema.optional().meta({ title: "Target", description: "iSCSI export settings. Omit to serve only `local` connections (the LV path on this host)." }),
   /** Host name reported in location info (default: the runner host's `hostname`). */
-  host: z.string().min(1).max(255).optional().meta({ title: "Host", description: "Host name reported in location info (default: the runner host's `hostname`)." }),
+  host: plainTextSchema().optional().meta({ title: "Host", description: "Host name reported in location info (default: the runner host's `hostname`)." }),
   /** Privilege prefix for the default local runner, e.g. `["sudo", "-n"]`. */
   rootHelper: RootHelperSchema.optional(),
 });

@@ -1,5 +1,6 @@
 import { Result, err, ok } from "neverthrow";
 import { VolkitError } from "../../core/errors.js";
+import { parseJson } from "../../core/parse-json.js";
 
 /**
  * Pure parsers of lvm2's JSON reports (`--reportformat json --units b --nosuffix`), tested against
@@ -82,12 +83,10 @@ export function hasThickSnapshots(lv: LvInfo): boolean {
 type Row = Record<string, unknown>;
 
 function parseReport(stdout: string, section: "vg" | "lv"): Result<Row[], VolkitError> {
-  let json: unknown;
-  try {
-    json = JSON.parse(stdout);
-  } catch (e) {
-    return err(new VolkitError("PARSE_ERROR", `lvm report is not JSON: ${stdout.slice(0, 120)}`, { source: "lvm", cause: e }));
-  }
+  const parsed = parseJson(stdout, { what: "lvm report", source: "lvm" });
+  if (parsed.isErr()) return err(parsed.error);
+  const json = parsed.value;
+  if (json === null || typeof json !== "object") return err(new VolkitError("PARSE_ERROR", "lvm report is not a JSON object", { source: "lvm" }));
   const report = (json as { report?: unknown }).report;
   if (!Array.isArray(report)) return err(new VolkitError("PARSE_ERROR", "lvm report lacks a 'report' array", { source: "lvm" }));
   const rows: Row[] = [];

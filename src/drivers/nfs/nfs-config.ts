@@ -2,7 +2,7 @@ import { err, ok, type Result } from "neverthrow";
 import { z } from "zod";
 import { RootHelperSchema } from "../../exec/root-helper.js";
 import { VolkitError } from "../../core/errors.js";
-import { AbsolutePathSchema } from "../../core/validation.js";
+import { AbsolutePathSchema, plainTextSchema } from "../../core/validation.js";
 import { DEFAULT_MOUNT_POINT_BASE, MountOptionsSchema, NFS_VERSIONS, NfsShareSchema, ShareSpecSchema, parseNfsSharesConfig, type ShareSpec } from "../../remotefs/nfs-share.js";
 
 /** A configured share: `"host:/export"` or `{ share, options }`. */
@@ -22,7 +22,7 @@ export const NfsConfigSchema = z
     /** Discriminator for `createDriver`. */
     driver: z.literal("nfs"),
     /** Backend name reported in stats (default `nfs`). */
-    backendName: z.string().min(1).max(255).optional().meta({ title: "Backend name", description: "Backend name reported in stats (default `nfs`)." }),
+    backendName: plainTextSchema().optional().meta({ title: "Backend name", description: "Backend name reported in stats (default `nfs`)." }),
     /** Shares holding volumes. */
     shares: z.array(NfsShareEntrySchema).max(256).default([]).meta({ title: "Shares", description: "Shares holding volumes." }),
     /**

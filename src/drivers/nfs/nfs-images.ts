@@ -1,6 +1,7 @@
 import { ResultAsync, err, errAsync, ok, okAsync, safeTry, type Err, type Result } from "neverthrow";
 import { rollbackContext, type OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
+import { parseJson } from "../../core/parse-json.js";
 import type { ImageLocation, PoolStatsInput, Volume, VolumeSpec } from "../../core/records.js";
 import { GiB } from "../base.js";
 import type { ChainImage } from "./nfs-chain.js";
@@ -150,12 +151,9 @@ export class NfsImages {
     const argv = ["qemu-img", "info", "--output=json", "-U", ...(image.format ? ["-f", image.format] : []), image.path] as const;
     return this.files.run(argv, ctx).andThen((out) => {
       const bad = (why: string): ResultAsync<never, VolkitError> => errAsync(new VolkitError("INVALID_ARGUMENT", `image ${image.path} refused: ${why}`, { source: "nfs" }));
-      let raw: { format?: unknown; "virtual-size"?: unknown; "backing-filename"?: unknown };
-      try {
-        raw = JSON.parse(out.stdout) as typeof raw;
-      } catch {
-        return bad("qemu-img info did not print JSON");
-      }
+      const json = parseJson(out.stdout, { what: "qemu-img info", source: "nfs" });
+      if (json.isErr() || json.value === null || typeof json.value !== "object") return bad("qemu-img info did not print a JSON object");
+      const raw = json.value as { format?: unknown; "virtual-size"?: unknown; "backing-filename"?: unknown };
       const format = raw.format;
       const size = raw["virtual-size"];
       if (typeof format !== "string" || typeof size !== "number") return bad("no format or size");

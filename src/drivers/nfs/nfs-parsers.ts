@@ -1,5 +1,6 @@
 import { err, ok, type Result } from "neverthrow";
 import { VolkitError } from "../../core/errors.js";
+import { parseJson } from "../../core/parse-json.js";
 import { IdSchema } from "../../core/validation.js";
 import { parseImageInfo } from "../../data/qemu-img.js";
 import { isChainFile } from "./nfs-names.js";
@@ -34,20 +35,19 @@ export interface InfoFile {
 export function parseInfoFile(text: string, volumeId: string): Result<InfoFile, VolkitError> {
   const bad = (why: string): Result<never, VolkitError> =>
     err(new VolkitError("INVALID_STATE", `snapshot info of volume ${volumeId} is invalid: ${why}`, { source: "nfs", details: { volumeId } }));
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return bad("not JSON");
-  }
+  const json = parseJson(text, { what: `snapshot info of volume ${volumeId}`, source: "nfs", code: "INVALID_STATE", secretFields: false });
+  if (json.isErr()) return err(json.error);
+  const raw = json.value;
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return bad("not a JSON object");
   const snapshots: Record<string, string> = {};
   let active: string | undefined;
   for (const [key, value] of Object.entries(raw)) {
-    if (typeof value !== "string" || !isChainFile(volumeId, value)) return bad(`entry '${key}' does not name a file of this volume`);
+    // Keys are shown only when they are ids: the file is read from a share, not trusted.
+    const shown = key === "active" || IdSchema.safeParse(key).success ? `'${key}'` : "a key that is not a snapshot id";
+    if (typeof value !== "string" || !isChainFile(volumeId, value)) return bad(`entry ${shown} does not name a file of this volume`);
     if (key === "active") active = value;
     else if (IdSchema.safeParse(key).success) snapshots[key] = value;
-    else return bad(`'${key}' is not a snapshot id`);
+    else return bad(`${shown} is not allowed`);
   }
   if (active === undefined) return bad("no 'active' entry");
   return ok({ active, snapshots });
@@ -133,23 +133,17 @@ export function parseVolumeImage(stdout: string, expect: ImageExpectations): Res
 
 /** The `data-file` of a qcow2 image's format-specific info, if any. */
 export function qcow2DataFile(stdout: string): string | undefined {
-  try {
-    const raw = JSON.parse(stdout) as { "format-specific"?: { data?: { "data-file"?: unknown } } };
-    const dataFile = raw["format-specific"]?.data?.["data-file"];
-    return typeof dataFile === "string" ? dataFile : undefined;
-  } catch {
-    return undefined;
-  }
+  const raw = parseJson(stdout, { what: "qemu-img info", source: "nfs" }).unwrapOr(undefined) as { "format-specific"?: { data?: { "data-file"?: unknown } } } | null | undefined;
+  const dataFile = raw?.["format-specific"]?.data?.["data-file"];
+  return typeof dataFile === "string" ? dataFile : undefined;
 }
 
 /** Files of an image's extents (vmdk), if qemu-img lists them. */
 export function imageExtentFiles(stdout: string): string[] {
-  try {
-    const raw = JSON.parse(stdout) as { "format-specific"?: { data?: { extents?: { filename?: unknown }[] } } };
-    return (raw["format-specific"]?.data?.extents ?? []).map((e) => (typeof e.filename === "string" ? e.filename : "")).filter(Boolean);
-  } catch {
-    return [];
-  }
+  const raw = parseJson(stdout, { what: "qemu-img info", source: "nfs" }).unwrapOr(undefined) as { "format-specific"?: { data?: { extents?: unknown } } } | null | undefined;
+  const extents = raw?.["format-specific"]?.data?.extents;
+  if (!Array.isArray(extents)) return [];
+  return extents.map((e: { filename?: unknown } | null) => (typeof e?.filename === "string" ? e.filename : "")).filter(Boolean);
 }
 
 /** True when qemu-img failed because another process (a running VM) holds the image's lock. */

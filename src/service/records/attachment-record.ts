@@ -1,12 +1,13 @@
 import { z } from "zod";
 import { AttachStatusSchema } from "../state-machine.js";
-import { JsonObjectSchema, RecordIdSchema, RecordMetaFields, SecretJsonObjectSchema, TimestampSchema } from "./record-fields.js";
+import { HostNameSchema } from "../../core/validation.js";
+import { DisplayNameSchema, JsonObjectSchema, RecordIdSchema, RecordMetaFields, SecretJsonObjectSchema, TimestampSchema } from "./record-fields.js";
 
 /**
  * The attaching host's properties as stored (os-brick's connector properties, `HostProperties` in
  * 0.2): `host` is required, the rest is kept as the caller gave it.
  */
-export const StoredHostPropertiesSchema = JsonObjectSchema.and(z.object({ host: z.string().min(1).max(255) }));
+export const StoredHostPropertiesSchema = JsonObjectSchema.and(z.object({ host: HostNameSchema }));
 
 /**
  * One attachment of a volume to a host (Cinder's `volume_attachment` table). It keeps everything a
@@ -25,7 +26,7 @@ export const AttachmentRecordSchema = z.object({
   /** The attached volume. */
   volumeId: RecordIdSchema,
   /** Host name of the attaching host. */
-  host: z.string().min(1).max(255),
+  host: HostNameSchema,
   /** The attaching host's properties (initiator, ip, multipath…). */
   hostProperties: StoredHostPropertiesSchema,
   /** Connection info from the driver's `initializeConnection` (secret fields redacted in logs). */
@@ -35,7 +36,7 @@ export const AttachmentRecordSchema = z.object({
   /** The instance (VM) using it. */
   instanceId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$/, "must be an instance id").optional(),
   /** Where the instance sees it (`/dev/vdb`, a libvirt target dev). */
-  mountpoint: z.string().max(255).optional(),
+  mountpoint: DisplayNameSchema.optional(),
   /** Read-write or read-only. */
   attachMode: z.enum(["rw", "ro"]).default("rw"),
   /** Status (see `ATTACHMENT_RULES`). */

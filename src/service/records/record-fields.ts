@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { registerSecret } from "../../core/secrets.js";
-import { IdSchema } from "../../core/validation.js";
+import { IdSchema, hasControlChar } from "../../core/validation.js";
 
 /**
  * Field schemas shared by the service records. Every record is one zod schema: `FooSchema`, its
@@ -10,12 +10,14 @@ import { IdSchema } from "../../core/validation.js";
 /** A record id (volumes, snapshots, attachments, types…): the same rule as a volume id. */
 export const RecordIdSchema = IdSchema;
 
-/** A display name: never reaches a command, so only control characters are refused. */
+/**
+ * A display name: never reaches a command, so only control characters (C0, DEL, C1) and
+ * bidirectional overrides are refused: it reaches logs and panels, where they forge or hide text.
+ */
 export const DisplayNameSchema = z
   .string()
   .max(255)
-  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "must not contain control characters");
+  .refine((s) => !hasControlChar(s), "must not contain control characters or bidirectional overrides");
 
 /** Free-form string metadata (Cinder's `metadata`: 255-char keys, values up to 1 KiB). */
 export const MetadataSchema = z.record(z.string().min(1).max(255), z.string().max(1024));

@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
 import type { z } from "zod";
 import { VolkitError, type ErrorCode } from "../../core/errors.js";
+import { issueMessage, issuePath, issuePathSegment } from "../../core/validation.js";
 import type { StoreDialect } from "./store.js";
 
 /**
@@ -114,7 +115,7 @@ export function decodeRow<T>(spec: TableSpec<T>, row: Row): Result<T, VolkitErro
   if (unreadable.length > 0) return err(corruptRow(spec, key, unreadable.map((f) => ({ path: [f], message: "stored JSON is unreadable" }))));
   const parsed = spec.schema.safeParse(fields);
   if (parsed.success) return ok(parsed.data);
-  return err(corruptRow(spec, key, parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message }))));
+  return err(corruptRow(spec, key, parsed.error.issues.map((i) => ({ path: i.path.map(issuePathSegment), message: issueMessage(i) }))));
 }
 
 function corruptRow(spec: TableSpec<unknown>, key: string, issues: readonly { path: string[]; message: string }[]): VolkitError {
@@ -147,12 +148,12 @@ export function encodePatch(spec: TableSpec<unknown>, patch: Readonly<Record<str
     const c = spec.columns.find((x) => x.field === field);
     const schema = spec.shape[field];
     if (c === undefined || schema === undefined || locked.includes(field)) {
-      issues.push(`${field}: cannot be changed by a patch`);
+      issues.push(`${issuePathSegment(field)}: cannot be changed by a patch`);
       continue;
     }
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
-      issues.push(...parsed.error.issues.map((i) => `${[field, ...i.path.map(String)].join(".")}: ${i.message}`));
+      issues.push(...parsed.error.issues.map((i) => `${issuePath([field, ...i.path])}: ${issueMessage(i)}`));
       continue;
     }
     row[c.column] = encodeValue(c.kind, parsed.data, dialect);
@@ -165,6 +166,6 @@ export function encodePatch(spec: TableSpec<unknown>, patch: Readonly<Record<str
 export function parseInput<T>(spec: TableSpec<T>, input: unknown): Result<T, VolkitError> {
   const parsed = spec.schema.safeParse(input);
   if (parsed.success) return ok(parsed.data);
-  const issues = parsed.error.issues.map((i) => `${i.path.map(String).join(".") || spec.what}: ${i.message}`);
+  const issues = parsed.error.issues.map((i) => `${issuePath(i.path) || spec.what}: ${issueMessage(i)}`);
   return err(new VolkitError("INVALID_ARGUMENT", `invalid ${spec.what}: ${issues.join("; ")}`, { source: "store", details: { issues } }));
 }

@@ -44,6 +44,11 @@ export interface LioHelperOptions {
   readonly commandTimeoutMs?: number | undefined;
 }
 
+/** configfs directory of the kernel's target core (configfs mounted, `target_core_mod` loaded). */
+const LIO_CORE_DIR = "/sys/kernel/config/target";
+/** configfs directory of LIO's iSCSI fabric: made by rtslib when targetcli starts, not at boot. */
+const LIO_FABRIC_DIR = `${LIO_CORE_DIR}/iscsi`;
+
 const LioExportRequestSchema = z.object({
   volumeId: IdSchema.regex(/^[^_]*$/, "must not contain '_' (LIO rejects it in IQNs)"),
   devicePath: DevicePathSchema,
@@ -99,18 +104,29 @@ export class LioHelper implements TargetHelper {
   }
 
   /**
-   * Checks configfs has the iSCSI fabric and targetcli starts.
+   * Checks targetcli starts and LIO's iSCSI fabric is registered. On a freshly booted host the
+   * fabric's configfs directory (`/sys/kernel/config/target/iscsi`) does not exist yet: rtslib
+   * creates it (a `mkdir` there, which also loads `iscsi_target_mod`) whenever targetcli starts, so
+   * it is looked for only after targetcli ran. A failure names what is missing and how to add it:
+   * configfs and the target core (`/sys/kernel/config/target`), or the iSCSI fabric module.
    */
   check(ctx: OperationContext): ResultAsync<void, VolkitError> {
-    return this.#runner
-      .run({ argv: ["test", "-d", "/sys/kernel/config/target/iscsi"], signal: ctx.signal, okExitCodes: [0, 1] })
-      .andThen((o) =>
-        o.exitCode === 0
-          ? okAsync(undefined)
-          : errAsync(new VolkitError("BACKEND_UNAVAILABLE", "LIO's iSCSI fabric is not in configfs (mount configfs, modprobe iscsi_target_mod)", { source: "lio" })),
-      )
-      .andThen(() => this.#locked(ctx, () => this.#targetcli("", ctx, [])))
-      .map(() => undefined);
+    const missing = (fallback: VolkitError): ResultAsync<never, VolkitError> =>
+      this.#isDir(LIO_CORE_DIR, ctx).andThen((core) =>
+        errAsync(
+          core
+            ? fallback
+            : new VolkitError("BACKEND_UNAVAILABLE", `LIO's target core is not in configfs (${LIO_CORE_DIR} is missing): mount configfs (mount -t configfs configfs /sys/kernel/config) and load the target core (modprobe target_core_mod)`, {
+                source: "lio",
+                cause: fallback,
+              }),
+        ),
+      );
+    const noFabric = new VolkitError("BACKEND_UNAVAILABLE", `targetcli could not register LIO's iSCSI fabric (${LIO_FABRIC_DIR} is missing): load the fabric module (modprobe iscsi_target_mod)`, { source: "lio" });
+    return this.#locked(ctx, () => this.#targetcli("", ctx, []))
+      .orElse((e) => (e.code === "COMMAND_FAILED" ? missing(e) : errAsync(e)))
+      .andThen(() => this.#isDir(LIO_FABRIC_DIR, ctx))
+      .andThen((fabric) => (fabric ? okAsync(undefined) : missing(noFabric)));
   }
 
   /** {@inheritDoc TargetHelper.createExport} */
@@ -300,10 +316,16 @@ export class LioHelper implements TargetHelper {
       });
   }
 
+  /** Whether `path` is a directory on the target host (`test -d`). */
+  #isDir(path: string, ctx: OperationContext): ResultAsync<boolean, VolkitError> {
+    return this.#runner.run({ argv: ["test", "-d", path], signal: ctx.signal, okExitCodes: [0, 1], timeoutMs: this.#timeoutMs }).map((o) => o.exitCode === 0);
+  }
+
   /** Reads the saved LIO configuration (a missing file is an empty configuration). */
   #readConfig(ctx: OperationContext): ResultAsync<LioConfig, VolkitError> {
     const file = this.#config.lioSaveFile;
-    return this.#runner.run({ argv: ["cat", "--", file], signal: ctx.signal, okExitCodes: [0, 1], timeoutMs: this.#timeoutMs }).andThen((o) => {
+    // secretOutput: the file holds every ACL's CHAP secret, registered only once it parses.
+    return this.#runner.run({ argv: ["cat", "--", file], signal: ctx.signal, okExitCodes: [0, 1], timeoutMs: this.#timeoutMs, secretOutput: true }).andThen((o) => {
       if (o.exitCode === 0) return o.stdout.trim() ? parseLioSaveConfig(o.stdout) : ok(EMPTY_LIO_CONFIG);
       if (/No such file or directory/.test(o.stderr)) return ok(EMPTY_LIO_CONFIG);
       return err(new VolkitError("COMMAND_FAILED", `cannot read ${file}: ${o.stderr.trim()}`, { source: "lio", details: { command: ["cat", "--", file], exitCode: 1, stderr: o.stderr.trim() } }));

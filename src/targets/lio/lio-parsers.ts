@@ -1,11 +1,13 @@
-import { err, ok, type Result } from "neverthrow";
+import type { Result } from "neverthrow";
 import { z } from "zod";
-import { VolkitError } from "../../core/errors.js";
+import type { VolkitError } from "../../core/errors.js";
+import { parseJsonWith } from "../../core/parse-json.js";
 
 /**
  * Pure parser of the JSON that `targetcli saveconfig` (rtslib-fb's `RTSRoot.dump()`) writes. Only the
  * fields volkit reads are declared; every other key is ignored, so newer rtslib versions still parse.
- * The JSON holds CHAP secrets of every ACL: it is never copied into errors or logs.
+ * The JSON holds the CHAP secrets of every ACL of every volume: they are registered for redaction
+ * as soon as the text is read (even when it is corrupt), and no error quotes the text.
  */
 
 const AttributesSchema = z.record(z.string(), z.union([z.number(), z.string()]));
@@ -66,7 +68,9 @@ export type LioNodeAcl = z.output<typeof LioNodeAclSchema>;
 export const EMPTY_LIO_CONFIG: LioConfig = { storage_objects: [], targets: [] };
 
 /**
- * Parses a saveconfig JSON document. Errors never quote the input (it contains CHAP secrets).
+ * Parses a saveconfig JSON document. Every secret-shaped field (`chap_password`,
+ * `chap_mutual_password`…) is registered for redaction first; errors name the byte or the field,
+ * never the text (it holds every volume's CHAP secrets).
  *
  * @example
  * ```ts
@@ -75,18 +79,7 @@ export const EMPTY_LIO_CONFIG: LioConfig = { storage_objects: [], targets: [] };
  * ```
  */
 export function parseLioSaveConfig(stdout: string): Result<LioConfig, VolkitError> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(stdout);
-  } catch (e) {
-    return err(new VolkitError("PARSE_ERROR", `LIO saveconfig is not JSON: ${e instanceof Error ? e.message : String(e)}`, { source: "lio" }));
-  }
-  const parsed = LioSaveConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const where = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    return err(new VolkitError("PARSE_ERROR", `LIO saveconfig has an unexpected shape (${where})`, { source: "lio" }));
-  }
-  return ok(parsed.data);
+  return parseJsonWith(LioSaveConfigSchema, stdout, { what: "LIO saveconfig", source: "lio" });
 }
 
 /** A portal as volkit writes it (`ip:port`, `[v6]:port`) from rtslib's `ip_address` and `port`. */

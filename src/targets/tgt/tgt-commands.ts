@@ -110,7 +110,8 @@ export class TgtCommands {
 
   /** Reads a file; undefined when it does not exist. */
   readFile(path: string, ctx: OperationContext): ResultAsync<string | undefined, VolkitError> {
-    return this.#run(["cat", "--", path], ctx, { okExitCodes: [0, 1] }).andThen((o) => {
+    // secretOutput: a target file holds a CHAP secret, registered only once it parses.
+    return this.#run(["cat", "--", path], ctx, { okExitCodes: [0, 1], secretOutput: true }).andThen((o) => {
       if (o.exitCode === 0) return okAsync(o.stdout);
       if (/No such file or directory/.test(o.stderr)) return okAsync(undefined);
       return errAsync(new VolkitError("COMMAND_FAILED", `cannot read ${path}: ${o.stderr.trim()}`, { source: "tgt", details: { command: ["cat", "--", path], exitCode: 1, stderr: o.stderr.trim() } }));
@@ -144,7 +145,7 @@ export class TgtCommands {
   #run(
     argv: readonly [string, ...string[]],
     ctx: OperationContext,
-    extra: { readonly secrets?: readonly string[]; readonly okExitCodes?: readonly number[]; readonly stdin?: string } = {},
+    extra: { readonly secrets?: readonly string[]; readonly okExitCodes?: readonly number[]; readonly stdin?: string; readonly secretOutput?: boolean } = {},
   ): ResultAsync<CommandOutput, VolkitError> {
     return this.#runner
       .run({ argv, signal: ctx.signal, timeoutMs: this.#timeoutMs, env: { LC_ALL: "C" }, ...extra })

@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
 import { z } from "zod";
 import { VolkitError } from "../../core/errors.js";
+import { registerSecret } from "../../core/secrets.js";
 import { IdSchema } from "../../core/validation.js";
 import { ChapCredentialsSchema, DevicePathSchema, type ChapCredentials } from "../target-helper.js";
 
@@ -56,12 +57,14 @@ export function renderTgtTargetFile(file: TgtTargetFile): string {
 /**
  * Parses a target file written by {@link renderTgtTargetFile} (or by Cinder, whose layout is the
  * same; extra directives are ignored). Used to find the CHAP secret an existing export was created
- * with, since tgtd never reveals account passwords.
+ * with, since tgtd never reveals account passwords. The secret of every `incominguser` and
+ * `outgoinguser` line is registered for redaction before anything else, well-formed or not.
  */
 export function parseTgtTargetFile(text: string): Result<TgtTargetFile, VolkitError> {
   const fail = (why: string): Result<TgtTargetFile, VolkitError> =>
     err(new VolkitError("PARSE_ERROR", `cannot parse tgt target file: ${why}`, { source: "tgt" }));
   const body = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  registerTgtFileSecrets(body);
   const open = /^<target\s+(\S+)>$/.exec(body[0] ?? "");
   if (!open?.[1] || body.at(-1) !== "</target>") return fail("expected one <target …> … </target> block");
   let backingStore: string | undefined;
@@ -75,6 +78,16 @@ export function parseTgtTargetFile(text: string): Result<TgtTargetFile, VolkitEr
   }
   if (backingStore === undefined) return fail("no backing-store line");
   return ok({ iqn: open[1], backingStore, chap, writeCache });
+}
+
+/** Registers every value after the user name of an `incominguser`/`outgoinguser` line. */
+function registerTgtFileSecrets(lines: readonly string[]): void {
+  for (const line of lines) {
+    const [key, , ...secret] = line.split(/\s+/);
+    if (key !== "incominguser" && key !== "outgoinguser") continue;
+    for (const part of secret) registerSecret(part);
+    if (secret.length > 1) registerSecret(secret.join(" "));
+  }
 }
 
 /** True when two target files configure the same export (same device, CHAP and write cache). */

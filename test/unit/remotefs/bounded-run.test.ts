@@ -61,4 +61,23 @@ describe("runBounded", () => {
     expect(e.details.stuck).toBe(true);
     expect(performance.now() - started).toBeLessThan(1000);
   });
+
+  // Found by the planted-secret suite: a rejected promise was never observed, so the caller waited
+  // for the watchdog (bound + grace, 20 s by default) and was told the child "could not be killed".
+  it.each([
+    ["whose promise rejects", () => new ResultAsync<CommandOutput, VolkitError>(Promise.reject(new TypeError("runner bug")))],
+    [
+      "that throws",
+      () => {
+        throw new TypeError("runner bug");
+      },
+    ],
+  ] as const)("answers INTERNAL at once for a runner %s", async (_label, run) => {
+    const broken: CommandRunner = { description: "broken", run };
+    const started = performance.now();
+    const e = (await runBounded(broken, { argv: ["test", "-d", "/x"] }, ctx(), 5_000, 5_000))._unsafeUnwrapErr();
+    expect(e.code).toBe("INTERNAL");
+    expect(e.message).toMatch(/runner bug/);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
 });

@@ -308,12 +308,35 @@ describe("LioHelper validation, secrets, locking, errors", () => {
       .on(["targetcli"], { exitCode: 255, stderr: "g-io-error-quark: Could not connect: No such file or directory (39)\n" });
     const e = (await helperOn(runner).check(ctx))._unsafeUnwrapErr();
     expect(e.code).toBe("BACKEND_UNAVAILABLE");
-    expect(runner.commands()).toEqual([["test", "-d", "/sys/kernel/config/target/iscsi"], ["targetcli", "ls", "/", "1"]]);
+    expect(e.message).toMatch(/dbus-daemon --system/);
+    expect(runner.commands()).toEqual([["targetcli", "ls", "/", "1"]]);
   });
 
-  it("check reports a missing iSCSI fabric", async () => {
-    const runner = new FakeRunner().on(["test"], { exitCode: 1 });
-    expect((await helperOn(runner).check(ctx))._unsafeUnwrapErr().code).toBe("BACKEND_UNAVAILABLE");
+  // Issue 14, defect 8: on a freshly booted host the fabric directory appears only when targetcli
+  // (rtslib) first starts, so it is looked for after targetcli ran, never before.
+  it("check passes on a fresh host: the iSCSI fabric appears when targetcli starts", async () => {
+    const fabric = { present: false };
+    const runner = new FakeRunner()
+      .on(["test", "-d", "/sys/kernel/config/target"], {})
+      .on(["test", "-d", "/sys/kernel/config/target/iscsi"], () => ({ exitCode: fabric.present ? 0 : 1 }))
+      .on(["targetcli"], () => {
+        fabric.present = true; // rtslib's mkdir of the fabric
+        return { stdout: "o- / ...\n" };
+      });
+    (await helperOn(runner).check(ctx))._unsafeUnwrap();
+    expect(runner.commands()).toEqual([["targetcli", "ls", "/", "1"], ["test", "-d", "/sys/kernel/config/target/iscsi"]]);
+  });
+
+  it("check names the fix for what is really missing: configfs and the target core, or the fabric module", async () => {
+    const noCore = new FakeRunner().on(["targetcli"], { exitCode: 1, stderr: "No such file or directory: '/sys/kernel/config/target'\n" }).on(["test"], { exitCode: 1 });
+    const core = (await helperOn(noCore).check(ctx))._unsafeUnwrapErr();
+    expect(core.code).toBe("BACKEND_UNAVAILABLE");
+    expect(core.message).toMatch(/mount -t configfs configfs \/sys\/kernel\/config.*modprobe target_core_mod/);
+    const noFabric = new FakeRunner().on(["targetcli"], {}).on(["test", "-d", "/sys/kernel/config/target/iscsi"], { exitCode: 1 }).on(["test"], {});
+    const fabric = (await helperOn(noFabric).check(ctx))._unsafeUnwrapErr();
+    expect(fabric.code).toBe("BACKEND_UNAVAILABLE");
+    expect(fabric.message).toMatch(/modprobe iscsi_target_mod/);
+    expect(fabric.message).not.toMatch(/configfs configfs/);
   });
 });
 
