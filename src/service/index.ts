@@ -44,7 +44,7 @@ export * from "./service-config.js";
 export * from "./service-events.js";
 export { VolumeService, createVolumeService, type VolumeServiceDeps, type ListVolumesFilter } from "./volume-service.js";
 export { CreateVolumeRequestSchema, CreateSourceSchema, type CreateVolumeRequest } from "./ops/create-volume.js";
-export { AttachRequestSchema, DetachRequestSchema, type AttachRequest, type DetachRequest, type ServiceAttachment, type ServiceDetach } from "./ops/attach-volume.js";
+export { AttachRequestSchema, DetachRequestSchema, type AttachRequest, type ParsedAttachRequest, type DetachRequest, type ServiceAttachment, type ServiceDetach } from "./ops/attach-volume.js";
 export type { DeleteVolumeOptions } from "./ops/delete-volume.js";
 export type { ServiceExtend } from "./ops/extend-volume.js";
 export { CreateSnapshotRequestSchema, type CreateSnapshotRequest } from "./ops/snapshot-ops.js";
@@ -56,3 +56,7 @@ export { TRANSIENT_VOLUME_STATUSES, type ReconcileOptions } from "./recovery/rec
 export type { ResetStatusOptions } from "./recovery/admin-ops.js";
 export type { AdminReport, ReconcileReport, RecoveryAction } from "./recovery/recovery-report.js";
 export type { ServiceOperationOptions } from "./service-context.js";
+// The libvirt pieces an attach request uses (the whole module is `volkit/libvirt`).
+export { DiskOptionsSchema, type DiskOptions, type ParsedDiskOptions } from "../libvirt/libvirt-options.js";
+export { resolveDisk } from "../libvirt/libvirt-disk.js";
+export { serialFromVolumeId } from "../libvirt/libvirt-serial.js";

@@ -5,7 +5,7 @@ import { VolkitError } from "../../core/errors.js";
 import type { AttachedDevice } from "../../core/records.js";
 import { validate } from "../../core/validation.js";
 import { buildDiskXml } from "../../libvirt/libvirt-disk.js";
-import { DiskOptionsSchema, type DiskOptions } from "../../libvirt/libvirt-options.js";
+import { DiskOptionsSchema, type DiskOptions, type ParsedDiskOptions } from "../../libvirt/libvirt-options.js";
 import type { AttachmentRecord } from "../records/attachment-record.js";
 import { RecordIdSchema } from "../records/record-fields.js";
 import type { VolumeRecord } from "../records/volume-record.js";
@@ -16,7 +16,43 @@ import { ATTACHMENT_RULES, LIVE_ATTACH_STATUSES } from "../state-machine.js";
 import { attachOnHost, detachFromHost, serviceContext, type HostAttached } from "./host-attach.js";
 
 /** What a caller asks for when attaching a volume to an instance on this host. */
-export const AttachRequestSchema = z.object({
+export interface AttachRequest {
+  /** The volume. */
+  readonly volumeId: string;
+  /** Id of the new attachment (default: a random UUID). */
+  readonly attachmentId?: string | undefined;
+  /** The instance (VM) that will use it. */
+  readonly instanceId?: string | undefined;
+  /** Where the instance sees it (informational, e.g. `vdb`). */
+  readonly mountpoint?: string | undefined;
+  /** Attach read-only (default false). */
+  readonly readOnly?: boolean | undefined;
+  /**
+   * Build the libvirt `<disk>` with these options (target dev and bus are required). Front-end QoS
+   * of the volume's type becomes `<iotune>`; a bootable volume gets `bootOrder` 1 unless given; a
+   * multiattach volume is `<shareable/>`.
+   */
+  readonly disk?: DiskOptions;
+}
+
+/** An attach request, validated (`readOnly` defaulted, disk options parsed). */
+export interface ParsedAttachRequest {
+  /** The volume. */
+  readonly volumeId: string;
+  /** Id of the new attachment. */
+  readonly attachmentId?: string | undefined;
+  /** The instance. */
+  readonly instanceId?: string | undefined;
+  /** Where the instance sees it. */
+  readonly mountpoint?: string | undefined;
+  /** Read-only. */
+  readonly readOnly: boolean;
+  /** Disk options. */
+  readonly disk?: ParsedDiskOptions | undefined;
+}
+
+/** Schema of {@link AttachRequest}. */
+export const AttachRequestSchema: z.ZodType<ParsedAttachRequest, unknown> = z.object({
   /** The volume. */
   volumeId: RecordIdSchema,
   /** Id of the new attachment (default: a random UUID). */
@@ -34,8 +70,6 @@ export const AttachRequestSchema = z.object({
    */
   disk: DiskOptionsSchema.optional(),
 });
-/** An attach request as a caller writes it. */
-export type AttachRequest = z.input<typeof AttachRequestSchema>;
 
 /** A finished attach. */
 export interface ServiceAttachment {
@@ -94,7 +128,7 @@ export function attachVolumeOp(sc: ServiceContext, input: AttachRequest, options
   return traced(sc.events, "volume", "attach", { volumeId: req.volumeId, attachmentId }, (trace) => attach(sc, req, attachmentId, trace, options), (a) => a.volume.status);
 }
 
-function attach(sc: ServiceContext, req: z.output<typeof AttachRequestSchema>, attachmentId: string, trace: OperationTrace, options: ServiceOperationOptions): ResultAsync<ServiceAttachment, VolkitError> {
+function attach(sc: ServiceContext, req: ParsedAttachRequest, attachmentId: string, trace: OperationTrace, options: ServiceOperationOptions): ResultAsync<ServiceAttachment, VolkitError> {
   return sc.store.volumes.get(req.volumeId).andThen((volume) =>
     backendOf(sc, volume).asyncAndThen((backend) => {
       if (volume.multiattach && volume.status === "in-use" && !backend.capabilities.multiattach) {
