@@ -4,7 +4,9 @@ import { VolkitError } from "../core/errors.js";
 import type { EventBus, Logger } from "../core/events.js";
 import type { LockBackend } from "../core/locks.js";
 import { validate } from "../core/validation.js";
+import { Host } from "../attach/host.js";
 import type { ConnectorSource } from "../connectors/connector.js";
+import type { MountManager } from "../remotefs/mount-manager.js";
 import type { VolumeBackend } from "../drivers/backend.js";
 import type { DriverDefinition } from "../drivers/driver-definition.js";
 import { createBackend, driverDefinition } from "../drivers/registry.js";
@@ -57,6 +59,15 @@ export function checkBackendConfigs(config: ParsedVolumeServiceConfig, drivers: 
   return ok(undefined);
 }
 
+/**
+ * The NFS driver and this host's NFS connector share one mount manager, so the driver's mounts and
+ * the attaches' count references on the same mounts (a `Host` built by `createHost` has it).
+ */
+function sharedMounts(driver: string, host: ConnectorSource): ResultAsync<MountManager | undefined, VolkitError> {
+  if (driver !== "nfs" || !(host instanceof Host)) return okAsync(undefined);
+  return host.mountManager().map((m): MountManager | undefined => m);
+}
+
 /** The service's backends by name, and the stats loop that feeds the scheduler. */
 export class BackendSet {
   readonly #byName: ReadonlyMap<string, ServiceBackend>;
@@ -70,7 +81,9 @@ export class BackendSet {
   /** Builds every backend (drivers load; no command runs). */
   static build(config: ParsedVolumeServiceConfig, deps: BackendSetDeps): ResultAsync<BackendSet, VolkitError> {
     const made = config.backends.map((entry) =>
+      sharedMounts(entry.config.driver, deps.host).andThen((mounts) =>
       createBackend(entry.config as { driver: string }, {
+        ...(mounts === undefined ? {} : { mounts }),
         ...(entry.name === undefined ? {} : { name: entry.name }),
         ...(deps.runner === undefined ? {} : { runner: deps.runner }),
         ...(deps.logger === undefined ? {} : { logger: deps.logger }),
@@ -86,6 +99,7 @@ export class BackendSet {
           driver: entry.config.driver,
           configHash: `sha256:${createHash("sha256").update(JSON.stringify(entry.config)).digest("hex")}`,
         }),
+      ),
       ),
     );
     return ResultAsync.combine(made).andThen((list) => {

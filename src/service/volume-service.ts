@@ -339,6 +339,7 @@ export function createVolumeService(config: VolumeServiceConfig, deps: VolumeSer
     createHost({
       runner,
       logger,
+      events: operations,
       ...(cfg.host.hostName === undefined ? {} : { hostName: cfg.host.hostName }),
       connectors: cfg.host.connectors as never,
       ...(deps.locks === undefined ? {} : { locks: deps.locks }),
