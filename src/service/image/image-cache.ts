@@ -7,7 +7,7 @@ import type { VolumeBackend } from "../../drivers/backend.js";
 import type { ImageCacheEntry } from "../records/image-cache-record.js";
 import type { VolumeRecord } from "../records/volume-record.js";
 import type { OperationTrace } from "../service-events.js";
-import { coreVolume, mustWin, newTask, type ServiceContext } from "../service-context.js";
+import { coreVolume, holding, mustWin, newTask, type ServiceContext } from "../service-context.js";
 import { deleteVolumeOp } from "../ops/delete-volume.js";
 import { providerPatch } from "../ops/host-attach.js";
 import { checkImage, imageChecksum, type CheckedImage, type ImageSource } from "./image-source.js";
@@ -146,7 +146,9 @@ function fill(sc: ServiceContext, args: FromImage): ResultAsync<{ entry: ImageCa
           .andThen(() => sc.store.volumes.remove(cacheId).orElse(() => okAsync(undefined)))
           .andThen(() => errAsync(e));
       };
+      // The cache volume is this operation's while it is filled: a reconcile in this process leaves it alone.
       return insert.andThen(() =>
+        holding(sc, [`volume:${cacheId}`], () =>
         ctx
           .phase("fill-image-cache", () =>
             backend.createVolume({ id: cacheId, sizeGiB: checked.minSizeGiB }, opts(ctx)).andThen((volume) =>
@@ -171,6 +173,7 @@ function fill(sc: ServiceContext, args: FromImage): ResultAsync<{ entry: ImageCa
             return filled;
           })
           .andThen((filled) => evict(sc, record.backend ?? "", filled.entry.id).map(() => filled)),
+        ),
       );
     });
   });

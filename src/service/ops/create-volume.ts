@@ -165,13 +165,17 @@ function build(sc: ServiceContext, record: VolumeRecord, type: ResolvedType | un
             return onBackend(sc, placed, backend, type, source, trace, options).andThen((volume) => {
               trace.step("created");
               const pool = landedPool(sc, placement, volume);
-              return sc.store.volumes
-                .finish(record.id, "create", "success", { patch: { ...providerPatch(volume), pool } })
-                .andThen((t) => mustWin(t, `finish creating volume ${record.id}`))
-                .map((done) => {
-                  sc.scheduler.commit(placement);
-                  return done;
-                });
+              return (
+                sc.store.volumes
+                  .finish(record.id, "create", "success", { patch: { ...providerPatch(volume), pool } })
+                  .andThen((t) => mustWin(t, `finish creating volume ${record.id}`))
+                  // The record could not take the volume (a store failure, an admin's force delete): no orphan on the backend.
+                  .orElse((e) => dropCreated<VolumeRecord>(backend, volume, e))
+                  .map((done) => {
+                    sc.scheduler.commit(placement);
+                    return done;
+                  })
+              );
             });
           }),
         )

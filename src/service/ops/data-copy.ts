@@ -8,7 +8,7 @@ import type { VolumeBackend } from "../../drivers/backend.js";
 import type { AttachmentRecord } from "../records/attachment-record.js";
 import type { VolumeRecord } from "../records/volume-record.js";
 import type { OperationTrace } from "../service-events.js";
-import { backendOf, callOptions, mustWin, type ServiceContext, type ServiceOperationOptions } from "../service-context.js";
+import { backendOf, callOptions, holding, mustWin, type ServiceContext, type ServiceOperationOptions } from "../service-context.js";
 import { LIVE_ATTACH_STATUSES } from "../state-machine.js";
 import { attachOnHost, detachFromHost, serviceContext } from "./host-attach.js";
 
@@ -47,7 +47,8 @@ function attachForCopy(sc: ServiceContext, side: CopySide, trace: OperationTrace
         const id = crypto.randomUUID();
         const hostProperties = side.readOnly ? { ...props, readOnly: true } : props;
         return sc.store.attachments
-          .insert({ id, volumeId: side.record.id, host: props.host, hostProperties, backend: backend.name, purpose: "copy", attachMode: side.readOnly ? "ro" : "rw", attachStatus: "reserved" })
+          // A copy attachment names its owner (in `instanceId`): reconcile leaves it alone while that process lives.
+          .insert({ id, volumeId: side.record.id, host: props.host, hostProperties, backend: backend.name, purpose: "copy", instanceId: sc.owner, attachMode: side.readOnly ? "ro" : "rw", attachStatus: "reserved" })
           .andThen(() => sc.store.attachments.begin(id, "attach"))
           .andThen((t) => mustWin(t, `attach volume ${side.record.id} for a copy`))
           .andThen(() =>
@@ -95,6 +96,10 @@ function copyBytes(sc: ServiceContext, from: CopyAttached, to: CopyAttached, byt
  * doc). Both attachments are undone whatever happens; a failed undo fails the copy.
  */
 export function copyVolumeData(sc: ServiceContext, from: CopySide, to: CopySide, trace: OperationTrace, options: ServiceOperationOptions): ResultAsync<CopyReport, VolkitError> {
+  return holding(sc, [`volume:${from.record.id}`, `volume:${to.record.id}`], () => copyHeld(sc, from, to, trace, options));
+}
+
+function copyHeld(sc: ServiceContext, from: CopySide, to: CopySide, trace: OperationTrace, options: ServiceOperationOptions): ResultAsync<CopyReport, VolkitError> {
   const ctx = serviceContext(sc, "copyVolumeData", to.record.id, callOptions(options));
   const release = (a: CopyAttached): ResultAsync<void, VolkitError> => detachCopy(sc, a.attachment, a.record, a.backend, serviceContext(sc, "copyVolumeData:detach", a.record.id, {}));
   return attachForCopy(sc, from, trace, ctx).andThen((source) =>

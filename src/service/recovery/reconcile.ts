@@ -107,7 +107,12 @@ function reconcileOrphanAttachments(sc: ServiceContext, ctx: OperationContext): 
               .andThen((volume) => {
                 if (volume === undefined) return okAsync(undefined);
                 const key = `volume:${volume.id}`;
-                const busy = sc.running.has(key) || (TRANSIENT_VOLUME_STATUSES.includes(volume.status) && taskState(sc, volume.task, key, {}) !== "abandoned");
+                // A copy attachment names its owner; another attachment belongs to its volume's operation.
+                const owner = att.purpose === "copy" && att.instanceId !== undefined ? { op: "copy", owner: att.instanceId, startedAt: att.createdAt } : undefined;
+                const busy =
+                  sc.running.has(key) ||
+                  (owner !== undefined && taskState(sc, owner, key, {}) !== "abandoned") ||
+                  (TRANSIENT_VOLUME_STATUSES.includes(volume.status) && taskState(sc, volume.task, key, {}) !== "abandoned");
                 if (busy) return okAsync(undefined);
                 return undoAttachment(sc, att, volume, ctx).andThen((u) =>
                   sc.store.attachments.remove(att.id).map((): Action => ({ kind: "attachment", id: att.id, volumeId: volume.id, from: att.attachStatus, outcome: "rolled-back", to: "removed", removed: u.removed, leftBehind: u.leftBehind })),

@@ -219,6 +219,27 @@ describe("reconcile after a crash", () => {
   });
 });
 
+describe("reconcile on demand in a busy process", () => {
+  it("skips this process's own running operations, copy attachments included", async () => {
+    await must(first.createVolume({ id: "src", sizeGiB: 1, volumeType: "gold" }));
+    w.runner.hangOn = "dd";
+    void first.createVolume({ id: "cp", volumeType: "silver", source: { kind: "volume", volumeId: "src" } });
+    await settle();
+    expect(await must(store.attachments.list())).toHaveLength(2);
+    const report = await must(first.reconcile());
+    expect(report.actions).toEqual([expect.objectContaining({ id: "cp", outcome: "skipped" })]);
+    expect(await must(store.attachments.list())).toHaveLength(2);
+    expect(w.connector.attached.size).toBe(2);
+    // Once that process is gone, the next instance undoes both copy attachments and the half-made clone.
+    await must(first.close());
+    const actions = await recover();
+    expect(actions.map((a) => `${a.kind} ${a.id} ${a.outcome} ${a.to ?? ""}`).sort()).toEqual(["attachment " + actions.find((a) => a.kind === "attachment")?.id + " rolled-back removed", "volume cp rolled-back error"].sort());
+    expect(await must(store.attachments.list())).toEqual([]);
+    expect(w.connector.attached.size).toBe(0);
+    expect(w.b.volumeIds()).toEqual([]);
+  });
+});
+
 describe("admin: resetStatus, forceDelete, forceDetach clean the backend and the host", () => {
   it("resetStatus undoes a half-made attachment and reports what it removed", async () => {
     await must(first.createVolume({ id: "v1", sizeGiB: 1, volumeType: "gold" }));

@@ -199,8 +199,15 @@ export class MemoryHostRunner implements CommandRunner {
     throw new Error(`MemoryHostRunner: no rule for: ${argv.join(" ")}`);
   }
 
+  /** A program whose next call never returns (a copy caught mid-way). */
+  hangOn: string | undefined;
+
   run(spec: CommandSpec): ResultAsync<CommandOutput, VolkitError> {
     this.calls.push([...spec.argv]);
+    if (this.hangOn === spec.argv[0]) {
+      this.hangOn = undefined;
+      return new ResultAsync(new Promise(() => undefined));
+    }
     return ResultAsync.fromPromise(this.#play(spec.argv), (e) => commandFailed(spec, 127, e instanceof Error ? e.message : String(e))).map((stdout) => {
       if (stdout.includes("%)")) spec.onStdout?.(stdout);
       return { argv: spec.argv, exitCode: 0, stdout, stderr: "", durationMs: 0 };
