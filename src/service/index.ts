@@ -52,6 +52,7 @@ export { UpdateVolumeRequestSchema, ManageVolumeRequestSchema, type UpdateVolume
 export { MigrateRequestSchema, RetypeRequestSchema, type MigrateRequest, type RetypeRequest } from "./ops/migrate-volume.js";
 export { ImageSourceSchema, type ImageSource } from "./image/image-source.js";
 export { PURPOSE_KEY } from "./image/image-cache.js";
+export { PurgeImageCacheRequestSchema, type PurgeImageCacheRequest, type ImageCachePurge } from "./image/image-cache-purge.js";
 export { TRANSIENT_VOLUME_STATUSES, type ReconcileOptions } from "./recovery/reconcile.js";
 export type { ResetStatusOptions } from "./recovery/admin-ops.js";
 export type { AdminReport, ReconcileReport, RecoveryAction } from "./recovery/recovery-report.js";

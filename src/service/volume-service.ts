@@ -12,6 +12,7 @@ import { createLocalRunner } from "../exec/local-runner.js";
 import type { CommandRunner } from "../exec/runner.js";
 import { BackendSet, checkBackendConfigs } from "./backend-set.js";
 import { PURPOSE_KEY } from "./image/image-cache.js";
+import { purgeImageCacheOp, type ImageCachePurge, type PurgeImageCacheRequest } from "./image/image-cache-purge.js";
 import type { AttachmentRecord } from "./records/attachment-record.js";
 import type { BackendRecord } from "./records/backend-record.js";
 import type { ImageCacheEntry } from "./records/image-cache-record.js";
@@ -262,6 +263,14 @@ export class VolumeService {
   /** Image-cache entries, least recently used first. */
   listImageCache(): ResultAsync<readonly ImageCacheEntry[], VolkitError> {
     return this.#sc.store.imageCache.list({}, { orderBy: "lastUsedAt" });
+  }
+
+  /**
+   * Removes image-cache entries (every one, or one image's and/or one backend's) with their cache
+   * volumes; volumes cloned from them keep their data. Reports what it removed and what it could not.
+   */
+  purgeImageCache(request: PurgeImageCacheRequest): ResultAsync<ImageCachePurge, VolkitError> {
+    return purgeImageCacheOp(this.#sc, request);
   }
 
   /** Every pool as the scheduler sees it now (stats plus in-flight placements). */

@@ -378,6 +378,28 @@ describe("VolumeService images and the image cache", () => {
     expect(w.a.volumeIds()).toEqual(expect.arrayContaining(["vm0", "vm1", "vm2"]));
   });
 
+  it("purges the cache by image or entirely: cache volumes deleted, clones keep their data; a bad request deletes nothing", async () => {
+    const contents = [0, 1].map((i) => randomBytes(2048 + i));
+    for (const [i, content] of contents.entries()) await must(service.createVolume({ id: `vm${i}`, sizeGiB: 1, volumeType: "gold", source: { kind: "image", imageId: `os-${i}`, ...image(content) } }));
+    expect(w.a.volumeIds().filter((id) => id.startsWith("img-"))).toHaveLength(2);
+    const refused = await service.purgeImageCache({});
+    expect(refused._unsafeUnwrapErr()).toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect((await service.purgeImageCache({ imageId: "../etc" }))._unsafeUnwrapErr()).toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(w.a.volumeIds().filter((id) => id.startsWith("img-"))).toHaveLength(2);
+    const one = await must(service.purgeImageCache({ imageId: "os-0" }));
+    expect([one.removed.map((e) => e.imageId), one.failed]).toEqual([["os-0"], []]);
+    expect((await must(service.listImageCache())).map((e) => e.imageId)).toEqual(["os-1"]);
+    expect(w.a.volumeIds().filter((id) => id.startsWith("img-"))).toHaveLength(1);
+    const rest = await must(service.purgeImageCache({ all: true }));
+    expect(rest.removed.map((e) => e.imageId)).toEqual(["os-1"]);
+    expect(await must(service.listImageCache())).toEqual([]);
+    expect(w.a.volumeIds().sort()).toEqual(["vm0", "vm1"]);
+    for (const [i, content] of contents.entries()) expect((await readVolume(w.a, `vm${i}`, content.length)).equals(content)).toBe(true);
+    // The next volume from a purged image converts again.
+    await must(service.createVolume({ id: "vm2", sizeGiB: 1, volumeType: "gold", source: { kind: "image", imageId: "os-0", ...image(contents[0] ?? Buffer.alloc(0)) } }));
+    expect((await must(service.listImageCache())).map((e) => [e.imageId, e.hits])).toEqual([["os-0", 1]]);
+  });
+
   it("converts directly when the cache is disabled", async () => {
     await must(service.close());
     service = await w.open({ imageCache: { enabled: false } });
