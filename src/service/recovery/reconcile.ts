@@ -1,7 +1,9 @@
-import { okAsync, type ResultAsync } from "neverthrow";
+import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import type { VolkitError } from "../../core/errors.js";
+import { validate } from "../../core/validation.js";
 import { PURPOSE_KEY } from "../image/image-cache.js";
+import { RecordIdSchema } from "../records/record-fields.js";
 import type { SnapshotRecord } from "../records/snapshot-record.js";
 import type { VolumeRecord } from "../records/volume-record.js";
 import { traced } from "../service-events.js";
@@ -33,7 +35,12 @@ export interface ReconcileOptions {
    * instead of after `staleAfterMs`. Their devices are that host's: only the storage side is undone.
    */
   readonly includeOtherHosts?: boolean;
+  /** Only this volume's records (with its snapshots, attachments, migration target and temporaries). */
+  readonly volumeId?: string;
 }
+
+/** Whether a record of `volumeId` is in the reconcile's scope. */
+type InScope = (volumeId: string | undefined) => boolean;
 
 type Action = RecoveryAction;
 
@@ -94,11 +101,11 @@ function reconcileSnapshot(sc: ServiceContext, s: SnapshotRecord, options: Recon
  * Attachments of this host no operation owns any more: copies (a migration's), and attaches or
  * detaches whose volume was reset meanwhile. Undone and removed.
  */
-function reconcileOrphanAttachments(sc: ServiceContext, ctx: OperationContext): ResultAsync<Action[], never> {
+function reconcileOrphanAttachments(sc: ServiceContext, inScope: InScope, ctx: OperationContext): ResultAsync<Action[], never> {
   return sc.store.attachments
     .list({ host: sc.hostName })
     .andThen((atts) => {
-      const suspects = atts.filter((a) => a.purpose === "copy" || a.attachStatus === "attaching" || a.attachStatus === "detaching" || a.attachStatus === "reserved");
+      const suspects = atts.filter((a) => inScope(a.volumeId)).filter((a) => a.purpose === "copy" || a.attachStatus === "attaching" || a.attachStatus === "detaching" || a.attachStatus === "reserved");
       return suspects.reduce<ResultAsync<Action[], never>>(
         (chain, att) =>
           chain.andThen((acc) =>
@@ -128,10 +135,10 @@ function reconcileOrphanAttachments(sc: ServiceContext, ctx: OperationContext): 
 }
 
 /** Temporary volumes of a cross-backend create whose create is over (`volkit:for` names it). */
-function reconcileTemporaries(sc: ServiceContext): ResultAsync<Action[], never> {
+function reconcileTemporaries(sc: ServiceContext, inScope: InScope): ResultAsync<Action[], never> {
   return sc.store.volumes
     .list({ status: ["available", "error"] })
-    .map((all) => all.filter((v) => v.metadata[PURPOSE_KEY] === "temporary"))
+    .map((all) => all.filter((v) => v.metadata[PURPOSE_KEY] === "temporary" && inScope(v.metadata["volkit:for"])))
     .andThen((temps) =>
       temps.reduce<ResultAsync<Action[], VolkitError>>(
         (chain, t) =>
@@ -151,19 +158,24 @@ function reconcileTemporaries(sc: ServiceContext): ResultAsync<Action[], never> 
 
 /** Runs a reconcile (see module doc). It never fails as a whole: a record it could not settle is reported `failed`. */
 export function reconcileOp(sc: ServiceContext, options: ReconcileOptions = {}): ResultAsync<ReconcileReport, VolkitError> {
+  const scope = validate(RecordIdSchema.optional(), options.volumeId, "volumeId");
+  if (scope.isErr()) return errAsync(scope.error);
+  const only = scope.value;
+  const inScope: InScope = (volumeId) => only === undefined || volumeId === only;
   const started = performance.now();
   const ctx = serviceContext(sc, "reconcile", undefined, {});
   return traced(sc.events, "service", "reconcile", {}, () =>
-    sc.store.volumes.list({ status: [...TRANSIENT_VOLUME_STATUSES] }, { orderBy: "createdAt" }).andThen((volumes) => {
+    sc.store.volumes.list({ status: [...TRANSIENT_VOLUME_STATUSES] }, { orderBy: "createdAt" }).andThen((found) => {
+      const volumes = found.filter((v) => inScope(v.id) || (only !== undefined && v.migrationStatus === `target:${only}`));
       // Migration targets after their sources, so a source settles its own target first.
       const ordered = [...volumes.filter((v) => !String(v.migrationStatus ?? "").startsWith("target:")), ...volumes.filter((v) => String(v.migrationStatus ?? "").startsWith("target:"))];
       const volumeActions = ordered.reduce<ResultAsync<Action[], never>>((chain, v) => chain.andThen((acc) => reconcileVolume(sc, v, options, ctx).map((a) => (a === undefined ? acc : [...acc, a]))), okAsync([]));
       return volumeActions.andThen((va) =>
         sc.store.snapshots
           .list({ status: ["creating", "deleting", "restoring"] })
-          .andThen((snapshots) => snapshots.reduce<ResultAsync<Action[], never>>((chain, s) => chain.andThen((acc) => reconcileSnapshot(sc, s, options).map((a) => (a === undefined ? acc : [...acc, a]))), okAsync(va)))
-          .andThen((acc) => reconcileOrphanAttachments(sc, ctx).map((more) => [...acc, ...more]))
-          .andThen((acc) => reconcileTemporaries(sc).map((more) => [...acc, ...more]))
+          .andThen((snapshots) => snapshots.filter((s) => inScope(s.volumeId)).reduce<ResultAsync<Action[], never>>((chain, s) => chain.andThen((acc) => reconcileSnapshot(sc, s, options).map((a) => (a === undefined ? acc : [...acc, a]))), okAsync(va)))
+          .andThen((acc) => reconcileOrphanAttachments(sc, inScope, ctx).map((more) => [...acc, ...more]))
+          .andThen((acc) => reconcileTemporaries(sc, inScope).map((more) => [...acc, ...more]))
           .map((actions): ReconcileReport => ({ actions, durationMs: Math.round(performance.now() - started) })),
       );
     }),

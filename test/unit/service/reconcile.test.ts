@@ -219,6 +219,28 @@ describe("reconcile after a crash", () => {
   });
 });
 
+describe("reconcile of one volume", () => {
+  it("settles only that volume's records; a bad id is refused before anything runs", async () => {
+    for (const id of ["v1", "v2"]) {
+      w.a.gate = { method: "createVolume", when: "after" };
+      void first.createVolume({ id, sizeGiB: 1, volumeType: "gold" });
+      await settle();
+    }
+    await must(first.close());
+    expect(w.a.volumeIds()).toEqual(["v1", "v2"]);
+    second = await w.open({ reconcileOnOpen: false });
+    expect((await opened().reconcile({ volumeId: "bad id!" }))._unsafeUnwrapErr()).toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(await must(store.volumes.get("v1"))).toMatchObject({ status: "creating" });
+    const one = await must(opened().reconcile({ volumeId: "v2" }));
+    expect(one.actions).toEqual([expect.objectContaining({ id: "v2", outcome: "rolled-back", to: "error" })]);
+    expect(w.a.volumeIds()).toEqual(["v1"]);
+    expect(await must(store.volumes.get("v1"))).toMatchObject({ status: "creating" });
+    const rest = await must(opened().reconcile());
+    expect(rest.actions).toEqual([expect.objectContaining({ id: "v1", outcome: "rolled-back", to: "error" })]);
+    expect(w.a.volumeIds()).toEqual([]);
+  });
+});
+
 describe("reconcile on demand in a busy process", () => {
   it("skips this process's own running operations, copy attachments included", async () => {
     await must(first.createVolume({ id: "src", sizeGiB: 1, volumeType: "gold" }));
