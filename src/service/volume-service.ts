@@ -213,13 +213,13 @@ export class VolumeService {
   }
 
   /** Deletes a volume in any status, with everything it has on the storage and this host (admin). */
-  forceDelete(volumeId: string): ResultAsync<AdminReport, VolkitError> {
-    return forceDeleteOp(this.#sc, volumeId);
+  forceDelete(volumeId: string, options: ServiceOperationOptions = {}): ResultAsync<AdminReport, VolkitError> {
+    return forceDeleteOp(this.#sc, volumeId, options);
   }
 
   /** Removes an attachment (or all) on the storage and, when it is this host's, on this host (admin). */
-  forceDetach(volumeId: string, attachmentId?: string): ResultAsync<AdminReport, VolkitError> {
-    return forceDetachOp(this.#sc, volumeId, attachmentId);
+  forceDetach(volumeId: string, attachmentId?: string, options: ServiceOperationOptions = {}): ResultAsync<AdminReport, VolkitError> {
+    return forceDetachOp(this.#sc, volumeId, attachmentId, options);
   }
 
   // ---------------------------------------------------------------- reading

@@ -4,7 +4,7 @@ import type { LeftBehind } from "../../core/records.js";
 import type { AttachmentRecord } from "../records/attachment-record.js";
 import type { VolumeRecord } from "../records/volume-record.js";
 import { traced } from "../service-events.js";
-import { backendOf, coreSnapshot, coreVolume, driverVolumeId, failureReason, holding, mustWin, newTask, type ServiceContext } from "../service-context.js";
+import { backendOf, callOptions, coreSnapshot, coreVolume, driverVolumeId, failureReason, holding, mustWin, newTask, type ServiceContext, type ServiceOperationOptions } from "../service-context.js";
 import { AttachStatusSchema, LIVE_ATTACH_STATUSES, VolumeStatusSchema, type AttachStatus, type VolumeStatus } from "../state-machine.js";
 import { serviceContext } from "../ops/host-attach.js";
 import { dropTarget } from "../ops/migrate-volume.js";
@@ -23,8 +23,8 @@ interface Collected {
 }
 
 /** Undoes and removes attachment records, collecting what went. */
-function undoAll(sc: ServiceContext, volume: VolumeRecord, atts: readonly AttachmentRecord[], removeRecords: boolean): ResultAsync<Collected, VolkitError> {
-  const ctx = serviceContext(sc, "admin", volume.id, {});
+function undoAll(sc: ServiceContext, volume: VolumeRecord, atts: readonly AttachmentRecord[], removeRecords: boolean, options: ServiceOperationOptions): ResultAsync<Collected, VolkitError> {
+  const ctx = serviceContext(sc, "admin", volume.id, callOptions(options));
   return atts.reduce<ResultAsync<Collected, VolkitError>>(
     (chain, att) =>
       chain.andThen((acc) =>
@@ -41,7 +41,7 @@ function undoAll(sc: ServiceContext, volume: VolumeRecord, atts: readonly Attach
 }
 
 /** Options of `resetStatus`. */
-export interface ResetStatusOptions {
+export interface ResetStatusOptions extends ServiceOperationOptions {
   /** The attach status to set (default: `attached` when an attachment is still attached, else `detached`). */
   readonly attachStatus?: AttachStatus;
 }
@@ -67,7 +67,7 @@ export function resetStatusOp(sc: ServiceContext, volumeId: string, status: Volu
         holding(sc, [`volume:${volumeId}`], () =>
           sc.store.attachments.list({ volumeId }).andThen((atts) => {
             const unfinished = atts.filter((a) => a.attachStatus !== "attached");
-            return undoAll(sc, volume, unfinished, true).andThen((c) => {
+            return undoAll(sc, volume, unfinished, true, options).andThen((c) => {
               const attached = atts.some((a) => a.attachStatus === "attached" && a.purpose === "instance");
               return sc.store.volumes
                 .resetStatus(volumeId, status, { attachStatus: options.attachStatus ?? (attached ? "attached" : "detached"), statusReason: `reset to ${status} by an admin` })
@@ -88,7 +88,8 @@ export function resetStatusOp(sc: ServiceContext, volumeId: string, status: Volu
  * record removed. A failure leaves the volume `error_deleting` with the reason; running it again
  * continues.
  */
-export function forceDeleteOp(sc: ServiceContext, volumeId: string): ResultAsync<AdminReport, VolkitError> {
+export function forceDeleteOp(sc: ServiceContext, volumeId: string, options: ServiceOperationOptions = {}): ResultAsync<AdminReport, VolkitError> {
+  const call = callOptions(options);
   return traced(sc.events, "volume", "force_delete", { volumeId }, () =>
     sc.store.volumes
       .begin(volumeId, "forceDelete", { patch: { task: newTask(sc, "forceDelete") } })
@@ -97,7 +98,7 @@ export function forceDeleteOp(sc: ServiceContext, volumeId: string): ResultAsync
         holding(sc, [`volume:${volumeId}`], () =>
           sc.store.attachments
             .list({ volumeId })
-            .andThen((atts) => undoAll(sc, volume, atts, false).map((c) => ({ ...c, records: atts.map((a) => `attachment ${a.id}`) })))
+            .andThen((atts) => undoAll(sc, volume, atts, false, options).map((c) => ({ ...c, records: atts.map((a) => `attachment ${a.id}`) })))
             .andThen((c) =>
               volume.backend === undefined
                 ? okAsync(c)
@@ -105,28 +106,28 @@ export function forceDeleteOp(sc: ServiceContext, volumeId: string): ResultAsync
                     const v = coreVolume(volume);
                     // Every host's access and the export, even those no record knew of.
                     return backend
-                      .terminateConnection(v)
-                      .andThen(() => backend.removeExport(v))
+                      .terminateConnection(v, undefined, call)
+                      .andThen(() => backend.removeExport(v, call))
                       .andThen(() => sc.store.snapshots.list({ volumeId }))
                       .andThen((snapshots) =>
                         snapshots.reduce<ResultAsync<Collected, VolkitError>>(
                           (chain, s) =>
                             chain.andThen((acc) =>
                               backend
-                                .deleteSnapshot(coreSnapshot(s, volume))
+                                .deleteSnapshot(coreSnapshot(s, volume), call)
                                 .andThen(() => sc.store.snapshots.remove(s.id))
                                 .map(() => ({ ...acc, removed: [...acc.removed, `snapshot ${s.id} on ${backend.name}`], records: [...acc.records, `snapshot ${s.id}`] })),
                             ),
                           okAsync(c),
                         ),
                       )
-                      .andThen((acc) => backend.deleteVolume(v).map(() => ({ ...acc, removed: [...acc.removed, `volume ${driverVolumeId(volume)} on ${backend.name}`] })));
+                      .andThen((acc) => backend.deleteVolume(v, call).map(() => ({ ...acc, removed: [...acc.removed, `volume ${driverVolumeId(volume)} on ${backend.name}`] })));
                   }),
             )
             .andThen((c) =>
               sc.store.volumes.list({ migrationStatus: `target:${volumeId}` }).andThen((targets) =>
                 targets.reduce<ResultAsync<Collected, VolkitError>>(
-                  (chain, t) => chain.andThen((acc) => dropTarget(sc, t, {}).map(() => ({ ...acc, removed: [...acc.removed, `migration copy on ${t.backend ?? "?"}`], records: [...acc.records, `volume ${t.id}`] }))),
+                  (chain, t) => chain.andThen((acc) => dropTarget(sc, t, options).map(() => ({ ...acc, removed: [...acc.removed, `migration copy on ${t.backend ?? "?"}`], records: [...acc.records, `volume ${t.id}`] }))),
                   okAsync(c),
                 ),
               ),
@@ -149,14 +150,14 @@ export function forceDeleteOp(sc: ServiceContext, volumeId: string): ResultAsync
  * export removed when unused), its record removed, and the volume's status set from the
  * attachments left (`in-use` or `available`) when it was an attach status.
  */
-export function forceDetachOp(sc: ServiceContext, volumeId: string, attachmentId?: string): ResultAsync<AdminReport, VolkitError> {
+export function forceDetachOp(sc: ServiceContext, volumeId: string, attachmentId?: string, options: ServiceOperationOptions = {}): ResultAsync<AdminReport, VolkitError> {
   return traced(sc.events, "volume", "force_detach", { volumeId, attachmentId }, () =>
     sc.store.volumes.get(volumeId).andThen((volume) =>
       holding(sc, [`volume:${volumeId}`], () =>
         sc.store.attachments.list({ volumeId }).andThen((atts) => {
           const targets = attachmentId === undefined ? atts.filter((a) => (LIVE_ATTACH_STATUSES as readonly string[]).includes(a.attachStatus) || a.attachStatus === "error_attaching") : atts.filter((a) => a.id === attachmentId);
           if (attachmentId !== undefined && targets.length === 0) return errAsync(new VolkitError("NOT_FOUND", `volume ${volumeId} has no attachment ${attachmentId}`, { source: "service" }));
-          return undoAll(sc, volume, targets, true).andThen((c) => {
+          return undoAll(sc, volume, targets, true, options).andThen((c) => {
             const left = atts.filter((a) => !targets.includes(a) && a.attachStatus === "attached" && a.purpose === "instance");
             const settle: readonly VolumeStatus[] = ["in-use", "attaching", "detaching", "reserved", "available", "error"];
             if (!settle.includes(volume.status)) return okAsync<AdminReport, VolkitError>({ volumeId, status: volume.status, ...c });

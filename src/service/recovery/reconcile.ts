@@ -7,7 +7,7 @@ import { RecordIdSchema } from "../records/record-fields.js";
 import type { SnapshotRecord } from "../records/snapshot-record.js";
 import type { VolumeRecord } from "../records/volume-record.js";
 import { traced } from "../service-events.js";
-import { backendOf, coreSnapshot, holding, type ServiceContext } from "../service-context.js";
+import { backendOf, callOptions, coreSnapshot, holding, type ServiceContext, type ServiceOperationOptions } from "../service-context.js";
 import type { VolumeStatus } from "../state-machine.js";
 import { serviceContext } from "../ops/host-attach.js";
 import { dropTarget } from "../ops/migrate-volume.js";
@@ -29,7 +29,7 @@ import { undoAttachment, type ReconcileReport, type RecoveryAction } from "./rec
 export const TRANSIENT_VOLUME_STATUSES: readonly VolumeStatus[] = ["creating", "downloading", "deleting", "extending", "attaching", "detaching", "maintenance", "reverting", "retyping", "managing", "unmanaging"];
 
 /** Options of `reconcile()`. */
-export interface ReconcileOptions {
+export interface ReconcileOptions extends ServiceOperationOptions {
   /**
    * Treat operations started by other hosts as abandoned now (that host is known to be gone),
    * instead of after `staleAfterMs`. Their devices are that host's: only the storage side is undone.
@@ -163,7 +163,7 @@ export function reconcileOp(sc: ServiceContext, options: ReconcileOptions = {}):
   const only = scope.value;
   const inScope: InScope = (volumeId) => only === undefined || volumeId === only;
   const started = performance.now();
-  const ctx = serviceContext(sc, "reconcile", undefined, {});
+  const ctx = serviceContext(sc, "reconcile", undefined, callOptions(options));
   return traced(sc.events, "service", "reconcile", {}, () =>
     sc.store.volumes.list({ status: [...TRANSIENT_VOLUME_STATUSES] }, { orderBy: "createdAt" }).andThen((found) => {
       const volumes = found.filter((v) => inScope(v.id) || (only !== undefined && v.migrationStatus === `target:${only}`));

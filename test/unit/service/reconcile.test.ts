@@ -292,6 +292,18 @@ describe("admin: resetStatus, forceDelete, forceDetach clean the backend and the
     expect(await must(store.volumes.list())).toEqual([]);
   });
 
+  it("forceDelete is cancellable: an aborted call leaves the volume error_deleting on the backend; a retry finishes", async () => {
+    await must(first.createVolume({ id: "v1", sizeGiB: 1, volumeType: "gold" }));
+    await must(first.createSnapshot("v1", { id: "s1" }));
+    const cancelled = await first.forceDelete("v1", { signal: AbortSignal.abort() });
+    expect(cancelled._unsafeUnwrapErr()).toMatchObject({ code: "ABORTED" });
+    expect(await must(store.volumes.get("v1"))).toMatchObject({ status: "error_deleting" });
+    expect(w.a.volumeIds()).toEqual(["v1"]);
+    expect(w.a.snapshotIds()).toEqual(["s1"]);
+    expect((await must(first.forceDelete("v1"))).removed).toEqual(["snapshot s1 on mem-a", "volume v1 on mem-a"]);
+    expect(w.a.volumeIds()).toEqual([]);
+  });
+
   it("forceDetach removes an attachment even in a stuck state, then settles the volume", async () => {
     await must(first.createVolume({ id: "v1", sizeGiB: 1, volumeType: "gold" }));
     const att = await must(first.attachVolume({ volumeId: "v1" }));
