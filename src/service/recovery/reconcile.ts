@@ -12,7 +12,7 @@ import type { VolumeStatus } from "../state-machine.js";
 import { serviceContext } from "../ops/host-attach.js";
 import { dropTarget } from "../ops/migrate-volume.js";
 import { taskState } from "./owners.js";
-import { recoverVolume } from "./recover-volume.js";
+import { planRecovery, recoverVolume } from "./recover-volume.js";
 import { undoAttachment, type ReconcileReport, type RecoveryAction } from "./recovery-report.js";
 
 /**
@@ -37,6 +37,16 @@ export interface ReconcileOptions extends ServiceOperationOptions {
   readonly includeOtherHosts?: boolean;
   /** Only this volume's records (with its snapshots, attachments, migration target and temporaries). */
   readonly volumeId?: string;
+  /**
+   * Decide but do not act: each action says what would be done (`reason` starts with `dry run:`),
+   * nothing runs on the backend or this host and no record changes.
+   */
+  readonly dryRun?: boolean;
+}
+
+/** A dry run's action: the decision, nothing removed. */
+function planned(base: Pick<Action, "kind" | "id" | "volumeId" | "from">, outcome: "completed" | "rolled-back", reason: string): Action {
+  return { ...base, outcome, removed: [], leftBehind: [], reason };
 }
 
 /** Whether a record of `volumeId` is in the reconcile's scope. */
@@ -65,8 +75,15 @@ function reconcileVolume(sc: ServiceContext, v: VolumeRecord, options: Reconcile
   const state = taskState(sc, v.task, key, options);
   const base = { kind: "volume" as const, id: v.id, volumeId: v.id, from: v.status };
   if (state !== "abandoned") return okAsync({ ...base, outcome: "skipped", removed: [], leftBehind: [], reason: `${v.task?.op ?? "an operation"} is still running (${v.task?.owner ?? "?"})` });
+  const isTarget = typeof v.migrationStatus === "string" && v.migrationStatus.startsWith("target:") && v.status === "creating";
+  if (options.dryRun === true) {
+    // A migration target is settled with its source (a dry run does not list it on its own).
+    if (isTarget) return okAsync(undefined);
+    const plan = planRecovery(v);
+    return okAsync(plan === undefined ? { ...base, outcome: "skipped", removed: [], leftBehind: [], reason: `status ${v.status} is not set by this service's operations` } : planned(base, plan.outcome, plan.reason));
+  }
   const run = (): ResultAsync<Action | undefined, VolkitError> => {
-    if (typeof v.migrationStatus === "string" && v.migrationStatus.startsWith("target:") && v.status === "creating") return recoverTarget(sc, v);
+    if (isTarget) return recoverTarget(sc, v);
     const recovered = recoverVolume(sc, v, ctx);
     if (recovered === undefined) return okAsync({ ...base, outcome: "skipped", removed: [], leftBehind: [], reason: `status ${v.status} is not set by this service's operations` });
     return recovered.map((a): Action => ({ ...base, ...a }));
@@ -78,6 +95,10 @@ function reconcileSnapshot(sc: ServiceContext, s: SnapshotRecord, options: Recon
   const key = `snapshot:${s.id}`;
   const base = { kind: "snapshot" as const, id: s.id, volumeId: s.volumeId, from: s.status };
   if (taskState(sc, s.task, key, options) !== "abandoned") return okAsync({ ...base, outcome: "skipped", removed: [], leftBehind: [], reason: `still running (${s.task?.owner ?? "?"})` });
+  if (options.dryRun === true) {
+    if (s.status === "restoring") return okAsync(planned(base, "completed", "dry run: would release the snapshot (or settle it with its volume's revert)"));
+    return okAsync(s.status === "creating" ? planned(base, "rolled-back", "dry run: would delete the snapshot on the backend (record error)") : planned(base, "completed", "dry run: would delete the snapshot on the backend (record removed)"));
+  }
   const run = (): ResultAsync<Action | undefined, VolkitError> =>
     sc.store.volumes.get(s.volumeId).andThen((volume) => {
       if (s.status === "restoring") {
@@ -101,7 +122,7 @@ function reconcileSnapshot(sc: ServiceContext, s: SnapshotRecord, options: Recon
  * Attachments of this host no operation owns any more: copies (a migration's), and attaches or
  * detaches whose volume was reset meanwhile. Undone and removed.
  */
-function reconcileOrphanAttachments(sc: ServiceContext, inScope: InScope, ctx: OperationContext): ResultAsync<Action[], never> {
+function reconcileOrphanAttachments(sc: ServiceContext, inScope: InScope, dryRun: boolean, ctx: OperationContext): ResultAsync<Action[], never> {
   return sc.store.attachments
     .list({ host: sc.hostName })
     .andThen((atts) => {
@@ -121,6 +142,9 @@ function reconcileOrphanAttachments(sc: ServiceContext, inScope: InScope, ctx: O
                   (owner !== undefined && taskState(sc, owner, key, {}) !== "abandoned") ||
                   (TRANSIENT_VOLUME_STATUSES.includes(volume.status) && taskState(sc, volume.task, key, {}) !== "abandoned");
                 if (busy) return okAsync(undefined);
+                // The volume's own recovery settles the attachments of a volume in a transient status first.
+                if (dryRun && TRANSIENT_VOLUME_STATUSES.includes(volume.status)) return okAsync(undefined);
+                if (dryRun) return okAsync(planned({ kind: "attachment", id: att.id, volumeId: volume.id, from: att.attachStatus }, "rolled-back", "dry run: would undo it on this host and the storage and remove it"));
                 return undoAttachment(sc, att, volume, ctx).andThen((u) =>
                   sc.store.attachments.remove(att.id).map((): Action => ({ kind: "attachment", id: att.id, volumeId: volume.id, from: att.attachStatus, outcome: "rolled-back", to: "removed", removed: u.removed, leftBehind: u.leftBehind })),
                 );
@@ -135,7 +159,7 @@ function reconcileOrphanAttachments(sc: ServiceContext, inScope: InScope, ctx: O
 }
 
 /** Temporary volumes of a cross-backend create whose create is over (`volkit:for` names it). */
-function reconcileTemporaries(sc: ServiceContext, inScope: InScope): ResultAsync<Action[], never> {
+function reconcileTemporaries(sc: ServiceContext, inScope: InScope, dryRun: boolean): ResultAsync<Action[], never> {
   return sc.store.volumes
     .list({ status: ["available", "error"] })
     .map((all) => all.filter((v) => v.metadata[PURPOSE_KEY] === "temporary" && inScope(v.metadata["volkit:for"])))
@@ -147,6 +171,7 @@ function reconcileTemporaries(sc: ServiceContext, inScope: InScope): ResultAsync
             const ownerRecord = owner === undefined ? okAsync(undefined) : sc.store.volumes.find(owner);
             return ownerRecord.andThen((o) => {
               if (o?.status === "creating" && taskState(sc, o.task, `volume:${o.id}`, {}) !== "abandoned") return okAsync(acc);
+              if (dryRun) return okAsync([...acc, planned({ kind: "volume", id: t.id, volumeId: t.id, from: t.status }, "rolled-back", "dry run: would delete this temporary volume")]);
               return dropTarget(sc, t, {}).map(() => [...acc, { kind: "volume" as const, id: t.id, volumeId: t.id, from: t.status, outcome: "rolled-back" as const, to: "removed", removed: [`temporary volume ${t.id} on ${t.backend ?? "?"}`], leftBehind: [] }]);
             });
           }),
@@ -174,8 +199,8 @@ export function reconcileOp(sc: ServiceContext, options: ReconcileOptions = {}):
         sc.store.snapshots
           .list({ status: ["creating", "deleting", "restoring"] })
           .andThen((snapshots) => snapshots.filter((s) => inScope(s.volumeId)).reduce<ResultAsync<Action[], never>>((chain, s) => chain.andThen((acc) => reconcileSnapshot(sc, s, options).map((a) => (a === undefined ? acc : [...acc, a]))), okAsync(va)))
-          .andThen((acc) => reconcileOrphanAttachments(sc, inScope, ctx).map((more) => [...acc, ...more]))
-          .andThen((acc) => reconcileTemporaries(sc, inScope).map((more) => [...acc, ...more]))
+          .andThen((acc) => reconcileOrphanAttachments(sc, inScope, options.dryRun === true, ctx).map((more) => [...acc, ...more]))
+          .andThen((acc) => reconcileTemporaries(sc, inScope, options.dryRun === true).map((more) => [...acc, ...more]))
           .map((actions): ReconcileReport => ({ actions, durationMs: Math.round(performance.now() - started) })),
       );
     }),

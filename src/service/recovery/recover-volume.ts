@@ -194,3 +194,37 @@ export function recoverVolume(sc: ServiceContext, v: VolumeRecord, ctx: Operatio
       return undefined;
   }
 }
+
+/**
+ * What {@link recoverVolume} would do to `v`, without doing it (a dry run): the same rule per
+ * status, read from the record alone. `undefined` when the status is not one this service sets.
+ */
+export function planRecovery(v: VolumeRecord): { readonly outcome: "completed" | "rolled-back"; readonly reason: string } | undefined {
+  const roll = (what: string) => ({ outcome: "rolled-back" as const, reason: `dry run: would roll back ${what}` });
+  const complete = (what: string) => ({ outcome: "completed" as const, reason: `dry run: would complete ${what}` });
+  switch (v.status) {
+    case "creating":
+    case "downloading":
+      return roll(`the create (delete the backend object if any; record ${v.metadata[PURPOSE_KEY] === undefined ? "error" : "removed"})`);
+    case "deleting":
+      return complete("the delete (snapshots and volume on the backend, record removed)");
+    case "extending":
+      return v.task?.newSizeGiB === undefined ? roll("the extend (no target size recorded)") : complete(`the extend to ${v.task.newSizeGiB} GiB`);
+    case "attaching":
+      return roll("the attach (device on this host, the host's access, an unused export)");
+    case "detaching":
+      return complete("the detach (device on this host, the host's access, an unused export)");
+    case "maintenance":
+      return v.task?.phase === "swapped" ? complete("the migration (it had swapped: the old copy is deleted)") : roll("the migration (before its swap: the target is dropped)");
+    case "reverting":
+      return v.task?.snapshotId === undefined ? roll("the revert (no snapshot recorded)") : complete(`the revert to snapshot ${v.task.snapshotId}`);
+    case "retyping":
+      return v.task?.volumeTypeId === undefined ? roll("the retype") : complete("the retype");
+    case "managing":
+      return roll("the manage (error_managing)");
+    case "unmanaging":
+      return complete("the unmanage");
+    default:
+      return undefined;
+  }
+}

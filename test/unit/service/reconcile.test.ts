@@ -241,6 +241,29 @@ describe("reconcile of one volume", () => {
   });
 });
 
+describe("reconcile dry run", () => {
+  it("reports the decisions and changes nothing on the backend, the host or the records", async () => {
+    await must(first.createVolume({ id: "v2", sizeGiB: 1, volumeType: "gold" }));
+    w.a.gate = { method: "createVolume", when: "after" };
+    void first.createVolume({ id: "v1", sizeGiB: 1, volumeType: "gold" });
+    await settle();
+    await crash("connector", { method: "connectVolume", when: "after" }, () => first.attachVolume({ volumeId: "v2" }));
+    second = await w.open({ reconcileOnOpen: false });
+    const before = { volumes: await must(store.volumes.list()), attachments: await must(store.attachments.list()) };
+    const dry = await must(opened().reconcile({ dryRun: true }));
+    expect(dry.actions.map((a) => `${a.id} ${a.from} ${a.outcome}`).sort()).toEqual(["v1 creating rolled-back", "v2 attaching rolled-back"]);
+    expect(dry.actions.every((a) => a.reason?.startsWith("dry run:") === true && a.removed.length === 0)).toBe(true);
+    expect({ volumes: await must(store.volumes.list()), attachments: await must(store.attachments.list()) }).toEqual(before);
+    expect(w.a.volumeIds().sort()).toEqual(["v1", "v2"]);
+    expect(w.connector.attached.has("v2")).toBe(true);
+    // The real run does what the dry run said.
+    const real = await must(opened().reconcile());
+    expect(real.actions.map((a) => `${a.id} ${a.from} ${a.outcome}`).sort()).toEqual(["v1 creating rolled-back", "v2 attaching rolled-back"]);
+    expect(w.a.volumeIds()).toEqual(["v2"]);
+    expect(w.connector.attached.has("v2")).toBe(false);
+  });
+});
+
 describe("reconcile on demand in a busy process", () => {
   it("skips this process's own running operations, copy attachments included", async () => {
     await must(first.createVolume({ id: "src", sizeGiB: 1, volumeType: "gold" }));
