@@ -64,7 +64,8 @@ export function poolStatsOf(config: ParsedLvmConfig, mode: LvmMode, vg: VgInfo, 
   return {
     poolName: config.volumeGroup,
     totalCapacityGiB: round2(total),
-    freeCapacityGiB: round2(Math.max(0, free)),
+    // Rounded down: a free figure rounded up (7.996 → 8) lets the scheduler place a volume lvcreate refuses.
+    freeCapacityGiB: floor2(Math.max(0, free)),
     reservedPercentage: config.reservedPercentage,
     provisionedCapacityGiB: round2(Math.max(0, provisioned)),
     allocatedCapacityGiB: round2(Math.max(0, total - free)),
@@ -105,6 +106,10 @@ export function checkFits(config: ParsedLvmConfig, mode: LvmMode, pool: PoolStat
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
+}
+
+function floor2(n: number): number {
+  return Math.floor(n * 100) / 100;
 }
 
 /** Cinder's `auto` ratio: grows with what is already provisioned, never below 1. */

@@ -92,10 +92,14 @@ export function weighableFreeGiB(pool: PoolState, provisioningType: string | und
 
 /**
  * The scheduler copy of a pool after a volume of `sizeGiB` is placed on it (Cinder's
- * `consume_from_volume`): allocated and provisioned grow, free shrinks unless `infinite`/`unknown`.
+ * `consume_from_volume`): allocated and provisioned grow; free shrinks unless `infinite`/`unknown`
+ * or the volume is `thin`. Better than Cinder, whose consume takes a thin volume's full size off
+ * the physical free space too: a 10 GiB thin volume on a 7 GiB pool then drives `free` below zero
+ * and refuses every create on that pool until the next stats refresh, although a new thin volume
+ * holds no blocks. Thin placements stay bounded by the over-subscription ratio on `provisioned`.
  * A negative size gives the capacity back (a placement that was not used).
  */
-export function consumed(pool: PoolState, sizeGiB: number): PoolState {
+export function consumed(pool: PoolState, sizeGiB: number, thin = false): PoolState {
   const s = pool.stats;
   return {
     ...pool,
@@ -103,7 +107,7 @@ export function consumed(pool: PoolState, sizeGiB: number): PoolState {
       ...s,
       allocatedCapacityGiB: Math.max(0, s.allocatedCapacityGiB + sizeGiB),
       provisionedCapacityGiB: Math.max(0, s.provisionedCapacityGiB + sizeGiB),
-      freeCapacityGiB: typeof s.freeCapacityGiB === "number" ? s.freeCapacityGiB - sizeGiB : s.freeCapacityGiB,
+      freeCapacityGiB: typeof s.freeCapacityGiB === "number" && !thin ? s.freeCapacityGiB - sizeGiB : s.freeCapacityGiB,
       ...(s.totalVolumes === undefined ? {} : { totalVolumes: Math.max(0, s.totalVolumes + Math.sign(sizeGiB)) }),
     },
   };

@@ -1,7 +1,7 @@
 import { err, errAsync, ok, ResultAsync, type Result } from "neverthrow";
 import { VolkitError } from "../../core/errors.js";
 import { validate } from "../../core/validation.js";
-import { consumed, gib } from "./capacity.js";
+import { consumed, gib, isThin } from "./capacity.js";
 import { DEFAULT_FILTERS, driverFilter, type DriverFilterFunction, type Filter, type PlacementRequest } from "./filters.js";
 import { BackendStatsSchema, type BackendStats, type BackendStatsInput, type PoolRef, type PoolState } from "./pool-stats.js";
 import { DEFAULT_WEIGHERS, weighPools, type WeighedPool, type WeigherConfig } from "./weighers.js";
@@ -126,6 +126,8 @@ export interface Placement {
   readonly pool: string;
   /** GiB consumed. */
   readonly sizeGiB: number;
+  /** Placed with thin arithmetic (the pool supports thin and the type does not ask for thick): provisioned space only. */
+  readonly thin: boolean;
   /** Its weight among the candidates. */
   readonly weight: number;
 }
@@ -204,7 +206,7 @@ export class Scheduler {
     for (const { stats, takenAt } of this.#backends.values()) {
       for (let pool of poolStates(stats, this.#options.defaultAvailabilityZone)) {
         for (const c of this.#consumptions) {
-          if (c.placement.ref === pool.ref && (c.state === "in-flight" || c.at > takenAt)) pool = consumed(pool, c.placement.sizeGiB);
+          if (c.placement.ref === pool.ref && (c.state === "in-flight" || c.at > takenAt)) pool = consumed(pool, c.placement.sizeGiB, c.placement.thin);
         }
         out.push(pool);
       }
@@ -238,6 +240,7 @@ export class Scheduler {
         backend: best.pool.backend,
         pool: best.pool.stats.poolName,
         sizeGiB: request.sizeGiB,
+        thin: isThin(best.pool, request.extraSpecs?.["provisioning:type"]),
         weight: best.weight,
       };
       this.#consumptions.push({ placement, state: "in-flight", at: Date.now() });

@@ -72,7 +72,6 @@ describe("service store: hostile records are refused and change nothing", () => 
     const secret = "Zq7Xk2Pw9Mt4Vb8NwR0w2";
     const path = `${tempDir()}/service.db`;
     const store = (await openSqliteStore({ path }))._unsafeUnwrap();
-    (await store.attachments.insert({ ...ATTACHMENT, volumeId: "vol-1", connectionInfo: { type: "iscsi", authPassword: "Registered-Secret-1" } })).isErr();
     (await store.volumes.insert(VOLUME))._unsafeUnwrap();
     (await store.close())._unsafeUnwrap();
     const Database = createRequire(import.meta.url)("better-sqlite3") as new (p: string) => { prepare(sql: string): { run(...a: unknown[]): unknown }; close(): void };

@@ -126,11 +126,17 @@ describe("placement consumes the scheduler's copy", () => {
     const total = results.filter((r) => r.isOk()).reduce((n, r) => n + r._unsafeUnwrap().sizeGiB, 0);
     expect(total).toBe(48);
     expect(s.pools()[0]?.stats.provisionedCapacityGiB).toBe(148);
-    // Without provisioned volumes the physical free space binds first: Cinder's consume takes the
-    // full size off `free` for thin volumes too, so one window never places more than is free.
+    // A new thin volume holds no blocks: thin placements leave the physical free space alone (Cinder
+    // takes their full size off it, refusing thin creates past the pool's size until the next
+    // refresh) and stop at the over-subscription ratio on what is provisioned.
     const fresh = scheduler({ backendName: "t", pools: [{ ...THIN, poolName: "p", totalCapacityGiB: 100, freeCapacityGiB: 100, maxOverSubscriptionRatio: 1.5 }] });
     const all = await Promise.all(Array.from({ length: 50 }, () => fresh.place({ sizeGiB: 4 })));
-    expect(all.filter((r) => r.isOk()).length * 4).toBe(100);
+    expect(all.filter((r) => r.isOk()).length * 4).toBe(148);
+    expect(fresh.pools()[0]?.stats).toMatchObject({ freeCapacityGiB: 100, provisionedCapacityGiB: 148 });
+    // A type asking for thick on the same pool takes its size off the free space.
+    const thick = scheduler({ backendName: "t", pools: [{ ...THIN, poolName: "p", thickProvisioningSupport: true, totalCapacityGiB: 100, freeCapacityGiB: 100, maxOverSubscriptionRatio: 1.5 }] });
+    const thicks = await Promise.all(Array.from({ length: 50 }, () => thick.place({ sizeGiB: 4, extraSpecs: { "provisioning:type": "thick" } })));
+    expect(thicks.filter((r) => r.isOk()).length * 4).toBe(100);
   });
 
   it("gives capacity back on release, keeps committed placements until fresher stats arrive", async () => {
