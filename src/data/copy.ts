@@ -123,6 +123,8 @@ export function copyDevice(runner: CommandRunner, request: CopyRequest, ctx: Ope
 /**
  * The dd plan copying `length` bytes from byte `offset` of `request.source` to the same offset of
  * `request.target` (used by {@link copyDevice} and the range copy). Options must be checked first.
+ *
+ * @internal shared with the range copy, not part of the public API.
  */
 export function copyPlan(request: CopyEngineOptions & { readonly source: string; readonly target: string }, offset: number, length: number): DdPlan {
   const direct = request.direct ?? true;
@@ -194,7 +196,7 @@ export function discardDevice(runner: CommandRunner, target: string, ctx: Operat
   return runner.run({ argv: ["blkdiscard", target], signal: ctx.signal }).map(() => undefined);
 }
 
-/** An `INVALID_ARGUMENT` failure of the copy engine, before any command runs. */
+/** An `INVALID_ARGUMENT` failure of the copy engine, before any command runs. @internal */
 export function invalid(message: string): ResultAsync<never, VolkitError> {
   return errAsync(new VolkitError("INVALID_ARGUMENT", message, { source: "copy" }));
 }
@@ -230,13 +232,13 @@ function runPlan(runner: CommandRunner, plan: DdPlan, request: CopyEngineOptions
   return runDd(runner, plan, ctx).map((outcome) => ({ bytes: plan.bytes, chunks: outcome.runs, durationMs: clock.now() - started }));
 }
 
-/** Why a direct copy of `bytes` cannot run, if it cannot. */
+/** Why a direct copy of `bytes` cannot run, if it cannot. @internal */
 export function checkDirectLength(request: CopyEngineOptions, bytes: number): string | undefined {
   if (!(request.direct ?? true) || bytes % SECTOR === 0) return undefined;
   return `a direct I/O copy needs a byte count that is a multiple of ${SECTOR}, got ${bytes}; pass direct: false`;
 }
 
-/** Why these options (and byte count) are unusable, if they are. */
+/** Why these options (and byte count) are unusable, if they are. @internal */
 export function checkOptions(request: CopyEngineOptions & { readonly bytes: number }): string | undefined {
   if (!Number.isSafeInteger(request.bytes) || request.bytes < 0) return `byte count must be a non-negative integer, got ${request.bytes}`;
   const { chunkBytes, blockBytes, bandwidthLimitBps } = request;
