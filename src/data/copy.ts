@@ -1,15 +1,19 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { ResultAsync, errAsync, okAsync } from "neverthrow";
+import { errAsync, type ResultAsync } from "neverthrow";
 import type { OperationContext } from "../core/context.js";
 import { VolkitError } from "../core/errors.js";
 import type { CommandRunner } from "../exec/runner.js";
+import { runDd, type DdPlan } from "./dd.js";
 
 /**
  * The copy engine behind clone, wipe and image transfer. It drives `dd` through the injected
- * runner in fixed-size chunks, which buys, with one mechanism that works locally, through a root
- * helper or over SSH:
- * - progress after every chunk, and cancellation between and within chunks (the child is killed);
- * - a bandwidth limit by pacing chunks (Cinder needs cgroups for this);
+ * runner, which buys, with one mechanism that works locally, through a root helper or over SSH:
+ * - one long-lived `dd` per copy when there is no bandwidth limit: each device is opened and closed
+ *   once (closing a device opened for writing fires a udev "change" event and a blkid probe, so a
+ *   chunked copy paid one per chunk), progress is read from dd's `status=progress` about once a
+ *   second, and cancelling kills the process;
+ * - a bandwidth limit by pacing: one `dd` per chunk of about one second of data, with a pause after
+ *   each (Cinder needs cgroups for this); progress after every chunk;
  * - sparse targets kept sparse (`conv=sparse` skips all-zero blocks; only safe when the target
  *   already reads as zeros, e.g. a new thin LV or a new sparse file);
  * - O_DIRECT on both sides where the devices allow it.
@@ -60,9 +64,10 @@ export interface CopyEngineOptions {
   /** Bytes per second cap (0 or absent = unlimited). */
   readonly bandwidthLimitBps?: number;
   /**
-   * Bytes per dd invocation. Progress and pacing happen per chunk. Default 64 MiB; with a
-   * bandwidth limit, about one second of data (the limit rounded down to whole MiB, 1 to 64 MiB)
-   * so the device sees short bursts rather than 64 MiB at full speed.
+   * Bytes per dd run. Unset without a bandwidth limit: one dd for the whole copy (the fast path).
+   * Unset with a limit: about one second of data (the limit rounded down to whole MiB, 1 to 64 MiB)
+   * so the device sees short bursts rather than everything at full speed. Set: one dd per chunk of
+   * this size, with progress (and pacing) after each.
    */
   readonly chunkBytes?: number;
   /** dd block size in bytes (default 1 MiB); also the granularity of `sparse`. */
@@ -87,21 +92,22 @@ export interface CopyRequest extends CopyEngineOptions {
 export interface CopyReport {
   /** Bytes processed. */
   readonly bytes: number;
-  /** Number of dd invocations. */
+  /** Number of dd runs (1 for an unpaced copy). */
   readonly chunks: number;
   /** Wall-clock duration. */
   readonly durationMs: number;
 }
 
 const MiB = 1024 * 1024;
-const DEFAULT_CHUNK = 64 * MiB;
+const MAX_PACED_CHUNK = 64 * MiB;
 /** Alignment demanded of chunk and block sizes under O_DIRECT (covers 4Kn devices). */
 const DIRECT_ALIGN = 4096;
 /** Smallest logical block size of any device: a direct copy's length must be a multiple of it. */
 const SECTOR = 512;
 
 /**
- * Copies `bytes` from `source` to `target` in chunks (see module doc).
+ * Copies `bytes` from `source` to `target` (see module doc): one dd, or paced chunks under a
+ * bandwidth limit.
  *
  * @example
  * ```ts
@@ -109,25 +115,35 @@ const SECTOR = 512;
  * ```
  */
 export function copyDevice(runner: CommandRunner, request: CopyRequest, ctx: OperationContext): ResultAsync<CopyReport, VolkitError> {
-  const direct = request.direct ?? true;
-  const problem =
-    checkOptions(request) ??
-    (direct && request.bytes % SECTOR !== 0 ? `a direct I/O copy needs a byte count that is a multiple of ${SECTOR}, got ${request.bytes}; pass direct: false` : undefined);
+  const problem = checkOptions(request) ?? checkDirectLength(request, request.bytes);
   if (problem !== undefined) return invalid(problem);
+  return runPlan(runner, copyPlan(request, 0, request.bytes), request, ctx);
+}
+
+/**
+ * The dd plan copying `length` bytes from byte `offset` of `request.source` to the same offset of
+ * `request.target` (used by {@link copyDevice} and the range copy). Options must be checked first.
+ *
+ * @internal shared with the range copy, not part of the public API.
+ */
+export function copyPlan(request: CopyEngineOptions & { readonly source: string; readonly target: string }, offset: number, length: number): DdPlan {
+  const direct = request.direct ?? true;
   const conv = request.sparse ? "notrunc,sparse" : "notrunc";
-  return runChunks(runner, request, ctx, "copy", (offset, length) => [
-    "dd",
-    `if=${request.source}`,
-    `of=${request.target}`,
-    `bs=${request.blockBytes ?? MiB}`,
-    `skip=${offset}`,
-    `seek=${offset}`,
-    `count=${length}`,
-    `iflag=count_bytes,skip_bytes${direct ? ",direct" : ""}`,
-    `oflag=seek_bytes${direct ? ",direct" : ""}`,
-    `conv=${conv}`,
-    "status=none",
-  ]);
+  return {
+    ...planBase(request, length, "copy"),
+    argvFor: (from, count) => [
+      "dd",
+      `if=${request.source}`,
+      `of=${request.target}`,
+      `bs=${request.blockBytes ?? MiB}`,
+      `skip=${offset + from}`,
+      `seek=${offset + from}`,
+      `count=${count}`,
+      `iflag=count_bytes,skip_bytes${direct ? ",direct" : ""}`,
+      `oflag=seek_bytes${direct ? ",direct" : ""}`,
+      `conv=${conv}`,
+    ],
+  };
 }
 
 /** A wipe request: overwrite the first `bytes` of `target` with zeros. */
@@ -151,18 +167,21 @@ export function zeroDevice(runner: CommandRunner, request: WipeRequest, ctx: Ope
   const direct = request.direct ?? true;
   const problem = checkOptions(request);
   if (problem !== undefined) return invalid(problem);
-  return runChunks(runner, request, ctx, "wipe", (offset, length) => [
-    "dd",
-    "if=/dev/zero",
-    `of=${request.target}`,
-    `bs=${request.blockBytes ?? MiB}`,
-    `seek=${offset}`,
-    `count=${length}`,
-    "iflag=count_bytes",
-    `oflag=seek_bytes${direct ? ",direct" : ""}`,
-    "conv=notrunc",
-    "status=none",
-  ]);
+  const plan: DdPlan = {
+    ...planBase(request, request.bytes, "wipe"),
+    argvFor: (offset, length) => [
+      "dd",
+      "if=/dev/zero",
+      `of=${request.target}`,
+      `bs=${request.blockBytes ?? MiB}`,
+      `seek=${offset}`,
+      `count=${length}`,
+      "iflag=count_bytes",
+      `oflag=seek_bytes${direct ? ",direct" : ""}`,
+      "conv=notrunc",
+    ],
+  };
+  return runPlan(runner, plan, request, ctx);
 }
 
 /**
@@ -177,7 +196,8 @@ export function discardDevice(runner: CommandRunner, target: string, ctx: Operat
   return runner.run({ argv: ["blkdiscard", target], signal: ctx.signal }).map(() => undefined);
 }
 
-function invalid(message: string): ResultAsync<never, VolkitError> {
+/** An `INVALID_ARGUMENT` failure of the copy engine, before any command runs. @internal */
+export function invalid(message: string): ResultAsync<never, VolkitError> {
   return errAsync(new VolkitError("INVALID_ARGUMENT", message, { source: "copy" }));
 }
 
@@ -185,13 +205,41 @@ function isPositiveInteger(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0;
 }
 
-/** Default chunk size: one second of data under a limit (whole MiB, 1 to 64 MiB), else 64 MiB. */
-function defaultChunk(limit: number): number {
-  if (limit <= 0) return DEFAULT_CHUNK;
-  return Math.min(DEFAULT_CHUNK, Math.max(MiB, Math.floor(limit / MiB) * MiB));
+/** Chunk size: as given; else about one second of data under a limit (whole MiB, 1 to 64 MiB); else none (one dd). */
+function chunkOf(request: CopyEngineOptions): number | undefined {
+  if (request.chunkBytes !== undefined) return request.chunkBytes;
+  const limit = request.bandwidthLimitBps ?? 0;
+  if (limit <= 0) return undefined;
+  return Math.min(MAX_PACED_CHUNK, Math.max(MiB, Math.floor(limit / MiB) * MiB));
 }
 
-function checkOptions(request: CopyEngineOptions & { readonly bytes: number }): string | undefined {
+function planBase(request: CopyEngineOptions, bytes: number, phase: string): Omit<DdPlan, "argvFor"> {
+  return {
+    bytes,
+    phase,
+    direct: request.direct ?? true,
+    limit: request.bandwidthLimitBps ?? 0,
+    chunk: chunkOf(request),
+    clock: request.clock ?? systemCopyClock,
+    prefix: request.ionice ?? [],
+  };
+}
+
+/** Runs one plan and reports it. */
+function runPlan(runner: CommandRunner, plan: DdPlan, request: CopyEngineOptions, ctx: OperationContext): ResultAsync<CopyReport, VolkitError> {
+  const clock = request.clock ?? systemCopyClock;
+  const started = clock.now();
+  return runDd(runner, plan, ctx).map((outcome) => ({ bytes: plan.bytes, chunks: outcome.runs, durationMs: clock.now() - started }));
+}
+
+/** Why a direct copy of `bytes` cannot run, if it cannot. @internal */
+export function checkDirectLength(request: CopyEngineOptions, bytes: number): string | undefined {
+  if (!(request.direct ?? true) || bytes % SECTOR === 0) return undefined;
+  return `a direct I/O copy needs a byte count that is a multiple of ${SECTOR}, got ${bytes}; pass direct: false`;
+}
+
+/** Why these options (and byte count) are unusable, if they are. @internal */
+export function checkOptions(request: CopyEngineOptions & { readonly bytes: number }): string | undefined {
   if (!Number.isSafeInteger(request.bytes) || request.bytes < 0) return `byte count must be a non-negative integer, got ${request.bytes}`;
   const { chunkBytes, blockBytes, bandwidthLimitBps } = request;
   if (chunkBytes !== undefined && !isPositiveInteger(chunkBytes)) return `chunkBytes must be a positive integer, got ${chunkBytes}`;
@@ -205,73 +253,4 @@ function checkOptions(request: CopyEngineOptions & { readonly bytes: number }): 
     }
   }
   return undefined;
-}
-
-const DD_EINVAL = /dd: (failed to open|error reading|error writing) '(.*)': Invalid argument/;
-
-/**
- * Turns dd's EINVAL under O_DIRECT into a typed, actionable error: `NOT_SUPPORTED` when the path
- * refuses O_DIRECT at open, `INVALID_ARGUMENT` when an I/O was not aligned to the logical block size.
- */
-function explainDirectFailure(error: VolkitError, direct: boolean): VolkitError {
-  if (!direct || error.code !== "COMMAND_FAILED") return error;
-  const match = DD_EINVAL.exec(typeof error.details.stderr === "string" ? error.details.stderr : "");
-  if (!match) return error;
-  const [line, what, path] = match;
-  if (what === "failed to open") {
-    return new VolkitError("NOT_SUPPORTED", `O_DIRECT is not supported by '${path}' (${line}); retry with direct: false`, {
-      source: "copy",
-      cause: error,
-      details: { ...error.details, directIo: "refused", path },
-    });
-  }
-  return new VolkitError("INVALID_ARGUMENT", `direct I/O on '${path}' is not aligned to its logical block size (${line}); use aligned sizes or direct: false`, {
-    source: "copy",
-    cause: error,
-    details: { ...error.details, directIo: "misaligned", path },
-  });
-}
-
-/** Runs the chunks of a request already validated by `checkOptions`. */
-function runChunks(
-  runner: CommandRunner,
-  request: CopyEngineOptions & { readonly bytes: number },
-  ctx: OperationContext,
-  phase: string,
-  argvFor: (offset: number, length: number) => string[],
-): ResultAsync<CopyReport, VolkitError> {
-  const clock = request.clock ?? systemCopyClock;
-  const direct = request.direct ?? true;
-  const limit = request.bandwidthLimitBps ?? 0;
-  const chunk = request.chunkBytes ?? defaultChunk(limit);
-  const started = clock.now();
-  const prefix = request.ionice ?? [];
-  let chunks = 0;
-  const step = (offset: number): ResultAsync<CopyReport, VolkitError> => {
-    if (offset >= request.bytes) return okAsync({ bytes: request.bytes, chunks, durationMs: clock.now() - started });
-    const aborted = ctx.abortError();
-    if (aborted) return errAsync(aborted);
-    const length = Math.min(chunk, request.bytes - offset);
-    const argv = [...prefix, ...argvFor(offset, length)] as [string, ...string[]];
-    return runner
-      .run({ argv, signal: ctx.signal })
-      .mapErr((e) => explainDirectFailure(e, direct))
-      .andThen(() => {
-        chunks++;
-        const done = offset + length;
-        ctx.progress(phase, done, request.bytes);
-        // No pause after the last chunk: it would delay the result without throttling any I/O.
-        return (done < request.bytes ? pace(clock, limit, done, started, ctx) : okAsync(undefined)).map(() => done);
-      })
-      .andThen(step);
-  };
-  return step(0);
-}
-
-/** Sleeps just long enough that `done` bytes took at least `done / limit` seconds. */
-function pace(clock: CopyClock, limit: number, done: number, started: number, ctx: OperationContext): ResultAsync<void, VolkitError> {
-  if (limit <= 0) return okAsync(undefined);
-  const ahead = (done / limit) * 1000 - (clock.now() - started);
-  if (ahead <= 0) return okAsync(undefined);
-  return ResultAsync.fromPromise(clock.sleep(ahead, ctx.signal), () => ctx.abortError() ?? new VolkitError("ABORTED", "aborted", { source: "copy" }));
 }

@@ -5,7 +5,7 @@ import { VolkitError } from "../../core/errors.js";
 import { withRetry } from "../../core/retry.js";
 import { exitCodeOf, type CommandOutput, type CommandRunner } from "../../exec/runner.js";
 import type { ParsedLvmConfig } from "./lvm-config.js";
-import { LVS_FIELDS, VGS_FIELDS, classifyLvmError, parseLvs, parseVgs, type LvInfo, type VgInfo } from "./lvm-parsers.js";
+import { LVS_FIELDS, VGS_FIELDS, VG_LV_FIELDS, classifyLvmError, parseLvs, parseVgs, parseVgsWithLvs, type LvInfo, type VgInfo } from "./lvm-parsers.js";
 
 /** lvm2 exits 139 when it segfaults (seen under load); Cinder retries those, and so do we. */
 const LVM_SEGFAULT = 139;
@@ -48,8 +48,13 @@ export class LvmClient {
    * The `cow` layer of a thick snapshot is its exception store.
    */
   mapperPath(lv: string, layer?: string): string {
+    return `/dev/mapper/${this.mapperName(lv, layer)}`;
+  }
+
+  /** The device-mapper name of an LV (or of one of its layers, e.g. a thin pool's `tpool`). */
+  mapperName(lv: string, layer?: string): string {
     const esc = (n: string): string => n.replaceAll("-", "--");
-    return `/dev/mapper/${esc(this.vg)}-${esc(lv)}${layer ? `-${layer}` : ""}`;
+    return `${esc(this.vg)}-${esc(lv)}${layer ? `-${layer}` : ""}`;
   }
 
   /** Runs one lvm2 command with the driver's environment and the 139 retry. */
@@ -68,6 +73,16 @@ export class LvmClient {
         const vg = vgs.find((v) => v.name === this.vg);
         return vg ? okAsync(vg) : errAsync(new VolkitError("BACKEND_UNAVAILABLE", `volume group ${this.vg} not found`, { source: "lvm" }));
       });
+  }
+
+  /**
+   * The VG and every LV in one command (`vgs` with LV fields); a VG without LVs prints no row, so
+   * only then a second, plain `vgs` reads the VG. `BACKEND_UNAVAILABLE` when the VG does not exist.
+   */
+  report(ctx: OperationContext): ResultAsync<{ vg: VgInfo; lvs: LvInfo[] }, VolkitError> {
+    return this.run(["vgs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", VG_LV_FIELDS, this.vg], ctx)
+      .andThen((out) => parseVgsWithLvs(out.stdout))
+      .andThen(({ vg, lvs }) => (vg ? okAsync({ vg, lvs }) : this.vgInfo(ctx).map((only) => ({ vg: only, lvs: [] as LvInfo[] }))));
   }
 
   /** Every LV of the volume group. */

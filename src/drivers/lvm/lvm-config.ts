@@ -42,6 +42,17 @@ export const LvmConfigSchema = z.object({
   volumeClearIonice: z.string().regex(/^-c[1-3]( -n[0-7])?$/, "must look like -c3 or -c2 -n7").optional().meta({ title: "Volume clear ionice", description: "ionice class for wipes, e.g. `-c3` or `-c2 -n7`." }),
   /** Block size of copies and wipes in bytes (Cinder's volume_dd_blocksize, 1M). */
   copyBlockBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(1024 * 1024).meta({ title: "Copy block bytes", description: "Block size of copies and wipes in bytes (Cinder's volume_dd_blocksize, 1M)." }),
+  /**
+   * Bytes per dd run of copies and wipes. Unset: one dd per copy or wipe without a bandwidth limit
+   * (the fastest: each device opened and closed once), about one second of data per run with one.
+   */
+  copyChunkBytes: z.number().int().min(4096).multipleOf(4096).optional().meta({ title: "Copy chunk bytes", description: "Bytes per dd run of copies and wipes (a multiple of 4096). Unset: one dd per copy or wipe without a bandwidth limit (each device opened and closed once), about one second of data per run with one." }),
+  /**
+   * Discard a thin volume before removing it (`blkdiscard`), passing the discards down to the
+   * physical volume (SSD, thin LUN, sparse image). Off by default, like Cinder: removing a thin LV
+   * already returns its blocks to the pool, and a pool with zeroing on (lvm's default, attr `z`) zeroes a block before it is provisioned again.
+   */
+  thinDiscardOnDelete: z.boolean().default(false).meta({ title: "Thin discard on delete", description: "Discard a thin volume before removing it (`blkdiscard`), passing the discards down to the physical volume. Off by default, like Cinder: removing a thin LV already returns its blocks to the pool." }),
   /** Bandwidth cap for copies and wipes in bytes/s (0 = none). */
   copyBandwidthLimitBps: z.number().int().min(0).default(0).meta({ title: "Copy bandwidth limit (bytes/s)", description: "Bandwidth cap for copies and wipes in bytes/s (0 = none)." }),
   /** Thin over-subscription ratio, or `auto` (derived from current provisioning). */

@@ -15,8 +15,8 @@ import type {
   VolumeInput,
   VolumeSpec,
 } from "../../core/records.js";
-import { LvmNameSchema, validate } from "../../core/validation.js";
-import type { CopyEngineOptions } from "../../data/copy.js";
+import { FilePathSchema, validate } from "../../core/validation.js";
+import type { CopyEngineOptions, CopyReport } from "../../data/copy.js";
 import type { CommandRunner } from "../../exec/runner.js";
 import type { TargetHelper } from "../../targets/target-helper.js";
 import { VolumeDriverBase } from "../base.js";
@@ -24,10 +24,12 @@ import type { AllocationSubject, ByteRange, DriverCapabilities, ExportState, IdR
 import { GiB, LvmClient, gibCeil } from "./lvm-client.js";
 import type { ParsedLvmConfig } from "./lvm-config.js";
 import { LvmData } from "./lvm-data.js";
+import { existsError, fitsIn, mustNotExistIn, notFound, openError, snapshotsOf } from "./lvm-checks.js";
 import { LvmExports } from "./lvm-export.js";
+import { LvmManage } from "./lvm-manage.js";
 import { cloneTempLvName, originTag, snapshotLvName, volumeLvName } from "./lvm-names.js";
-import { hasThickSnapshots, isOpen, isThickSnapshot, isThinPool, isThinVolume, type LvInfo, type VgInfo } from "./lvm-parsers.js";
-import { checkFits, poolStatsOf, resolveMode, thinPoolName, type LvmMode } from "./lvm-pool.js";
+import { hasThickSnapshots, isActive, isOpen, isThickSnapshot, isThinVolume, type LvInfo, type VgInfo } from "./lvm-parsers.js";
+import { poolStatsOf, resolveMode, thinPoolName, type LvmMode } from "./lvm-pool.js";
 import { revertThick, revertThin } from "./lvm-revert.js";
 import { ThinMapReader } from "./lvm-thin-map.js";
 
@@ -38,6 +40,9 @@ export interface LvmDriverDeps {
   /** Exports volumes over iSCSI; absent = local connections only. */
   readonly target?: TargetHelper | undefined;
 }
+
+/** How long what `initialize` read stands in for `setup`'s own read (setup normally follows at once). */
+const SETUP_REUSE_MS = 5_000;
 
 /** Internal sub-LV suffixes lvm2 refuses inside LV names. */
 const LVM_RESERVED = /_(cdata|cmeta|corig|mimage|mlog|pmspare|rimage|rmeta|tdata|tmeta|vdata|vorigin|wcorig)/;
@@ -75,8 +80,12 @@ export class LvmDriver extends VolumeDriverBase {
   readonly #data: LvmData;
   readonly #exports: LvmExports;
   readonly #thinMap: ThinMapReader;
+  readonly #manage: LvmManage;
   #mode: LvmMode | undefined;
-  #host = "localhost";
+  /** The runner host's name for stats, learned on first use (no command on the create path). */
+  #host: string | undefined;
+  /** LVs seen by `initialize`, handed to `setup` when it follows at once, so it reads nothing again. */
+  #initialLvs: { readonly lvs: LvInfo[]; readonly at: number } | undefined;
 
   /** @param config - parsed config (see `LvmConfigSchema`); @param deps - runner and target helper. */
   constructor(config: ParsedLvmConfig, deps: LvmDriverDeps) {
@@ -84,9 +93,10 @@ export class LvmDriver extends VolumeDriverBase {
     this.#config = config;
     this.#target = deps.target;
     this.lvm = new LvmClient(deps.runner, config);
-    this.#data = new LvmData(this.lvm, deps.runner, config);
-    this.#exports = new LvmExports(this.lvm, deps.target, config);
     this.#thinMap = new ThinMapReader(this.lvm, deps.runner, thinPoolName(config));
+    this.#data = new LvmData(this.lvm, deps.runner, config, this.#thinMap);
+    this.#exports = new LvmExports(this.lvm, deps.target, config);
+    this.#manage = new LvmManage(this.lvm, config, (spec) => this.#volumeRecord(spec));
     this.#mode = config.lvmType === "thin" ? "thin" : config.lvmType === "default" ? "thick" : undefined;
     this.idRule = deps.target
       ? { pattern: /^[a-z0-9][a-z0-9-]*$/, description: "lower-case letters, digits and '-' (the id is part of the volume's iSCSI target name)" }
@@ -127,34 +137,48 @@ export class LvmDriver extends VolumeDriverBase {
    */
   override initialize(ctx: OperationContext): ResultAsync<void, VolkitError> {
     return this.#report(ctx)
-      .andThen(({ vg, lvs }) => resolveMode(this.#config, vg, lvs).asyncAndThen((mode) => okAsync((this.#mode = mode))))
-      .andThen(() => (this.#target ? ctx.phase("target-check", () => this.#target?.check(ctx) ?? okAsync(undefined)) : okAsync(undefined)))
-      .andThen(() => (this.#config.host ? okAsync(this.#config.host) : this.lvm.run(["hostname"], ctx).map((o) => o.stdout.trim()).orElse(() => okAsync("localhost"))))
-      .map((host) => {
-        this.#host = host;
-      });
+      .andThen(({ vg, lvs }) =>
+        resolveMode(this.#config, vg, lvs).asyncAndThen((mode) => {
+          this.#mode = mode;
+          this.#initialLvs = { lvs, at: Date.now() };
+          return okAsync(undefined);
+        }),
+      )
+      .andThen(() => (this.#target ? ctx.phase("target-check", () => this.#target?.check(ctx) ?? okAsync(undefined)) : okAsync(undefined)));
   }
 
   /** Creates the thin pool (a share of the VG's free space) when volumes are thin and it is missing. */
   override setup(ctx: OperationContext): ResultAsync<void, VolkitError> {
+    const seen = this.#initialLvs;
+    this.#initialLvs = undefined;
     if (this.#mode !== "thin") return okAsync(undefined);
-    return this.lvm.findLv(this.poolName, ctx).andThen((pool) =>
-      pool ? okAsync(undefined) : ctx.phase("create-pool", () => this.lvm.createThinPool(this.poolName, this.#config.thinPoolPercentOfFree, ctx)),
+    const fresh = seen !== undefined && Date.now() - seen.at < SETUP_REUSE_MS;
+    const pool = fresh ? okAsync(seen.lvs.find((lv) => lv.name === this.poolName)) : this.lvm.findLv(this.poolName, ctx);
+    return pool.andThen((found) =>
+      found ? okAsync(undefined) : ctx.phase("create-pool", () => this.lvm.createThinPool(this.poolName, this.#config.thinPoolPercentOfFree, ctx)),
     );
   }
 
-  /** Creates a thick or thin LV; `VOLUME_EXISTS` if the LV is already there. */
+  /**
+   * Creates a thick or thin LV; `VOLUME_EXISTS` if the LV is already there. Thin: one report (the
+   * LV's existence and the pool's capacity) and `lvcreate`. Thick: `lvcreate` alone, whose own
+   * "already exists" and "insufficient free space" failures are the checks, unless a reserve is
+   * configured (then one `vgs` first).
+   */
   createVolume(spec: VolumeSpec, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
     const name = volumeLvName(spec.id);
-    return this.#mustNotExist(name, ctx)
-      .andThen(() => ctx.phase("capacity", () => this.#checkCapacity(spec.sizeGiB, ctx)))
-      .andThen(() => ctx.phase("lvcreate", () => (this.#thin() ? this.lvm.createThin(name, spec.sizeGiB, this.poolName, ctx) : this.lvm.createThick(name, spec.sizeGiB, ctx))))
-      .map(() => this.#volumeRecord(spec));
+    const create = (): ResultAsync<void, VolkitError> =>
+      ctx.phase("lvcreate", () => (this.#thin() ? this.lvm.createThin(name, spec.sizeGiB, this.poolName, ctx) : this.lvm.createThick(name, spec.sizeGiB, ctx))).mapErr((e) => existsError(this.#config, e, name));
+    const checked = this.#thin()
+      ? ctx.phase("report", () => this.#report(ctx)).andThen((report) => mustNotExistIn(this.#config, report.lvs, name).asyncAndThen(() => this.#fits(report, spec.sizeGiB)))
+      : this.#thickFits(spec.sizeGiB, ctx);
+    return checked.andThen(create).map(() => this.#volumeRecord(spec));
   }
 
   /**
    * Deletes a volume: `VOLUME_BUSY` while it has snapshots or is open (exported/attached);
-   * thick volumes are zeroed (per `volumeClear`), thin volumes discarded; missing = success.
+   * thick volumes are zeroed first (per `volumeClear`), thin ones removed at once (discarded first
+   * with `thinDiscardOnDelete`); missing = success. One `lvs`, then the wipe and `lvremove`.
    */
   deleteVolume(volume: Volume, ctx: OperationContext): ResultAsync<void, VolkitError> {
     const name = volumeLvName(volume.id);
@@ -205,38 +229,64 @@ export class LvmDriver extends VolumeDriverBase {
     });
   }
 
-  /** New volume from a snapshot: thin = snapshot of the snapshot (+ extend); thick = full copy. */
+  /** New volume from a snapshot: thin = snapshot of the snapshot (+ extend); thick = full copy. One report first. */
   override createVolumeFromSnapshot(spec: VolumeSpec, snapshot: Snapshot, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
     const name = volumeLvName(spec.id);
     const snapName = snapshotLvName(snapshot.id);
-    return this.#mustNotExist(name, ctx)
-      .andThen(() => this.lvm.findLv(snapName, ctx))
-      .andThen((snapLv) => {
+    return ctx
+      .phase("report", () => this.#report(ctx))
+      .andThen((report) => {
+        const snapLv = report.lvs.find((lv) => lv.name === snapName);
         if (!snapLv) return errAsync(new VolkitError("SNAPSHOT_NOT_FOUND", `snapshot ${snapshot.id} not found`, { source: "lvm", details: { snapshotId: snapshot.id } }));
-        return ctx
-          .phase("capacity", () => this.#checkCapacity(spec.sizeGiB, ctx))
+        return mustNotExistIn(this.#config, report.lvs, name)
+          .asyncAndThen(() => this.#fits(report, spec.sizeGiB))
           .andThen(() =>
             isThinVolume(snapLv)
-              ? this.#data.thinCopy(snapName, name, spec.sizeGiB, ctx)
+              ? this.#data.thinCopy(snapLv, name, spec.sizeGiB, ctx)
               : this.#data.thickCopy(this.lvm.devicePath(snapName), snapshot.volumeSizeGiB * GiB, name, spec.sizeGiB, ctx),
           );
       })
+      .mapErr((e) => existsError(this.#config, e, name))
       .map(() => this.#volumeRecord(spec));
   }
 
-  /** Clone: thin = thin snapshot named as the new volume; thick = temporary snapshot + full copy. */
+  /**
+   * Clone: thin = one thin snapshot named as the new volume (+ `lvextend` when larger); thick =
+   * temporary snapshot + full copy. One report first (existence, source, capacity).
+   */
   createClonedVolume(spec: VolumeSpec, source: Volume, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
     const name = volumeLvName(spec.id);
     const srcName = volumeLvName(source.id);
-    return this.#mustNotExist(name, ctx)
-      .andThen(() => this.lvm.findLv(srcName, ctx))
-      .andThen((src) => {
+    const tempName = cloneTempLvName(spec.id);
+    return ctx
+      .phase("report", () => this.#report(ctx))
+      .andThen((report) => {
+        const src = report.lvs.find((lv) => lv.name === srcName);
         if (!src) return errAsync(notFound(source.id));
-        return ctx
-          .phase("capacity", () => this.#checkCapacity(spec.sizeGiB, ctx))
-          .andThen(() => (isThinVolume(src) ? this.#data.thinCopy(srcName, name, spec.sizeGiB, ctx) : this.#data.thickCloneViaSnapshot(src, cloneTempLvName(spec.id), name, spec.sizeGiB, ctx)));
+        const leftover = report.lvs.some((lv) => lv.name === tempName);
+        return mustNotExistIn(this.#config, report.lvs, name)
+          .asyncAndThen(() => this.#fits(report, spec.sizeGiB))
+          .andThen(() => (isThinVolume(src) ? this.#data.thinCopy(src, name, spec.sizeGiB, ctx) : this.#data.thickCloneViaSnapshot(src, tempName, leftover, name, spec.sizeGiB, ctx)));
       })
+      .mapErr((e) => existsError(this.#config, e, name))
       .map(() => this.#volumeRecord(spec));
+  }
+
+  /**
+   * Copies a volume's data into `target`, a block device on the runner's host that reads as zeros
+   * (a new thin LV, e.g. in another VG: what a migration does). A thin volume is read from the thin
+   * pool's mapping, copying only its allocated blocks with one dd, so the target stays as sparse as
+   * the source; a thick one is copied whole, zero blocks skipped. Copy a volume nobody writes
+   * (detached), as for any copy.
+   */
+  copyVolumeData(volume: Volume, target: string, ctx: OperationContext): ResultAsync<CopyReport, VolkitError> {
+    const name = volumeLvName(volume.id);
+    return validate(FilePathSchema, target, "target").asyncAndThen((path) =>
+      this.lvm.findLv(name, ctx).andThen((lv) => {
+        if (!lv) return errAsync(notFound(volume.id));
+        return (isActive(lv) ? okAsync(undefined) : this.lvm.activate(name, ctx)).andThen(() => this.#data.copyData(lv, path, ctx));
+      }),
+    );
   }
 
   /**
@@ -248,7 +298,8 @@ export class LvmDriver extends VolumeDriverBase {
   extendVolume(volume: Volume, newSizeGiB: number, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
     const name = volumeLvName(volume.id);
     return this.#exports.storedChap(volume).asyncAndThen((chap) =>
-      this.lvm.findLv(name, ctx).andThen((lv) => {
+      ctx.phase("report", () => this.#report(ctx)).andThen((report) => {
+        const lv = report.lvs.find((l) => l.name === name);
         if (!lv) return errAsync(notFound(volume.id));
         const grown = { ...volume, sizeGiB: newSizeGiB };
         if (lv.sizeBytes >= newSizeGiB * GiB) return okAsync(grown); // already done (retry)
@@ -256,8 +307,7 @@ export class LvmDriver extends VolumeDriverBase {
         const grow = (): ResultAsync<void, VolkitError> => ctx.phase("lvextend", () => this.lvm.extend(name, newSizeGiB, ctx));
         // Thunks, not values: a ResultAsync starts running as soon as it is built.
         const resize = (): ResultAsync<void, VolkitError> => (hasThickSnapshots(lv) ? this.lvm.deactivate(name, ctx).andThen(grow).andThen(() => this.lvm.activate(name, ctx)) : grow());
-        return ctx
-          .phase("capacity", () => this.#checkCapacity(newSizeGiB - Math.floor(lv.sizeBytes / GiB), ctx))
+        return this.#fits(report, newSizeGiB - Math.floor(lv.sizeBytes / GiB))
           .andThen(resize)
           .andThen(() => this.#exports.refresh(volume, chap, ctx))
           .map(() => grown);
@@ -310,28 +360,19 @@ export class LvmDriver extends VolumeDriverBase {
     return this.#exports.terminateConnection(volume, host, ctx);
   }
 
-  /** The thin pool (or the VG for thick volumes) as one pool, per Cinder's LVM rules. Reads only. */
+  /** The thin pool (or the VG for thick volumes) as one pool, per Cinder's LVM rules. Reads only: one report. */
   getPoolStats(ctx: OperationContext): ResultAsync<readonly PoolStatsInput[], VolkitError> {
-    return this.#report(ctx).map(({ vg, lvs }) => [poolStatsOf(this.#config, this.#currentMode(), vg, lvs, this.#host)]);
+    return this.#report(ctx).andThen(({ vg, lvs }) => this.#hostName(ctx).map((host) => [poolStatsOf(this.#config, this.#currentMode(), vg, lvs, host)]));
   }
 
   /** Renames an existing LV to `volume-<id>` (growing it to whole GiB, as Cinder does). */
   override manageExisting(spec: VolumeSpec, ref: ExistingRef, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
-    const target = volumeLvName(spec.id);
-    return this.#manageableLv(ref, ctx).andThen((lv) => {
-      const sizeGiB = gibCeil(lv.sizeBytes);
-      if (lv.name === target) return okAsync(this.#volumeRecord({ ...spec, sizeGiB }));
-      const grow = (): ResultAsync<void, VolkitError> => (lv.sizeBytes % GiB === 0 ? okAsync(undefined) : this.lvm.extend(lv.name, sizeGiB, ctx));
-      return this.#mustNotExist(target, ctx)
-        .andThen(grow)
-        .andThen(() => this.lvm.rename(lv.name, target, ctx))
-        .map(() => this.#volumeRecord({ ...spec, sizeGiB }));
-    });
+    return this.#manage.manageExisting(spec, ref, ctx);
   }
 
   /** Size in whole GiB (rounded up) of an LV that could be managed. */
   override manageExistingGetSize(ref: ExistingRef, ctx: OperationContext): ResultAsync<number, VolkitError> {
-    return this.#manageableLv(ref, ctx).map((lv) => gibCeil(lv.sizeBytes));
+    return this.#manage.manageableLv(ref, ctx).map((lv) => gibCeil(lv.sizeBytes));
   }
 
   /** Stops managing a volume; the LV and its data stay as they are. */
@@ -341,21 +382,7 @@ export class LvmDriver extends VolumeDriverBase {
 
   /** LVs of the VG that are plain or thin volumes (not pools, snapshots or volkit temporaries). */
   override listManageable(ctx: OperationContext): ResultAsync<readonly ManageableVolume[], VolkitError> {
-    return this.lvm.listLvs(ctx).map((lvs) =>
-      lvs
-        .filter((lv) => !isThinPool(lv) && !isThickSnapshot(lv) && !lv.name.startsWith("_") && !lv.name.startsWith("["))
-        .map((lv): ManageableVolume => {
-          const managed = lv.name.startsWith("volume-");
-          const reason = managed ? "already managed by volkit" : isOpen(lv) ? "volume is open (in use)" : undefined;
-          return {
-            reference: { sourceName: lv.name },
-            sizeGiB: gibCeil(lv.sizeBytes),
-            safeToManage: reason === undefined,
-            ...(reason === undefined ? {} : { reasonNotSafe: reason }),
-            ...(managed ? { volkitId: lv.name.slice("volume-".length) } : {}),
-          };
-        }),
-    );
+    return this.#manage.listManageable(ctx);
   }
 
   /**
@@ -377,9 +404,20 @@ export class LvmDriver extends VolumeDriverBase {
     return this.#data.copyOptions();
   }
 
-  /** The VG and its LVs (one `vgs`, one `lvs`). */
+  /** The VG and its LVs: one command (`vgs` with LV fields; a second only for a VG without LVs). */
   #report(ctx: OperationContext): ResultAsync<{ vg: VgInfo; lvs: LvInfo[] }, VolkitError> {
-    return ctx.phase("vgs", () => this.lvm.vgInfo(ctx)).andThen((vg) => this.lvm.listLvs(ctx).map((lvs) => ({ vg, lvs })));
+    return this.lvm.report(ctx);
+  }
+
+  /** The configured host name, else the runner host's `hostname` (asked once), else `localhost`. */
+  #hostName(ctx: OperationContext): ResultAsync<string, VolkitError> {
+    const known = this.#config.host ?? this.#host;
+    if (known !== undefined) return okAsync(known);
+    return this.lvm
+      .run(["hostname"], ctx)
+      .map((o) => o.stdout.trim() || "localhost")
+      .orElse(() => okAsync("localhost"))
+      .map((host) => (this.#host = host));
   }
 
   #thin(): boolean {
@@ -395,50 +433,18 @@ export class LvmDriver extends VolumeDriverBase {
     return { ...spec, providerLocation: this.lvm.devicePath(volumeLvName(spec.id)) };
   }
 
-  #mustNotExist(name: string, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    return this.lvm.findLv(name, ctx).andThen((lv) =>
-      lv
-        ? errAsync(new VolkitError("VOLUME_EXISTS", `${this.#config.volumeGroup}/${name} already exists (${lv.sizeBytes} bytes)`, { source: "lvm", details: { lv: name, sizeBytes: lv.sizeBytes } }))
-        : okAsync(undefined),
-    );
+  /** Refuses `sizeGiB` more that the VG (thick) or the over-subscribed pool (thin) in `report` cannot hold. */
+  #fits(report: { vg: VgInfo; lvs: LvInfo[] }, sizeGiB: number): ResultAsync<void, VolkitError> {
+    const fits = fitsIn(this.#config, this.#currentMode(), report, sizeGiB);
+    return fits.isOk() ? okAsync(undefined) : errAsync(fits.error);
   }
 
-  /** Refuses a create/extend that the VG (thick) or the over-subscribed pool (thin) cannot hold. */
-  #checkCapacity(sizeGiB: number, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    if (sizeGiB <= 0) return okAsync(undefined);
-    return this.getPoolStats(ctx).andThen((pools) => {
-      const pool = pools[0];
-      return pool ? checkFits(this.#config, this.#currentMode(), pool, sizeGiB) : okAsync(undefined);
-    });
+  /**
+   * A thick create's capacity check: lvcreate refuses what the VG cannot hold by itself, so only a
+   * configured reserve needs the VG read first.
+   */
+  #thickFits(sizeGiB: number, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    if (this.#config.reservedPercentage <= 0) return okAsync(undefined);
+    return ctx.phase("vgs", () => this.lvm.vgInfo(ctx)).andThen((vg) => this.#fits({ vg, lvs: [] }, sizeGiB));
   }
-
-  #manageableLv(ref: ExistingRef, ctx: OperationContext): ResultAsync<LvInfo, VolkitError> {
-    if (!("sourceName" in ref)) return errAsync(new VolkitError("INVALID_ARGUMENT", "the LVM driver manages LVs by sourceName", { source: "lvm" }));
-    return validate(LvmNameSchema, ref.sourceName, "sourceName")
-      .asyncAndThen((n) => this.lvm.findLv(n, ctx))
-      .andThen((lv) => {
-        if (!lv) return errAsync(new VolkitError("VOLUME_NOT_FOUND", `LV ${ref.sourceName} not found in ${this.#config.volumeGroup}`, { source: "lvm" }));
-        if (isThinPool(lv) || isThickSnapshot(lv) || lv.name.startsWith("_")) {
-          return errAsync(new VolkitError("INVALID_ARGUMENT", `LV ${lv.name} is a pool, snapshot or volkit temporary and cannot be managed`, { source: "lvm" }));
-        }
-        if (isOpen(lv)) return errAsync(new VolkitError("VOLUME_BUSY", `LV ${lv.name} is open`, { source: "lvm" }));
-        return okAsync(lv);
-      });
-  }
-}
-
-/** Snapshots of a volume: our `_snapshot-*` LVs tagged with it or whose origin it is. */
-function snapshotsOf(lvs: readonly LvInfo[], volumeId: string, lvName: string): LvInfo[] {
-  return lvs.filter((l) => l.name.startsWith("_snapshot-") && (l.tags.includes(originTag(volumeId)) || l.origin === lvName));
-}
-
-function notFound(volumeId: string): VolkitError {
-  return new VolkitError("VOLUME_NOT_FOUND", `volume ${volumeId} not found`, { source: "lvm", details: { volumeId } });
-}
-
-function openError(volumeId: string, what: string): VolkitError {
-  return new VolkitError("VOLUME_BUSY", `cannot ${what} volume ${volumeId}: its device is open (exported or attached); remove the export and detach first`, {
-    source: "lvm",
-    details: { volumeId },
-  });
 }

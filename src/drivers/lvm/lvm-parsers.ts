@@ -43,6 +43,8 @@ export interface LvInfo {
   readonly tags: readonly string[];
   /** LV UUID. */
   readonly uuid: string;
+  /** Device id inside the thin pool (thin volumes only). */
+  readonly thinId: number | undefined;
 }
 
 /** Volume type (attr[0]): `o` origin, `O` origin merging, `s` snapshot, `t` thin pool, `V` thin volume, `-` plain… */
@@ -108,48 +110,69 @@ function num(row: Row, key: string): Result<number, VolkitError> {
   return raw !== "" && Number.isFinite(n) ? ok(n) : err(new VolkitError("PARSE_ERROR", `lvm report field ${key} is not a number: '${raw}'`, { source: "lvm" }));
 }
 
-/** Parses `vgs --reportformat json --units b --nosuffix -o vg_name,vg_size,vg_free,lv_count,vg_uuid,vg_extent_size`. */
+/** Parses `vgs --reportformat json --units b --nosuffix -o <VGS_FIELDS>`. */
 export function parseVgs(stdout: string): Result<VgInfo[], VolkitError> {
-  return parseReport(stdout, "vg").andThen((rows) =>
-    Result.combine(
-      rows.map((row) =>
-        Result.combine([num(row, "vg_size"), num(row, "vg_free"), num(row, "lv_count"), num(row, "vg_extent_size")]).map(
-          ([sizeBytes, freeBytes, lvCount, extentBytes]): VgInfo => ({ name: str(row, "vg_name"), sizeBytes, freeBytes, lvCount, uuid: str(row, "vg_uuid"), extentBytes }),
-        ),
-      ),
-    ),
+  return parseReport(stdout, "vg").andThen((rows) => Result.combine(rows.map(vgOf)));
+}
+
+function vgOf(row: Row): Result<VgInfo, VolkitError> {
+  return Result.combine([num(row, "vg_size"), num(row, "vg_free"), num(row, "lv_count"), num(row, "vg_extent_size")]).map(
+    ([sizeBytes, freeBytes, lvCount, extentBytes]): VgInfo => ({ name: str(row, "vg_name"), sizeBytes, freeBytes, lvCount, uuid: str(row, "vg_uuid"), extentBytes }),
   );
 }
 
-/** Parses `lvs --reportformat json --units b --nosuffix -o vg_name,lv_name,lv_size,lv_attr,origin,pool_lv,data_percent,lv_tags,lv_uuid`. */
+function lvOf(row: Row): Result<LvInfo, VolkitError> {
+  return num(row, "lv_size").map((sizeBytes): LvInfo => {
+    const pct = str(row, "data_percent");
+    const tags = str(row, "lv_tags");
+    const thinId = str(row, "thin_id");
+    return {
+      vg: str(row, "vg_name"),
+      name: str(row, "lv_name"),
+      sizeBytes,
+      attr: str(row, "lv_attr"),
+      origin: str(row, "origin"),
+      pool: str(row, "pool_lv"),
+      dataPercent: pct === "" ? undefined : Number(pct),
+      tags: tags === "" ? [] : tags.split(","),
+      uuid: str(row, "lv_uuid"),
+      thinId: thinId === "" ? undefined : Number(thinId),
+    };
+  });
+}
+
+/** Parses `lvs --reportformat json --units b --nosuffix -o <LVS_FIELDS>`. */
 export function parseLvs(stdout: string): Result<LvInfo[], VolkitError> {
-  return parseReport(stdout, "lv").andThen((rows) =>
-    Result.combine(
-      rows.map((row) =>
-        num(row, "lv_size").map((sizeBytes): LvInfo => {
-          const pct = str(row, "data_percent");
-          const tags = str(row, "lv_tags");
-          return {
-            vg: str(row, "vg_name"),
-            name: str(row, "lv_name"),
-            sizeBytes,
-            attr: str(row, "lv_attr"),
-            origin: str(row, "origin"),
-            pool: str(row, "pool_lv"),
-            dataPercent: pct === "" ? undefined : Number(pct),
-            tags: tags === "" ? [] : tags.split(","),
-            uuid: str(row, "lv_uuid"),
-          };
-        }),
-      ),
-    ),
-  );
+  return parseReport(stdout, "lv").andThen((rows) => Result.combine(rows.map(lvOf)));
+}
+
+/** A volume group and its LVs from one report. */
+export interface VgReport {
+  /** The VG; undefined when the report has no rows (a VG without LVs reports none). */
+  readonly vg: VgInfo | undefined;
+  /** Its LVs. */
+  readonly lvs: LvInfo[];
+}
+
+/**
+ * Parses `vgs --reportformat json --units b --nosuffix -o <VG_LV_FIELDS> <vg>`: with LV fields, vgs
+ * prints one row per LV carrying the VG's fields too, so one command reports both; a VG without
+ * LVs prints no row at all (`vg` is then undefined).
+ */
+export function parseVgsWithLvs(stdout: string): Result<VgReport, VolkitError> {
+  return parseReport(stdout, "vg").andThen((rows) => {
+    const first = rows[0];
+    if (!first) return ok({ vg: undefined, lvs: [] });
+    return vgOf(first).andThen((vg) => Result.combine(rows.filter((r) => str(r, "lv_name") !== "").map(lvOf)).map((lvs): VgReport => ({ vg, lvs })));
+  });
 }
 
 /** The fields the driver asks `vgs` for. */
 export const VGS_FIELDS = "vg_name,vg_size,vg_free,lv_count,vg_uuid,vg_extent_size";
 /** The fields the driver asks `lvs` for. */
-export const LVS_FIELDS = "vg_name,lv_name,lv_size,lv_attr,origin,pool_lv,data_percent,lv_tags,lv_uuid";
+export const LVS_FIELDS = "vg_name,lv_name,lv_size,lv_attr,origin,pool_lv,data_percent,lv_tags,lv_uuid,thin_id";
+/** The fields of the one-command VG and LV report (`vgs` with LV fields). */
+export const VG_LV_FIELDS = `${VGS_FIELDS},${LVS_FIELDS.replace("vg_name,", "")}`;
 
 /** Maps lvm2's stderr to a volkit error code for the common failures. */
 export function classifyLvmError(stderr: string): "VOLUME_NOT_FOUND" | "INSUFFICIENT_CAPACITY" | "VOLUME_EXISTS" | "VOLUME_BUSY" | "BACKEND_UNAVAILABLE" | undefined {
@@ -188,53 +211,4 @@ export function parseThinLv(stdout: string): Result<ThinLvInfo, VolkitError> {
       return ok({ name: str(row, "lv_name"), sizeBytes, thinId, pool: str(row, "pool_lv") });
     });
   });
-}
-
-/** A byte range of a thin device that the pool has mapped. */
-export interface MappedRange {
-  /** First byte. */
-  readonly offset: number;
-  /** Length in bytes. */
-  readonly length: number;
-}
-
-/** Bytes in a device-mapper sector (thin_dump's `data_block_size` is in sectors). */
-const SECTOR_BYTES = 512;
-
-const attr = (tag: string, name: string): number | undefined => {
-  const m = new RegExp(`\\s${name}="(\\d+)"`).exec(tag);
-  return m?.[1] === undefined ? undefined : Number(m[1]);
-};
-
-/**
- * Parses `thin_dump --metadata-snap --dev-id <id> <tmeta>` (thin-provisioning-tools' XML): the
- * byte ranges of thin device `devId` that are mapped in the pool, sorted and merged. Each
- * `range_mapping` (`origin_begin`, `length`) and `single_mapping` (`origin_block`) counts pool
- * blocks of `data_block_size` sectors. A device with no mappings yields no ranges; a dump without
- * the device or the block size is a `PARSE_ERROR`.
- */
-export function parseThinDump(xml: string, devId: number): Result<MappedRange[], VolkitError> {
-  const superblock = /<superblock\b[^>]*>/.exec(xml)?.[0];
-  const blockSectors = superblock === undefined ? undefined : attr(superblock, "data_block_size");
-  if (blockSectors === undefined || blockSectors <= 0) return err(new VolkitError("PARSE_ERROR", "thin_dump output has no superblock with a data_block_size", { source: "lvm" }));
-  const block = blockSectors * SECTOR_BYTES;
-  const device = new RegExp(`<device\\b[^>]*\\sdev_id="${devId}"[^>]*?(?:/>|>([\\s\\S]*?)</device>)`).exec(xml);
-  if (device === null) return err(new VolkitError("PARSE_ERROR", `thin_dump output has no device ${devId}`, { source: "lvm", details: { devId } }));
-  const blocks: { begin: number; length: number }[] = [];
-  for (const m of (device[1] ?? "").matchAll(/<(range_mapping|single_mapping)\b[^>]*>/g)) {
-    const tag = m[0];
-    const begin = m[1] === "range_mapping" ? attr(tag, "origin_begin") : attr(tag, "origin_block");
-    const length = m[1] === "range_mapping" ? attr(tag, "length") : 1;
-    if (begin === undefined || length === undefined) return err(new VolkitError("PARSE_ERROR", `thin_dump mapping without its block numbers: ${tag.slice(0, 120)}`, { source: "lvm" }));
-    blocks.push({ begin, length });
-  }
-  blocks.sort((a, b) => a.begin - b.begin);
-  const ranges: { offset: number; length: number }[] = [];
-  for (const b of blocks) {
-    const last = ranges.at(-1);
-    const offset = b.begin * block;
-    if (last !== undefined && last.offset + last.length >= offset) last.length = Math.max(last.length, offset + b.length * block - last.offset);
-    else ranges.push({ offset, length: b.length * block });
-  }
-  return ok(ranges);
 }

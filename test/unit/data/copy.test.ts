@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createOperationContext, type OperationContext } from "../../../src/core/context.js";
 import { EventBus, type ProgressEvent } from "../../../src/core/events.js";
 import { copyDevice, discardDevice, zeroDevice, type CopyClock } from "../../../src/data/copy.js";
+import { DdProgressMeter } from "../../../src/data/dd.js";
 import { FakeRunner } from "../../../src/testing/fake-runner.js";
 
 const MiB = 1024 * 1024;
@@ -59,15 +60,33 @@ describe("copyDevice", () => {
     ]);
   });
 
-  it("omits conv=sparse and the direct flags when not asked for, and defaults to 64 MiB chunks of 1 MiB blocks", async () => {
+  it("runs one dd for the whole copy without a bandwidth limit or chunk size (1 MiB blocks, no conv=sparse or direct flags unless asked)", async () => {
     const runner = new FakeRunner().on(["dd"], {});
     const { ctx } = harness();
-    const bytes = 64 * MiB + 1000;
+    const bytes = 3 * 1024 * MiB + 1000;
     const report = await copyDevice(runner, { source: "/a", target: "/b", bytes, direct: false }, ctx);
-    expect(report._unsafeUnwrap()).toMatchObject({ bytes, chunks: 2 });
+    expect(report._unsafeUnwrap()).toMatchObject({ bytes, chunks: 1 });
     expect(runner.commands()).toEqual([
-      ["dd", "if=/a", "of=/b", "bs=1048576", "skip=0", "seek=0", "count=67108864", "iflag=count_bytes,skip_bytes", "oflag=seek_bytes", "conv=notrunc", "status=none"],
-      ["dd", "if=/a", "of=/b", "bs=1048576", "skip=67108864", "seek=67108864", "count=1000", "iflag=count_bytes,skip_bytes", "oflag=seek_bytes", "conv=notrunc", "status=none"],
+      ["dd", "if=/a", "of=/b", "bs=1048576", "skip=0", "seek=0", `count=${bytes}`, "iflag=count_bytes,skip_bytes", "oflag=seek_bytes", "conv=notrunc", "status=progress"],
+    ]);
+    expect(runner.calls[0]?.signal).toBe(ctx.signal);
+  });
+
+  it("reports progress of the single dd from its status=progress lines, then the total", async () => {
+    const bytes = 1024 * MiB;
+    const stderr = [
+      "104857600 bytes (105 MB, 100 MiB) copied, 1 s, 105 MB/s\r",
+      "314572800 bytes (315 MB, 300 MiB) copied, 2 s, 157 MB/s\r",
+      "1024+0 records in\n1024+0 records out\n",
+      `${bytes} bytes (1.1 GB, 1.0 GiB) copied, 3.2 s, 335 MB/s\n`,
+    ].join("");
+    const runner = new FakeRunner().on(["dd"], { stderr });
+    const { ctx, progress } = harness();
+    (await copyDevice(runner, { source: "/a", target: "/b", bytes }, ctx))._unsafeUnwrap();
+    expect(progress.map((p) => [p.phase, p.bytesDone, p.bytesTotal])).toEqual([
+      ["copy", 100 * MiB, bytes],
+      ["copy", 300 * MiB, bytes],
+      ["copy", bytes, bytes],
     ]);
   });
 
@@ -161,6 +180,16 @@ describe("copyDevice", () => {
     controller.abort();
     expect((await pending)._unsafeUnwrapErr().code).toBe("ABORTED");
     expect(runner.commandsOf("dd")).toHaveLength(1);
+  });
+
+  it("kills the single dd when aborted during an unpaced copy", async () => {
+    const runner = new FakeRunner().on(["dd"], { delayMs: 60_000 });
+    const { ctx, controller, progress } = harness();
+    const pending = copyDevice(runner, { source: "/a", target: "/b", bytes: 1024 * MiB }, ctx);
+    controller.abort();
+    expect((await pending)._unsafeUnwrapErr().code).toBe("ABORTED");
+    expect(runner.commandsOf("dd")).toHaveLength(1);
+    expect(progress).toEqual([]);
   });
 
   it("returns the dd failure as COMMAND_FAILED and stops", async () => {
@@ -280,10 +309,22 @@ describe("zeroDevice", () => {
     expect(progress.map((p) => [p.phase, p.bytesDone])).toEqual([["wipe", MiB], ["wipe", 2 * MiB], ["wipe", 2 * MiB + 12_345]]);
   });
 
-  it("never uses conv=sparse (a wipe must write) and honours direct: false", async () => {
+  it("never uses conv=sparse (a wipe must write), honours direct: false, and runs one dd without a limit", async () => {
     const runner = new FakeRunner().on(["dd"], {});
-    (await zeroDevice(runner, { target: "/f", bytes: MiB, sparse: true, direct: false }, harness().ctx))._unsafeUnwrap();
-    expect(runner.commands()).toEqual([["dd", "if=/dev/zero", "of=/f", "bs=1048576", "seek=0", "count=1048576", "iflag=count_bytes", "oflag=seek_bytes", "conv=notrunc", "status=none"]]);
+    const r = await zeroDevice(runner, { target: "/f", bytes: 3 * 1024 * MiB, sparse: true, direct: false }, harness().ctx);
+    expect(r._unsafeUnwrap()).toMatchObject({ chunks: 1 });
+    expect(runner.commands()).toEqual([["dd", "if=/dev/zero", "of=/f", "bs=1048576", "seek=0", `count=${3 * 1024 * MiB}`, "iflag=count_bytes", "oflag=seek_bytes", "conv=notrunc", "status=progress"]]);
+  });
+
+  it("is paced in chunks under a bandwidth limit", async () => {
+    const clock = fakeClock();
+    const runner = new FakeRunner().on(["dd"], {});
+    (await zeroDevice(runner, { target: "/f", bytes: 4 * MiB, bandwidthLimitBps: 2 * MiB, clock }, harness().ctx))._unsafeUnwrap();
+    expect(runner.commandsOf("dd").map((a) => [a.find((x) => x.startsWith("seek=")), a.at(-1)])).toEqual([
+      ["seek=0", "status=none"],
+      ["seek=2097152", "status=none"],
+    ]);
+    expect(clock.sleeps).toEqual([1000]);
   });
 
   it("rejects an invalid byte count", async () => {
@@ -291,6 +332,15 @@ describe("zeroDevice", () => {
     const r = await zeroDevice(runner, { target: "/f", bytes: -5 }, harness().ctx);
     expect(r._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
     expect(runner.calls).toHaveLength(0);
+  });
+});
+
+describe("DdProgressMeter", () => {
+  it("reads counts from lines split across chunks and ignores the records lines", () => {
+    const seen: number[] = [];
+    const meter = new DdProgressMeter((n) => seen.push(n));
+    for (const chunk of ["5242", "88000 bytes (524 MB, 500 MiB) copied, 2 s, 262 MB/s\r6", "29145600 bytes (629 MB) copied, 3 s\r", "1+0 records in\n1+0 rec", "ords out\n", "629145600 bytes copied\n"]) meter.push(chunk);
+    expect(seen).toEqual([524_288_000, 629_145_600, 629_145_600]);
   });
 });
 

@@ -13,9 +13,16 @@ const FIXTURES = join(import.meta.dirname, "../../../fixtures/lvm");
 const fx = (name: string): string => readFileSync(join(FIXTURES, name), "utf8");
 const GiB = 1024 ** 3;
 
-/** A runner serving `vgs`/`lvs` from captured fixtures that the test can switch between. */
+/** The one-command report (`vgs` with LV fields). */
+const isReport = (argv: readonly string[]): boolean => argv[0] === "vgs" && argv.some((a) => a.includes("lv_name"));
+
+/**
+ * A runner serving `vgs`/`lvs` from captured fixtures that the test can switch between; the
+ * one-command report of the same state is `report-<state>.json` (captured with the others).
+ */
 function lvmRunner(state: { vgs: string; lvs: string }): FakeRunner {
   return new FakeRunner()
+    .on(isReport, () => ({ stdout: fx(state.lvs.replace(/^lvs-/, "report-")) }))
     .on(["vgs"], () => ({ stdout: fx(state.vgs) }))
     .on(["lvs"], () => ({ stdout: fx(state.lvs) }))
     .on(["hostname"], { stdout: "storage-1\n" });
@@ -91,20 +98,32 @@ describe("LVM driver volumes", () => {
     expect(runner.commandsOf("lvcreate")).toEqual([["lvcreate", "--yes", "--wipesignatures", "y", "-T", "-V", "3g", "-n", "volume-v2", "volkit-thin/volkit-thin-pool"]]);
   });
 
-  it("detects an existing volume instead of creating a second one", async () => {
-    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
-    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
-    const e = (await backend.createVolume({ id: "aaaa", sizeGiB: 1 }))._unsafeUnwrapErr();
-    expect(e.code).toBe("VOLUME_EXISTS");
+  it("detects an existing thin volume in the report instead of creating a second one", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin" });
+    const e = (await backend.createVolume({ id: "bbbb", sizeGiB: 1 }))._unsafeUnwrapErr();
+    expect(e).toMatchObject({ code: "VOLUME_EXISTS", details: { lv: "volume-bbbb", sizeBytes: GiB } });
     expect(runner.commandsOf("lvcreate")).toEqual([]);
   });
 
-  it("refuses a thick volume larger than the VG's free space before calling lvcreate", async () => {
-    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
+  it("takes an existing thick volume from lvcreate's own 'already exists' failure (no read first)", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" }).on(["lvcreate"], { exitCode: 5, stderr: fx("lvcreate-exists.stderr") });
     const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    runner.clearCalls();
+    const e = (await backend.createVolume({ id: "aaaa", sizeGiB: 1 }))._unsafeUnwrapErr();
+    expect(e).toMatchObject({ code: "VOLUME_EXISTS", details: { lv: "volume-aaaa" } });
+    expect(e.message).toContain("volkit-thick/volume-aaaa already exists");
+    expect(runner.commands().map((c) => c[0])).toEqual(["lvcreate"]);
+  });
+
+  it("with a reserve, refuses a thick volume the VG cannot hold after one vgs, before calling lvcreate", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thick.json", lvs: "lvs-thick.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick", reservedPercentage: 10 });
+    runner.clearCalls();
     const e = (await backend.createVolume({ id: "big", sizeGiB: 100 }))._unsafeUnwrapErr();
     expect(e.code).toBe("INSUFFICIENT_CAPACITY");
-    expect(runner.commandsOf("lvcreate")).toEqual([]);
+    expect(runner.commands().map((c) => c[0])).toEqual(["vgs"]);
+    expect(runner.commands()[0]?.join(" ")).not.toContain("lv_name");
   });
 
   it("refuses thin volumes past the over-subscription ratio", async () => {
@@ -154,13 +173,12 @@ describe("LVM driver volumes", () => {
     expect(runner.commandsOf("dd")).toEqual([]);
   });
 
-  it("zeroes a thick volume in chunks with ionice, then removes it", async () => {
+  it("zeroes a thick volume with one dd under ionice, then removes it", async () => {
     const runner = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-plain.json" }).on(["ionice"], {}).on(["lvremove"], {});
     const backend = await backendFor(runner, { volumeGroup: "volkit-thick", volumeClearIonice: "-c3" });
     (await backend.deleteVolume({ id: "aaaa", sizeGiB: 1 }))._unsafeUnwrap();
     const wipes = runner.commandsOf("ionice");
-    expect(wipes.length).toBe(16); // 1 GiB in 64 MiB chunks
-    expect(wipes[0]).toEqual(["ionice", "-c3", "dd", "if=/dev/zero", "of=/dev/volkit-thick/volume-aaaa", "bs=1048576", "seek=0", "count=67108864", "iflag=count_bytes", "oflag=seek_bytes,direct", "conv=notrunc", "status=none"]);
+    expect(wipes).toEqual([["ionice", "-c3", "dd", "if=/dev/zero", "of=/dev/volkit-thick/volume-aaaa", "bs=1048576", "seek=0", `count=${GiB}`, "iflag=count_bytes", "oflag=seek_bytes,direct", "conv=notrunc", "status=progress"]]);
     expect(runner.commandsOf("lvremove")).toEqual([["lvremove", "--yes", "--config", "activation { retry_deactivation = 1 }", "-f", "volkit-thick/volume-aaaa"]]);
     // The wipe ran before the removal.
     const order = runner.commands().map((c) => c[0]);
@@ -178,9 +196,17 @@ describe("LVM driver volumes", () => {
     expect(none.commandsOf("dd")).toEqual([]);
   });
 
-  it("discards a thin volume instead of zero-filling it", async () => {
-    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" }).on(["blkdiscard"], {}).on(["lvremove"], {});
+  it("removes a thin volume with one lvs and lvremove: no zero-fill, no discard (lvremove returns the blocks to the pool)", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" }).on(["lvremove"], {});
     const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin" });
+    runner.clearCalls();
+    (await backend.deleteVolume({ id: "cccc", sizeGiB: 1 }))._unsafeUnwrap();
+    expect(runner.commands().map((c) => c[0])).toEqual(["lvs", "lvremove"]);
+  });
+
+  it("discards a thin volume before removing it with thinDiscardOnDelete", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" }).on(["blkdiscard"], {}).on(["lvremove"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin", thinDiscardOnDelete: true });
     (await backend.deleteVolume({ id: "cccc", sizeGiB: 1 }))._unsafeUnwrap();
     expect(runner.commandsOf("blkdiscard")).toEqual([["blkdiscard", "/dev/volkit-thin/volume-cccc"]]);
     expect(runner.commandsOf("dd")).toEqual([]);
@@ -231,18 +257,33 @@ describe("LVM driver volumes", () => {
     expect(runner.commandsOf("lvcreate")).toEqual([]);
   });
 
-  it("clones a thin volume as an activated thin snapshot, grown when asked", async () => {
-    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" }).on(["lvcreate"], {}).on(["lvextend"], {}).on(["lvchange"], {});
+  it("clones a thin volume with one report and one lvcreate -s that activates it, grown only when asked", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" }).on(["lvcreate"], {}).on(["lvextend"], {});
     const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin" });
-    // The fixture's volume-cccc stands in for the new LV once lvcreate has run.
-    const lvs = JSON.parse(fx("lvs-thin.json")) as { report: { lv: { lv_name: string }[] }[] };
-    expect(lvs.report[0]?.lv.some((l) => l.lv_name === "volume-cccc")).toBe(true);
-    runner.once(["lvs"], { stdout: fx("lvs-thin.json").replace(/"volume-cccc"/, '"volume-other"') });
-    (await backend.createClonedVolume({ id: "cccc", sizeGiB: 2 }, { id: "bbbb", sizeGiB: 1 }))._unsafeUnwrap();
-    expect(runner.commandsOf("lvcreate")).toEqual([["lvcreate", "--yes", "-s", "-n", "volume-cccc", "--setactivationskip", "n", "volkit-thin/volume-bbbb"]]);
-    expect(runner.commandsOf("lvextend")).toEqual([["lvextend", "--yes", "-L", "2g", "volkit-thin/volume-cccc"]]);
-    expect(runner.commandsOf("lvchange")).toEqual([["lvchange", "-a", "y", "--yes", "-K", "volkit-thin/volume-cccc"]]);
+    runner.clearCalls();
+    (await backend.createClonedVolume({ id: "dddd", sizeGiB: 1 }, { id: "bbbb", sizeGiB: 1 }))._unsafeUnwrap();
+    expect(runner.commands()).toEqual([expect.arrayContaining(["vgs"]), ["lvcreate", "--yes", "-s", "-n", "volume-dddd", "--setactivationskip", "n", "volkit-thin/volume-bbbb"]]);
+    runner.clearCalls();
+    (await backend.createClonedVolume({ id: "eeee", sizeGiB: 2 }, { id: "bbbb", sizeGiB: 1 }))._unsafeUnwrap();
+    expect(runner.commands().map((c) => c[0])).toEqual(["vgs", "lvcreate", "lvextend"]);
+    expect(runner.commandsOf("lvextend")).toEqual([["lvextend", "--yes", "-L", "2g", "volkit-thin/volume-eeee"]]);
     expect(runner.commandsOf("dd")).toEqual([]);
+  });
+
+  it("removes the thin clone when growing it fails", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" }).on(["lvcreate"], {}).on(["lvremove"], {}).on(["lvextend"], { exitCode: 5, stderr: "simulated extend failure" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin" });
+    const e = (await backend.createClonedVolume({ id: "eeee", sizeGiB: 2 }, { id: "bbbb", sizeGiB: 1 }))._unsafeUnwrapErr();
+    expect(e.message).toContain("simulated extend failure");
+    expect(runner.commandsOf("lvremove").map((a) => a.at(-1))).toEqual(["volkit-thin/volume-eeee"]);
+  });
+
+  it("refuses a clone whose name the report already shows, and a clone of a volume it does not show", async () => {
+    const runner = lvmRunner({ vgs: "vgs-thin.json", lvs: "lvs-thin.json" });
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thin", lvmType: "thin" });
+    expect((await backend.createClonedVolume({ id: "cccc", sizeGiB: 1 }, { id: "bbbb", sizeGiB: 1 }))._unsafeUnwrapErr().code).toBe("VOLUME_EXISTS");
+    expect((await backend.createClonedVolume({ id: "ffff", sizeGiB: 1 }, { id: "nope", sizeGiB: 1 }))._unsafeUnwrapErr().code).toBe("VOLUME_NOT_FOUND");
+    expect(runner.commandsOf("lvcreate")).toEqual([]);
   });
 
   it("removes the new LV and the temporary snapshot when a thick clone's copy fails", async () => {
@@ -256,7 +297,24 @@ describe("LVM driver volumes", () => {
     expect(e.message).toContain("No space left");
     const removed = runner.commandsOf("lvremove").map((a) => a.at(-1));
     expect(removed).toContain("volkit-thick/volume-new");
-    expect(removed.filter((n) => n === "volkit-thick/_clone-new").length).toBeGreaterThanOrEqual(2); // stale leftover check + cleanup
+    expect(removed.filter((n) => n === "volkit-thick/_clone-new")).toHaveLength(1); // the cleanup; the report showed no leftover
+  });
+
+  it("removes a temporary snapshot an interrupted thick clone left before taking a new one", async () => {
+    const withLeftover = fx("report-thick-plain.json").replace(/\{[^{}]*"lv_name":"volume-aaaa"[^{}]*\}/, (row) => `${row},\n${row.replace('"volume-aaaa"', '"_clone-new"')}`);
+    const runner = lvmRunner({ vgs: "vgs-thick-plain.json", lvs: "lvs-thick-plain.json" }).on(["lvcreate"], {}).on(["lvremove"], {}).on(["dd"], {});
+    const backend = await backendFor(runner, { volumeGroup: "volkit-thick" });
+    runner.once(isReport, { stdout: withLeftover });
+    runner.clearCalls();
+    (await backend.createClonedVolume({ id: "new", sizeGiB: 1 }, { id: "aaaa", sizeGiB: 1 }))._unsafeUnwrap();
+    expect(runner.commands().map((c) => `${c[0]} ${c.at(-1)}`)).toEqual([
+      expect.stringMatching(/^vgs volkit-thick$/),
+      "lvremove volkit-thick/_clone-new",
+      "lvcreate volkit-thick/volume-aaaa",
+      "lvcreate volkit-thick",
+      "dd status=progress",
+      "lvremove volkit-thick/_clone-new",
+    ]);
   });
 
   it("extends a thick origin with snapshots by deactivating, extending and reactivating it (lvm2 needs it inactive)", async () => {
@@ -330,7 +388,7 @@ describe("LVM driver volumes", () => {
     expect(stats.freeCapacityGiB).toBe(Math.floor((total - (total * 0.16) / 100) * 100) / 100);
     expect(stats.pools[0]?.provisionedCapacityGiB).toBe(3); // three 1 GiB thin LVs
     expect(stats.pools[0]?.totalVolumes).toBe(2);
-    expect(stats.pools[0]?.capabilities.dataPercent).toBe(0.16);
+    expect(stats.pools[0]?.capabilities.dataPercent).toBe(0.18);
     expect(stats.pools[0]?.locationInfo).toBe("LVMVolumeDriver:storage-1:volkit-thin:thin:0");
     expect(stats.pools[0]?.reservedPercentage).toBe(5);
   });

@@ -35,7 +35,7 @@ describe("lvm2 JSON report parsers (lvm2 2.03.16 output)", () => {
     const by = new Map(parseLvs(fx("lvs-thin.json"))._unsafeUnwrap().map((l) => [l.name, l]));
     const pool = by.get("volkit-thin-pool");
     expect(pool && isThinPool(pool)).toBe(true);
-    expect(pool?.dataPercent).toBe(0.16);
+    expect(pool?.dataPercent).toBe(0.18);
     const snap = by.get("_snapshot-s2");
     expect(snap && isThinVolume(snap)).toBe(true);
     expect(snap && isActive(snap)).toBe(false); // thin snapshots skip activation by default

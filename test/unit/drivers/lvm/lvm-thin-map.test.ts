@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { wrapDriver, type VolumeBackend } from "../../../../src/drivers/backend.js";
 import { createLvmDriver } from "../../../../src/drivers/lvm/index.js";
-import { parseThinDump, parseThinLv } from "../../../../src/drivers/lvm/lvm-parsers.js";
+import { parseThinLv } from "../../../../src/drivers/lvm/lvm-parsers.js";
+import { parseThinDump } from "../../../../src/data/thin-map.js";
 import { FakeRunner } from "../../../../src/testing/fake-runner.js";
 
 /** Captured by test/fixtures/lvm/capture-thin-map.sh: a 1 GiB thin LV with data at known offsets, and a thin snapshot of it. */
@@ -34,11 +35,11 @@ describe("thin allocation map parsers (thin-provisioning-tools output)", () => {
   });
 
   it("turns a volume's thin_dump into the byte ranges that were written, merged", () => {
-    expect(parseThinDump(fx("thin-dump-volume.xml"), thinId("lvs-thin-id-volume.json"))._unsafeUnwrap()).toEqual(VOLUME_RANGES);
+    expect(parseThinDump(fx("thin-dump-volume.xml"), thinId("lvs-thin-id-volume.json"))._unsafeUnwrap().ranges).toEqual(VOLUME_RANGES);
   });
 
   it("a thin snapshot's map has what was written before it, not what the volume got after", () => {
-    expect(parseThinDump(fx("thin-dump-snapshot.xml"), thinId("lvs-thin-id-snapshot.json"))._unsafeUnwrap()).toEqual(SNAPSHOT_RANGES);
+    expect(parseThinDump(fx("thin-dump-snapshot.xml"), thinId("lvs-thin-id-snapshot.json"))._unsafeUnwrap().ranges).toEqual(SNAPSHOT_RANGES);
   });
 
   it("a dump without the device asked for, or without a superblock, is a PARSE_ERROR", () => {
@@ -57,11 +58,11 @@ describe("thin allocation map parsers (thin-provisioning-tools output)", () => {
   </device>
 </superblock>`;
     const block = 1024 * 512;
-    expect(parseThinDump(xml, 7)._unsafeUnwrap()).toEqual([
+    expect(parseThinDump(xml, 7)._unsafeUnwrap().ranges).toEqual([
       { offset: 2 * block, length: 3 * block },
       { offset: 9 * block, length: block },
     ]);
-    expect(parseThinDump(xml, 8)._unsafeUnwrap()).toEqual([]);
+    expect(parseThinDump(xml, 8)._unsafeUnwrap().ranges).toEqual([]);
   });
 });
 
@@ -69,6 +70,7 @@ describe("thin allocation map parsers (thin-provisioning-tools output)", () => {
 async function thinBackend(runner: FakeRunner): Promise<VolumeBackend> {
   runner
     .on((argv) => argv[0] === "lvs" && argv.includes("lv_name,lv_size,thin_id,pool_lv"), (spec) => ({ stdout: fx(spec.argv.at(-1)?.endsWith("_snapshot-s3") ? "lvs-thin-id-snapshot.json" : "lvs-thin-id-volume.json") }))
+    .on((argv) => argv[0] === "vgs" && argv.some((a) => a.includes("lv_name")), { stdout: fx("report-thin.json") })
     .on(["vgs"], { stdout: fx("vgs-thin.json") })
     .on(["lvs"], { stdout: fx("lvs-thin.json") })
     .on(["hostname"], { stdout: "storage-1\n" });
@@ -108,7 +110,9 @@ describe("LVM driver allocationMap", () => {
   it("fails without dumping when the pool already has a metadata snapshot (another reader holds it)", async () => {
     const runner = new FakeRunner().on(["dmsetup", "message"], { exitCode: 1, stderr: fx("dmsetup-reserve-twice.stderr") });
     const backend = await thinBackend(runner);
-    expect((await backend.allocationMap({ snapshot }))._unsafeUnwrapErr().code).toBe("COMMAND_FAILED");
+    const e = (await backend.allocationMap({ snapshot }))._unsafeUnwrapErr();
+    expect(e.code).toBe("CONFLICT");
+    expect(e.details).toMatchObject({ reason: "metadata-snapshot-held" });
     expect(runner.commandsOf("thin_dump")).toEqual([]);
     expect(runner.commandsOf("dmsetup").map((c) => c.at(-1))).toEqual(["reserve_metadata_snap"]);
   });
