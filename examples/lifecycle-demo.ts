@@ -1,6 +1,6 @@
 /**
  * volkit's main demo: one volume's whole life on real components, printing each step and its
- * duration. Runs inside the storage lab (`npm run demo` boots it): real LVM, tgt, LIO, open-iscsi.
+ * duration. Runs inside the storage lab (`npm run demo:lifecycle` boots it): real LVM, tgt, LIO, open-iscsi.
  *
  *   create → write data → snapshot → clone → attach over iSCSI through tgt (one call: export,
  *   connection, login), verify → detach (one call) → attach through LIO on two portals with
@@ -14,7 +14,7 @@ import { attachVolume, createBackend, createHost, detachVolume, extendAttachedVo
 
 const env = (name: string, fallback?: string): string => {
   const v = process.env[name] ?? fallback;
-  if (v === undefined) throw new Error(`${name} is not set: run the demo with 'npm run demo' (it boots the storage lab)`);
+  if (v === undefined) throw new Error(`${name} is not set: run the demo with 'npm run demo:lifecycle' (it boots the storage lab)`);
   return v;
 };
 const vg = env("VOLKIT_LAB_VG_THIN");

@@ -1,16 +1,22 @@
 /**
- * The volume service's foundation (`volkit/service`): Cinder's control-plane records as zod
- * schemas, their state machine, a store with conditional (race-free) transitions over SQLite,
- * PostgreSQL or memory, and the scheduler that places volumes on `backend#pool` with Cinder's
- * filters and weighers.
+ * The volume service (`volkit/service`): Cinder's control plane as a library. One
+ * {@link VolumeService}, created from a config with {@link createVolumeService}, places volumes on
+ * `backend#pool` with Cinder's scheduler, runs every operation (create from nothing, a snapshot, a
+ * volume or an image through the image cache; delete, extend, snapshots, revert, attach and detach
+ * with the libvirt XML, manage, retype, migrate) through one state machine and a store with
+ * conditional transitions (SQLite, PostgreSQL or memory), emits events for panels, and recovers
+ * operations a crash interrupted with `reconcile()`.
  *
  * @example
  * ```ts
- * import { openStore } from "volkit/service";
- * const store = (await openStore({ kind: "sqlite", path: "/var/lib/volkit/service.db" }))._unsafeUnwrap();
- * await store.volumes.insert({ id: "vol-1", sizeGiB: 10 });
- * const t = await store.volumes.begin("vol-1", "attach");
- * // t.value.won is false in every other process that tried the same thing at the same time
+ * import { createVolumeService } from "volkit/service";
+ * const service = (await createVolumeService({
+ *   backends: [{ name: "lvm-a", config: { driver: "lvm", volumeGroup: "vg0", target: { helper: "lio" } } }],
+ *   volumeTypes: [{ name: "fast", extraSpecs: { volume_backend_name: "lvm-a" } }],
+ *   store: { kind: "sqlite", path: "/var/lib/volkit/service.db" },
+ * }))._unsafeUnwrap();
+ * service.events.on((e) => console.log(e.type, e.volumeId));
+ * const volume = await service.createVolume({ sizeGiB: 10, volumeType: "fast" });
  * ```
  *
  * @packageDocumentation
@@ -34,3 +40,23 @@ export * from "./scheduler/filters.js";
 export * from "./scheduler/weighers.js";
 export * from "./scheduler/scheduler.js";
 export * from "./scheduler/qos.js";
+export * from "./service-config.js";
+export * from "./service-events.js";
+export { VolumeService, createVolumeService, type VolumeServiceDeps, type ListVolumesFilter } from "./volume-service.js";
+export { CreateVolumeRequestSchema, CreateSourceSchema, type CreateVolumeRequest } from "./ops/create-volume.js";
+export { AttachRequestSchema, DetachRequestSchema, type AttachRequest, type ParsedAttachRequest, type DetachRequest, type ServiceAttachment, type ServiceDetach } from "./ops/attach-volume.js";
+export type { DeleteVolumeOptions } from "./ops/delete-volume.js";
+export type { ServiceExtend } from "./ops/extend-volume.js";
+export { CreateSnapshotRequestSchema, type CreateSnapshotRequest } from "./ops/snapshot-ops.js";
+export { UpdateVolumeRequestSchema, ManageVolumeRequestSchema, type UpdateVolumeRequest, type ManageVolumeRequest } from "./ops/manage-ops.js";
+export { MigrateRequestSchema, RetypeRequestSchema, type MigrateRequest, type RetypeRequest } from "./ops/migrate-volume.js";
+export { ImageSourceSchema, type ImageSource } from "./image/image-source.js";
+export { PURPOSE_KEY } from "./image/image-cache.js";
+export { TRANSIENT_VOLUME_STATUSES, type ReconcileOptions } from "./recovery/reconcile.js";
+export type { ResetStatusOptions } from "./recovery/admin-ops.js";
+export type { AdminReport, ReconcileReport, RecoveryAction } from "./recovery/recovery-report.js";
+export type { ServiceOperationOptions } from "./service-context.js";
+// The libvirt pieces an attach request uses (the whole module is `volkit/libvirt`).
+export { DiskOptionsSchema, type DiskOptions, type ParsedDiskOptions } from "../libvirt/libvirt-options.js";
+export { resolveDisk } from "../libvirt/libvirt-disk.js";
+export { serialFromVolumeId } from "../libvirt/libvirt-serial.js";

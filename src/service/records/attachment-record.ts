@@ -1,18 +1,22 @@
 import { z } from "zod";
+import { AttachedDeviceSchema, ConnectionInfoSchema, HostPropertiesSchema } from "../../core/records.js";
 import { AttachStatusSchema } from "../state-machine.js";
-import { JsonObjectSchema, RecordIdSchema, RecordMetaFields, SecretJsonObjectSchema, TimestampSchema } from "./record-fields.js";
+import { BackendNameSchema, RecordIdSchema, RecordMetaFields, TimestampSchema } from "./record-fields.js";
 
 /**
- * The attaching host's properties as stored (os-brick's connector properties, `HostProperties` in
- * 0.2): `host` is required, the rest is kept as the caller gave it.
+ * Why an attachment exists: an instance (VM) uses the volume, or the service itself attached it on
+ * this host to copy its data (a migration). Copy attachments never make a volume `in-use`.
  */
-export const StoredHostPropertiesSchema = JsonObjectSchema.and(z.object({ host: z.string().min(1).max(255) }));
+export const AttachmentPurposeSchema = z.enum(["instance", "copy"]);
+/** An attachment's purpose. */
+export type AttachmentPurpose = z.output<typeof AttachmentPurposeSchema>;
 
 /**
- * One attachment of a volume to a host (Cinder's `volume_attachment` table). It keeps everything a
- * detach needs after a process restart: the host's properties, the connection info the driver
- * returned (it may hold CHAP secrets, registered for redaction when parsed) and the device the
- * connector attached.
+ * One attachment of a volume to a host (Cinder's `volume_attachment` table). Its host-side parts are
+ * the core records of `attachVolume`'s `AttachmentRecordSchema` (`HostProperties`, `ConnectionInfo`,
+ * `AttachedDevice`), written as each attach step completes, so a detach after a restart, or
+ * `reconcile()` after a crash, can undo exactly what exists. The connection info may hold CHAP
+ * secrets: they are registered for redaction when the record is parsed.
  *
  * @example
  * ```ts
@@ -26,12 +30,20 @@ export const AttachmentRecordSchema = z.object({
   volumeId: RecordIdSchema,
   /** Host name of the attaching host. */
   host: z.string().min(1).max(255),
-  /** The attaching host's properties (initiator, ip, multipath…). */
-  hostProperties: StoredHostPropertiesSchema,
+  /** The attaching host's properties (initiator, ip, multipath…), as handed to the driver. */
+  hostProperties: HostPropertiesSchema,
+  /** The backend that granted the connection. */
+  backend: BackendNameSchema.optional(),
   /** Connection info from the driver's `initializeConnection` (secret fields redacted in logs). */
-  connectionInfo: SecretJsonObjectSchema.optional(),
+  connectionInfo: ConnectionInfoSchema.optional(),
   /** The device the connector attached (path, WWN, multipath map…). */
-  device: JsonObjectSchema.optional(),
+  device: AttachedDeviceSchema.optional(),
+  /** The attach created the volume's export (it did not exist before): the detach removes it when unused. */
+  exportCreated: z.boolean().default(false),
+  /** The libvirt `<disk>` XML handed to the hypervisor. */
+  xml: z.string().max(64 * 1024).optional(),
+  /** Why it exists. */
+  purpose: AttachmentPurposeSchema.default("instance"),
   /** The instance (VM) using it. */
   instanceId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$/, "must be an instance id").optional(),
   /** Where the instance sees it (`/dev/vdb`, a libvirt target dev). */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { registerSecret } from "../../core/secrets.js";
-import { IdSchema } from "../../core/validation.js";
+import { IdSchema, SizeGiBSchema } from "../../core/validation.js";
 
 /**
  * Field schemas shared by the service records. Every record is one zod schema: `FooSchema`, its
@@ -75,12 +75,36 @@ function registerSecretsIn(value: JsonValue, key = ""): void {
 export const SecretJsonObjectSchema = JsonObjectSchema.superRefine((value) => registerSecretsIn(value));
 
 /**
- * Marks a string schema as a secret: the value is registered for redaction before it is checked.
- * (The same rule as core's `secretString` in 0.2; kept local until the service moves onto it.)
+ * The operation running on a record while it is in a transient status (`creating`, `attaching`,
+ * `deleting`…): what it is, which service instance runs it, since when, and what `reconcile()`
+ * needs to complete or roll it back after a crash (the new size of an extend, the attachment of an
+ * attach, the temporary volume of a migration…). Set in the same statement as the transient
+ * status, cleared when the operation finishes.
  */
-export function secretString<S extends z.ZodString>(schema: S): S {
-  return schema.superRefine((value) => registerSecret(value));
-}
+export const OperationTaskSchema = z.object({
+  /** The operation (`create`, `attach`, `extend`, `migrate`…). */
+  op: z.string().regex(/^[A-Za-z][A-Za-z_-]{0,63}$/, "must be an operation name"),
+  /** The service instance running it: `<host>:<pid>:<instance>`. */
+  owner: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}:\d{1,10}:[A-Za-z0-9]{1,64}$/, "must be <host>:<pid>:<instance>"),
+  /** When it started. */
+  startedAt: TimestampSchema,
+  /** Extend: the size being reached. */
+  newSizeGiB: SizeGiBSchema.optional(),
+  /** Attach, detach: the attachment concerned. */
+  attachmentId: IdSchema.optional(),
+  /** Revert: the snapshot. */
+  snapshotId: IdSchema.optional(),
+  /** Migrate: the temporary destination volume record. */
+  targetVolumeId: IdSchema.optional(),
+  /** Retype: the new type. */
+  volumeTypeId: IdSchema.optional(),
+  /** How far a multi-step operation got (`copied`, `swapped`…). */
+  phase: z.string().regex(/^[a-z][a-z-]{0,63}$/).optional(),
+});
+/** An operation task (parsed). */
+export type OperationTask = z.output<typeof OperationTaskSchema>;
+/** An operation task as written. */
+export type OperationTaskInput = z.input<typeof OperationTaskSchema>;
 
 /**
  * Fields every record carries. A caller may leave them out: inserts default them to now and 1

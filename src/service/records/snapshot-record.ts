@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { SizeGiBSchema } from "../../core/validation.js";
 import { SnapshotStatusSchema } from "../state-machine.js";
-import { DisplayNameSchema, MetadataSchema, RecordIdSchema, RecordMetaFields } from "./record-fields.js";
+import { DisplayNameSchema, MetadataSchema, OperationTaskSchema, RecordIdSchema, RecordMetaFields } from "./record-fields.js";
 
 /**
  * A snapshot as the service stores it (Cinder's `snapshots` table). Its volume cannot be deleted
@@ -31,6 +31,8 @@ export const SnapshotRecordSchema = z.object({
   metadata: MetadataSchema.default({}),
   /** Why it is in an error status. */
   statusReason: z.string().max(2048).optional(),
+  /** The operation running on it while it is `creating` or `deleting` (see `OperationTaskSchema`). */
+  task: OperationTaskSchema.optional(),
   ...RecordMetaFields,
 });
 /** A snapshot record (parsed). */

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { registerSecret } from "../../core/secrets.js";
-import { SizeGiBSchema } from "../../core/validation.js";
+import { SizeGiBSchema, secretString } from "../../core/validation.js";
 import { AttachStatusSchema, MigrationStatusSchema, VolumeStatusSchema } from "../state-machine.js";
-import { BackendNameSchema, DisplayNameSchema, MetadataSchema, PoolNameSchema, RecordIdSchema, RecordMetaFields, secretString } from "./record-fields.js";
+import { BackendNameSchema, DisplayNameSchema, MetadataSchema, OperationTaskSchema, PoolNameSchema, RecordIdSchema, RecordMetaFields } from "./record-fields.js";
 
 /** Where a volume's first bytes came from (Cinder's `snapshot_id`, `source_volid`, `image_id`). */
 export const VolumeSourceSchema = z.discriminatedUnion("kind", [
@@ -68,6 +68,8 @@ export const VolumeRecordSchema = z.object({
   migrationStatus: MigrationStatusSchema.optional(),
   /** Why it is in an error status (the failed operation's code and message), for panels. */
   statusReason: z.string().max(2048).optional(),
+  /** The operation running on it while it is in a transient status (see `OperationTaskSchema`). */
+  task: OperationTaskSchema.optional(),
   ...RecordMetaFields,
 });
 /** A volume record (parsed). */

@@ -1,57 +1,15 @@
 import { z } from "zod";
-import { BackendNameSchema, PoolNameSchema } from "../records/record-fields.js";
+import { PoolStatsSchema, type PoolStats, type VolumeStats } from "../../core/records.js";
+import { BackendNameSchema } from "../records/record-fields.js";
 
 /**
- * Pool stats as the 0.2 runtime reports them (`getPoolStats`: Cinder's pool keys, camelCased, units
- * in the names). Defined here until the service moves onto the core `PoolStatsSchema`, which has the
- * same fields.
+ * What the scheduler knows of a backend: the pools of the 0.2 runtime's stats (core
+ * `PoolStatsSchema`: Cinder's pool keys, camelCased, units in the names, plus `capabilities` for
+ * extra-spec matching) under a header naming the backend and its availability zone.
  */
 
-/** Capacity in GiB, or one of Cinder's special values. */
-export const CapacityValueSchema = z.union([z.number().nonnegative().finite(), z.literal("unknown"), z.literal("infinite")]);
-/** Capacity in GiB, `unknown` or `infinite`. */
-export type CapacityValue = z.output<typeof CapacityValueSchema>;
-
-/** A capability value an extra spec can match. */
-export const CapabilityValueSchema = z.union([z.string().max(1024), z.number().finite(), z.boolean()]);
-/** A capability value. */
-export type CapabilityValue = z.output<typeof CapabilityValueSchema>;
-
-/** Stats of one pool. */
-export const PoolStatsSchema = z.object({
-  /** Pool name (the scheduling unit is `backend#pool`). */
-  poolName: PoolNameSchema,
-  /** Total capacity in GiB. */
-  totalCapacityGiB: CapacityValueSchema,
-  /** Free capacity in GiB. */
-  freeCapacityGiB: CapacityValueSchema,
-  /** Sum of provisioned (virtual) sizes, GiB; defaults to the allocated capacity, as in Cinder. */
-  provisionedCapacityGiB: z.number().nonnegative().finite().optional(),
-  /** GiB of volumes placed here (the volume service's own count). */
-  allocatedCapacityGiB: z.number().nonnegative().finite().optional(),
-  /** Space kept free, in percent of the total. */
-  reservedPercentage: z.number().min(0).max(100).default(0),
-  /** Thin over-subscription ratio. */
-  maxOverSubscriptionRatio: z.number().positive().finite().default(1),
-  /** Thin provisioning available. */
-  thinProvisioningSupport: z.boolean(),
-  /** Thick provisioning available. */
-  thickProvisioningSupport: z.boolean(),
-  /** Number of volumes. */
-  totalVolumes: z.number().int().nonnegative().optional(),
-  /** Multiattach support. */
-  multiattach: z.boolean().default(false),
-  /** Back-end QoS support. */
-  qosSupport: z.boolean().default(false),
-  /** `up` or `down`. */
-  backendState: z.enum(["up", "down"]).default("up"),
-  /** Further facts for extra-spec matching (`capabilities:<key>`). */
-  capabilities: z.record(z.string().regex(/^[A-Za-z0-9_:.-]{1,128}$/, "must be a capability key"), CapabilityValueSchema).default({}),
-});
-/** Stats of one pool (parsed). */
-export type PoolStats = z.output<typeof PoolStatsSchema>;
-/** Stats of one pool as a driver reports them. */
-export type PoolStatsInput = z.input<typeof PoolStatsSchema>;
+/** A capability value an extra spec can match (a value of `PoolStats.capabilities`). */
+export type CapabilityValue = PoolStats["capabilities"][string];
 
 /** A backend's stats: the header the runtime fills, over its pools. */
 export const BackendStatsSchema = z.object({
@@ -97,4 +55,25 @@ export function parsePoolRef(ref: string): { backend: string; pool: string } | u
   const i = ref.indexOf("#");
   if (i <= 0 || i === ref.length - 1) return undefined;
   return { backend: ref.slice(0, i), pool: ref.slice(i + 1) };
+}
+
+/**
+ * The scheduler's view of a backend's `getVolumeStats()` (the runtime's `VolumeStats`), served in
+ * `availabilityZone` (the scheduler's default zone when absent).
+ *
+ * @example
+ * ```ts
+ * const stats = await backend.getVolumeStats();
+ * if (stats.isOk()) scheduler.updateBackend(backendStatsOf(stats.value, "az1"));
+ * ```
+ */
+export function backendStatsOf(stats: VolumeStats, availabilityZone?: string, backendName: string = stats.volumeBackendName): BackendStatsInput {
+  return {
+    backendName,
+    ...(availabilityZone === undefined ? {} : { availabilityZone }),
+    storageProtocol: stats.storageProtocol,
+    vendorName: stats.vendorName,
+    driverVersion: stats.driverVersion,
+    pools: stats.pools.map((p) => ({ ...p, multiattach: p.multiattach || stats.multiattach, qosSupport: p.qosSupport || stats.qosSupport })),
+  };
 }

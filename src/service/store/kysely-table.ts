@@ -216,15 +216,17 @@ export class KyselyStatusTable<T, TInput, TPatch, S extends string, Op extends s
   }
 
   /** {@inheritDoc StatusTable.begin} */
-  begin(key: string, op: Op): ResultAsync<Transition<T>, VolkitError> {
+  begin(key: string, op: Op, patch?: TPatch): ResultAsync<Transition<T>, VolkitError> {
     const rule = this.#rule(op);
     if (rule.isErr()) return errAsync(rule.error);
     const r = rule.value;
     if (r.from === "initial") {
       return errAsync(new VolkitError("INVALID_ARGUMENT", `${this.spec.what} operation ${op} creates its record: insert it with status ${r.transient}`, { source: "store" }));
     }
+    const encoded = this.encodePatch(patch);
+    if (encoded.isErr()) return errAsync(encoded.error);
     const from = r.from;
-    return this.updateRow(this.ctx.db, key, { [this.statusColumn()]: r.transient }, [[this.statusColumn(), "in", [...from]]]).andThen((row) =>
+    return this.updateRow(this.ctx.db, key, { ...encoded.value, [this.statusColumn()]: r.transient }, [[this.statusColumn(), "in", [...from]]]).andThen((row) =>
       row === undefined ? this.lost<T>(key, { status: from }) : this.decode(row).map((record) => ({ won: true as const, record })),
     );
   }
@@ -238,7 +240,9 @@ export class KyselyStatusTable<T, TInput, TPatch, S extends string, Op extends s
     const { transient } = rule.value;
     const final = outcome === "success" ? rule.value.onSuccess : rule.value.onFailure;
     const condition: [string, "=" | "in", unknown][] = [[this.statusColumn(), "=", transient]];
-    const statement = final === "removed" ? this.deleteRow(this.ctx.db, key, condition) : this.updateRow(this.ctx.db, key, { ...encoded.value, [this.statusColumn()]: final }, condition);
+    // The operation is over: a task recorded with its start goes with it.
+    const clearTask: Row = this.spec.columns.some((c) => c.column === "task") ? { task: null } : {};
+    const statement = final === "removed" ? this.deleteRow(this.ctx.db, key, condition) : this.updateRow(this.ctx.db, key, { ...clearTask, ...encoded.value, [this.statusColumn()]: final }, condition);
     return statement.andThen((row) => (row === undefined ? this.lost<T>(key, { status: [transient] }) : this.decode(row).map((record) => ({ won: true as const, record }))));
   }
 

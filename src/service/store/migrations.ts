@@ -168,10 +168,37 @@ function initial(dialect: StoreDialect): Migration {
 }
 
 /**
+ * 0002: what the volume service needs to recover after a crash: the running operation (`task`) on
+ * volumes and snapshots, and on attachments the backend, whether the attach created the export,
+ * the libvirt XML and the attachment's purpose (an instance, or a copy the service made).
+ */
+function operationTasks(dialect: StoreDialect): Migration {
+  const { bool, json } = types(dialect);
+  const no = dialect === "postgres" ? false : 0;
+  return {
+    async up(db: Db): Promise<void> {
+      await db.schema.alterTable("volumes").addColumn("task", json).execute();
+      await db.schema.alterTable("snapshots").addColumn("task", json).execute();
+      await db.schema.alterTable("attachments").addColumn("backend", "text").execute();
+      await db.schema.alterTable("attachments").addColumn("export_created", bool, (c) => c.notNull().defaultTo(no)).execute();
+      await db.schema.alterTable("attachments").addColumn("xml", "text").execute();
+      await db.schema.alterTable("attachments").addColumn("purpose", "text", (c) => c.notNull().defaultTo("instance")).execute();
+      await db.schema.createIndex("attachments_host_idx").on("attachments").column("host").execute();
+    },
+    async down(db: Db): Promise<void> {
+      await db.schema.dropIndex("attachments_host_idx").execute();
+      for (const column of ["purpose", "xml", "export_created", "backend"]) await db.schema.alterTable("attachments").dropColumn(column).execute();
+      await db.schema.alterTable("snapshots").dropColumn("task").execute();
+      await db.schema.alterTable("volumes").dropColumn("task").execute();
+    },
+  };
+}
+
+/**
  * Every migration, by name; names sort in the order they run. Kysely records the applied ones in
  * {@link MIGRATION_TABLE} and refuses a database that has a migration this code does not know
  * (opened by a newer volkit).
  */
 export function serviceMigrations(dialect: StoreDialect): Record<string, Migration> {
-  return { "0001_initial": initial(dialect) };
+  return { "0001_initial": initial(dialect), "0002_operation_tasks": operationTasks(dialect) };
 }

@@ -88,11 +88,15 @@ export interface RecordTable<T, TInput, TPatch, S extends string = never> {
 
 /** Moves a record with one status column through a table of operations (`SNAPSHOT_RULES`…). */
 export interface StatusTable<T, Op extends string> {
-  /** Starts `op`: moves the record from an allowed status to the operation's transient status. */
-  begin(key: string, op: Op): ResultAsync<Transition<T>, VolkitError>;
+  /**
+   * Starts `op`: moves the record from an allowed status to the operation's transient status,
+   * setting `patch` (e.g. the operation's task) in the same statement.
+   */
+  begin(key: string, op: Op, patch?: Readonly<Record<string, unknown>>): ResultAsync<Transition<T>, VolkitError>;
   /**
    * Ends `op` (the record must still be in its transient status): moves it to the success or
-   * failure status, or removes it when that is `removed` (`record` is then the removed record).
+   * failure status, or removes it when that is `removed` (`record` is then the removed record). A
+   * record with a task has it cleared.
    */
   finish(key: string, op: Op, outcome: "success" | "failure", patch?: Readonly<Record<string, unknown>>): ResultAsync<Transition<T>, VolkitError>;
 }
@@ -151,10 +155,20 @@ export interface VolumeTable extends RecordTable<VolumeRecord, VolumeRecordInput
   /**
    * Ends `op`: the volume must still be in the operation's transient status. Moves it to the
    * success/failure status of `VOLUME_RULES` (`previous`, `by-attachments` resolved in the same
-   * transaction), or removes the record (delete) together with its finished attachments.
+   * transaction) and clears its task, or removes the record (delete) together with its finished
+   * attachments.
    */
   finish(id: string, op: VolumeOperation, outcome: "success" | "failure", options?: FinishOptions): ResultAsync<Transition<VolumeRecord>, VolkitError>;
-  /** Admin reset (Cinder's `reset-state`): sets the status whatever it is, if `expect` holds. */
+  /**
+   * The swap that completes a migration, in one transaction: `sourceId` (in `maintenance`) takes the
+   * location of `targetId` (its temporary destination, migration status `target:<sourceId>`), and
+   * the target takes the source's old location, so deleting the target record afterwards deletes
+   * the old copy. Location = backend, pool, zone and the provider fields. `patch` is applied to the
+   * source in the same statement (a retype's new type). `INVALID_STATE` when the records are not in
+   * those states.
+   */
+  swapLocation(sourceId: string, targetId: string, patch?: VolumePatch): ResultAsync<{ readonly source: VolumeRecord; readonly target: VolumeRecord }, VolkitError>;
+  /** Admin reset (Cinder's `reset-state`): sets the status whatever it is, if `expect` holds; clears the task. */
   resetStatus(
     id: string,
     status: VolumeStatus,

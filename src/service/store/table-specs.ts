@@ -45,6 +45,7 @@ export const VOLUMES: TableSpec<VolumeRecord> = {
     col("source", "json"),
     col("migrationStatus"),
     col("statusReason"),
+    col("task", "json"),
     ...META,
   ],
 };
@@ -70,6 +71,7 @@ export const SNAPSHOTS: TableSpec<SnapshotRecord> = {
     col("providerId"),
     col("metadata", "json"),
     col("statusReason"),
+    col("task", "json"),
     ...META,
   ],
 };
@@ -90,8 +92,12 @@ export const ATTACHMENTS: TableSpec<AttachmentRecord> = {
     col("volumeId"),
     col("host"),
     col("hostProperties", "json"),
+    col("backend"),
     col("connectionInfo", "json"),
     col("device", "json"),
+    col("exportCreated", "bool"),
+    col("xml"),
+    col("purpose"),
     col("instanceId"),
     col("mountpoint"),
     col("attachMode"),

@@ -24,6 +24,9 @@ import { VOLUMES } from "./table-specs.js";
 import { explainLostStart, startWhere } from "./volume-conditions.js";
 import { withVolumeLock } from "./volume-lock.js";
 
+/** Where a volume lives: what a migration's swap exchanges between the source and its temporary target. */
+const LOCATION_COLUMNS = ["backend", "pool", "availability_zone", "provider_location", "provider_auth", "provider_id"] as const;
+
 /** An attachment change, validated and encoded before the transaction starts. */
 type EncodedChange =
   | { readonly kind: "insert"; readonly id: string; readonly row: Row }
@@ -153,7 +156,8 @@ export class KyselyVolumeTable extends KyselyTable<VolumeRecord, VolumeRecordInp
           await attachments.execute();
           return { row: await trx.deleteFrom("volumes").where("id", "=", id).returningAll().executeTakeFirst() };
         }
-        const set: Row = { ...patch.value, status: final, previous_status: null };
+        // The operation is over: its task goes with the transient status.
+        const set: Row = { task: null, ...patch.value, status: final, previous_status: null };
         const attachFinal = resolveAttachFinal(op, outcome, attached !== undefined);
         if (attachFinal !== undefined) set.attach_status = attachFinal;
         if (options.statusReason !== undefined) set.status_reason = options.statusReason;
@@ -161,6 +165,34 @@ export class KyselyVolumeTable extends KyselyTable<VolumeRecord, VolumeRecordInp
         return { row: await trx.updateTable("volumes").set(set).where("id", "=", id).returningAll().executeTakeFirst() };
       }),
     ).andThen((locked) => this.#outcome(id, locked, () => Promise.resolve(`${op} can only finish while the volume is ${transient}`)));
+  }
+
+  /** {@inheritDoc VolumeTable.swapLocation} */
+  swapLocation(sourceId: string, targetId: string, patch?: VolumePatch): ResultAsync<{ readonly source: VolumeRecord; readonly target: VolumeRecord }, VolkitError> {
+    const extra = this.encodePatch(patch);
+    if (extra.isErr()) return errAsync(extra.error);
+    const { db, dialect } = this.ctx;
+    const marker = `target:${sourceId}`;
+    return run({ spec: VOLUMES, key: sourceId, action: "swap the location of" }, () =>
+      withVolumeLock(db, dialect, sourceId, async (trx): Promise<{ source: Row; target: Row } | string> => {
+        const source = await trx.selectFrom("volumes").selectAll().where("id", "=", sourceId).executeTakeFirst();
+        const target = await trx.selectFrom("volumes").selectAll().where("id", "=", targetId).executeTakeFirst();
+        if (source === undefined || target === undefined) return `volume ${source === undefined ? sourceId : targetId} does not exist`;
+        if (source.status !== "maintenance" || target.migration_status !== marker) {
+          return `volume ${sourceId} is ${String(source.status)} (needs maintenance) and ${targetId} has migration status ${String(target.migration_status)} (needs ${marker})`;
+        }
+        const now = nowValue(dialect);
+        const take = (row: Row): Row => Object.fromEntries(LOCATION_COLUMNS.map((c) => [c, row[c] ?? null]));
+        const sourceSet: Row = { ...take(target), ...extra.value, revision: nextRevision, updated_at: now };
+        const targetSet: Row = { ...take(source), revision: nextRevision, updated_at: now };
+        const s = await trx.updateTable("volumes").set(sourceSet).where("id", "=", sourceId).returningAll().executeTakeFirstOrThrow();
+        const t = await trx.updateTable("volumes").set(targetSet).where("id", "=", targetId).returningAll().executeTakeFirstOrThrow();
+        return { source: s, target: t };
+      }),
+    ).andThen((out) => {
+      if (typeof out === "string") return errAsync(new VolkitError("INVALID_STATE", `cannot swap the location of volume ${sourceId}: ${out}`, { source: "store", details: { sourceId, targetId } }));
+      return this.decode(out.source).andThen((source) => this.decode(out.target).map((target) => ({ source, target })));
+    });
   }
 
   /** {@inheritDoc VolumeTable.resetStatus} */
@@ -171,7 +203,7 @@ export class KyselyVolumeTable extends KyselyTable<VolumeRecord, VolumeRecordInp
   ): ResultAsync<Transition<VolumeRecord>, VolkitError> {
     const parsed = VolumeStatusSchema.safeParse(status);
     if (!parsed.success) return errAsync(new VolkitError("INVALID_ARGUMENT", `not a volume status: ${String(status)}`, { source: "store" }));
-    const set: Row = { status, previous_status: null, status_reason: options.statusReason ?? null };
+    const set: Row = { status, previous_status: null, status_reason: options.statusReason ?? null, task: null };
     if (options.attachStatus !== undefined) set.attach_status = options.attachStatus;
     const conditions: [string, "=" | "in", unknown][] = [];
     if (options.expect?.revision !== undefined) conditions.push(["revision", "=", options.expect.revision]);

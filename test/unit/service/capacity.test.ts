@@ -48,8 +48,10 @@ describe("CapacityFilter (Cinder's formulas)", () => {
     expect(verdict({ totalCapacityGiB: 0, freeCapacityGiB: 0 }, 0).pass).toBe(true);
   });
 
-  it("rejects thin pools with an over-subscription ratio below 1", () => {
-    const v = verdict({ maxOverSubscriptionRatio: 0.5 }, 1);
+  it("rejects thin pools with an over-subscription ratio below 1 (stats refuse it; the filter too)", () => {
+    expect(() => pool({ maxOverSubscriptionRatio: 0.5 })).toThrow(/maxOverSubscriptionRatio/);
+    const p = pool({});
+    const v = capacityVerdict({ ...p, stats: { ...p.stats, maxOverSubscriptionRatio: 0.5 } }, 1, undefined);
     expect(v.pass ? "" : v.reason).toMatch(/below 1/);
   });
 });

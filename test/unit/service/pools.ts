@@ -1,4 +1,5 @@
-import { BackendStatsSchema, poolStates, type BackendStatsInput, type PoolState, type PoolStatsInput } from "../../../src/service/index.js";
+import type { PoolStatsInput } from "../../../src/core/records.js";
+import { BackendStatsSchema, poolStates, type BackendStatsInput, type PoolState } from "../../../src/service/index.js";
 
 /** A thin pool: 100 GiB total, 60 free, ratio 2, nothing provisioned. */
 export const THIN: PoolStatsInput = {

@@ -35,13 +35,22 @@ describe("service records", () => {
 
   it("registers providerAuth and connection-info credentials for redaction when parsed", () => {
     VolumeRecordSchema.parse({ id: "v", sizeGiB: 1, providerAuth: "CHAP admin Provider-Auth-Secret-1" });
-    AttachmentRecordSchema.parse({
-      id: "a",
+    const iscsi = {
+      type: "iscsi",
       volumeId: "v",
-      host: "h",
-      hostProperties: { host: "h" },
-      connectionInfo: { authPassword: "Chap-Session-Secret-2", nested: [{ discoveryAuthPassword: "Chap-Discovery-Secret-3" }], key: "QVFEcmVhbGx5c2VjcmV0Cg==" },
-    });
+      targetIqn: "iqn.2010-10.org.openstack:v",
+      targetPortal: "127.0.0.1:3260",
+      targetLun: 0,
+      authMethod: "CHAP",
+      authUsername: "u",
+      authPassword: "Chap-Session-Secret-2",
+      discoveryAuthMethod: "CHAP",
+      discoveryAuthUsername: "d",
+      discoveryAuthPassword: "Chap-Discovery-Secret-3",
+    };
+    AttachmentRecordSchema.parse({ id: "a", volumeId: "v", host: "h", hostProperties: { host: "h" }, connectionInfo: iscsi });
+    const rbd = { type: "rbd", volumeId: "v", pool: "volumes", image: "volume-v", monitors: ["127.0.0.1:6789"], clientId: "cinder", key: "QVFEcmVhbGx5c2VjcmV0Cg==" };
+    AttachmentRecordSchema.parse({ id: "b", volumeId: "v", host: "h", hostProperties: { host: "h" }, connectionInfo: rbd });
     const e = new VolkitError("INTERNAL", "leak? CHAP admin Provider-Auth-Secret-1 / Provider-Auth-Secret-1 Chap-Session-Secret-2 Chap-Discovery-Secret-3 QVFEcmVhbGx5c2VjcmV0Cg==");
     expect(e.message).toBe("leak? *** / *** *** *** ***");
   });
@@ -49,7 +58,10 @@ describe("service records", () => {
   it("needs the attaching host's name in its properties", () => {
     expect(AttachmentRecordSchema.safeParse({ id: "a", volumeId: "v", host: "h", hostProperties: { initiator: "iqn.x" } }).success).toBe(false);
     const a = AttachmentRecordSchema.parse({ id: "a", volumeId: "v", host: "h", hostProperties: { host: "h", multipath: true } });
-    expect(a).toMatchObject({ attachStatus: "reserved", attachMode: "rw", hostProperties: { host: "h", multipath: true } });
+    expect(a).toMatchObject({ attachStatus: "reserved", attachMode: "rw", purpose: "instance", exportCreated: false, hostProperties: { host: "h", multipath: true } });
+    // The host-side parts are the core records: a device outside /dev or bad connection info is refused.
+    expect(AttachmentRecordSchema.safeParse({ id: "a", volumeId: "v", host: "h", hostProperties: { host: "h" }, device: { type: "block", path: "/tmp/x" } }).success).toBe(false);
+    expect(AttachmentRecordSchema.safeParse({ id: "a", volumeId: "v", host: "h", hostProperties: { host: "h" }, connectionInfo: { type: "iscsi", volumeId: "v" } }).success).toBe(false);
   });
 
   it("types, QoS specs, backends and cache entries", () => {

@@ -39,7 +39,7 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
     const volume = (id: string, extra: Record<string, unknown> = {}) => store.volumes.insert({ id, sizeGiB: 10, status: "available", ...extra });
 
     it("applies the versioned migrations on open", async () => {
-      expect((await store.migrations())._unsafeUnwrap()).toEqual(["0001_initial"]);
+      expect((await store.migrations())._unsafeUnwrap()).toEqual(["0001_initial", "0002_operation_tasks"]);
     });
 
     it("round-trips every field of every record, with the types the schemas promise", async () => {
@@ -66,6 +66,7 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
         source: { kind: "image" as const, imageId: "debian-12" },
         migrationStatus: "success" as const,
         statusReason: "none",
+        task: { op: "extend", owner: "node-1:42:abc", startedAt: created, newSizeGiB: 50 },
         createdAt: created,
         updatedAt: created,
         revision: 3,
@@ -78,8 +79,24 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
         volumeId: "v-full",
         host: "node-1",
         hostProperties: { host: "node-1", initiator: "iqn.2004-10.com.ubuntu:01:abc", multipath: true },
-        connectionInfo: { type: "iscsi", targetIqn: "iqn.2010-10.org.openstack:volume-v-full", targetLun: 1, authPassword: "ChapSecret-123456" },
-        device: { type: "block", path: "/dev/dm-3", paths: ["/dev/sdb", "/dev/sdc"] },
+        backend: "lvm-a",
+        connectionInfo: {
+          type: "iscsi" as const,
+          volumeId: "v-full",
+          accessMode: "ro" as const,
+          encrypted: false,
+          targetDiscovered: false,
+          targetIqn: "iqn.2010-10.org.openstack:volume-v-full",
+          targetPortal: "127.0.0.1:3260",
+          targetLun: 1,
+          authMethod: "CHAP" as const,
+          authUsername: "user",
+          authPassword: "ChapSecret-123456",
+        },
+        device: { type: "block" as const, path: "/dev/dm-3", paths: ["/dev/sdb", "/dev/sdc"] },
+        exportCreated: true,
+        xml: "<disk type='block'/>",
+        purpose: "instance" as const,
         instanceId: "vm-1",
         mountpoint: "vdb",
         attachMode: "ro" as const,
@@ -263,6 +280,37 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
       expect(removedMissing).toEqual({ won: true, record: undefined });
     });
 
+    it("records an operation's task with its start and clears it when it finishes or is reset", async () => {
+      (await volume("v1"))._unsafeUnwrap();
+      const task = { op: "extend", owner: "node-1:42:abc", startedAt: new Date(), newSizeGiB: 20 };
+      const begun = unwrapWon((await store.volumes.begin("v1", "extend", { patch: { task } }))._unsafeUnwrap());
+      expect(begun.task).toMatchObject({ op: "extend", newSizeGiB: 20 });
+      const done = unwrapWon((await store.volumes.finish("v1", "extend", "success", { patch: { sizeGiB: 20 } }))._unsafeUnwrap());
+      expect(done).toMatchObject({ status: "available", sizeGiB: 20 });
+      expect(done.task).toBeUndefined();
+      unwrapWon((await store.volumes.begin("v1", "extend", { patch: { task } }))._unsafeUnwrap());
+      expect(unwrapWon((await store.volumes.resetStatus("v1", "error"))._unsafeUnwrap()).task).toBeUndefined();
+      // Snapshots carry theirs the same way.
+      (await store.volumes.resetStatus("v1", "available"))._unsafeUnwrap();
+      (await store.snapshots.insert({ id: "s1", volumeId: "v1", sizeGiB: 10, status: "available" }))._unsafeUnwrap();
+      expect(unwrapWon((await store.snapshots.begin("s1", "delete", { task: { ...task, op: "delete" } }))._unsafeUnwrap()).task?.op).toBe("delete");
+      expect(unwrapWon((await store.snapshots.finish("s1", "delete", "failure"))._unsafeUnwrap())).toMatchObject({ status: "error_deleting" });
+      expect((await store.snapshots.get("s1"))._unsafeUnwrap().task).toBeUndefined();
+    });
+
+    it("swaps a migrating volume's location with its temporary target in one step", async () => {
+      (await volume("src", { backend: "lvm-a", pool: "thin", providerLocation: "/dev/vg/volume-src", providerAuth: "CHAP u Swap-Secret-123456" }))._unsafeUnwrap();
+      (await volume("tmp", { status: "creating", backend: "nfs", pool: "127.0.0.1:/srv/nfs/share1", providerLocation: "127.0.0.1:/srv/nfs/share1", migrationStatus: "target:src" }))._unsafeUnwrap();
+      // Not in maintenance yet: refused, nothing changes.
+      expect((await store.volumes.swapLocation("src", "tmp"))._unsafeUnwrapErr().code).toBe("INVALID_STATE");
+      unwrapWon((await store.volumes.begin("src", "migrate", { patch: { migrationStatus: "migrating" } }))._unsafeUnwrap());
+      const { source, target } = (await store.volumes.swapLocation("src", "tmp", { volumeTypeId: undefined, metadata: { moved: "yes" } }))._unsafeUnwrap();
+      expect(source).toMatchObject({ id: "src", status: "maintenance", backend: "nfs", pool: "127.0.0.1:/srv/nfs/share1", providerLocation: "127.0.0.1:/srv/nfs/share1", metadata: { moved: "yes" } });
+      expect(source.providerAuth).toBeUndefined();
+      expect(target).toMatchObject({ id: "tmp", backend: "lvm-a", pool: "thin", providerLocation: "/dev/vg/volume-src", providerAuth: "CHAP u Swap-Secret-123456", migrationStatus: "target:src" });
+      expect((await store.volumes.swapLocation("src", "missing"))._unsafeUnwrapErr().message).toMatch(/missing does not exist/);
+    });
+
     it("lists with filters and order, and keeps the image cache's LRU facts", async () => {
       for (const [id, status] of [["v1", "available"], ["v2", "error"], ["v3", "available"]] as const) (await volume(id, { status, backend: "lvm-a" }))._unsafeUnwrap();
       expect((await store.volumes.list({ status: "available" }))._unsafeUnwrap().map((v) => v.id)).toEqual(["v1", "v3"]);
@@ -298,7 +346,7 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
         // The healthy row is still readable.
         expect((await store.volumes.get("v1"))._unsafeUnwrap().status).toBe("available");
         const secret = "ChapSecret-corrupt-9876";
-        (await store.attachments.insert({ id: "a1", volumeId: "v1", host: "h", hostProperties: { host: "h" }, connectionInfo: { authPassword: secret } }))._unsafeUnwrap();
+        (await store.attachments.insert({ id: "a1", volumeId: "v1", host: "h", hostProperties: { host: "h" }, connectionInfo: { type: "iscsi", volumeId: "v1", targetIqn: "iqn.2010-10.org.openstack:v1", targetPortal: "127.0.0.1", targetLun: 0, authMethod: "CHAP", authUsername: "u", authPassword: secret } }))._unsafeUnwrap();
         await corrupt("attachments", "a1", "host_properties", `'{"nohost": "${secret}"}'`);
         const att = await store.attachments.get("a1");
         expect(att._unsafeUnwrapErr().code).toBe("PARSE_ERROR");

@@ -1,0 +1,395 @@
+import { hostname } from "node:os";
+import { ResultAsync, errAsync, okAsync } from "neverthrow";
+import { createHost } from "../attach/host.js";
+import { type VolkitError } from "../core/errors.js";
+import { EventBus, type Logger, silentLogger } from "../core/events.js";
+import { InProcessLocks, type LockBackend } from "../core/locks.js";
+import type { Protocol } from "../core/records.js";
+import { validate } from "../core/validation.js";
+import type { ConnectorSource } from "../connectors/connector.js";
+import type { DriverDefinition } from "../drivers/driver-definition.js";
+import { createLocalRunner } from "../exec/local-runner.js";
+import type { CommandRunner } from "../exec/runner.js";
+import { BackendSet, checkBackendConfigs } from "./backend-set.js";
+import { PURPOSE_KEY } from "./image/image-cache.js";
+import type { AttachmentRecord } from "./records/attachment-record.js";
+import type { BackendRecord } from "./records/backend-record.js";
+import type { ImageCacheEntry } from "./records/image-cache-record.js";
+import type { SnapshotRecord } from "./records/snapshot-record.js";
+import type { VolumeRecord } from "./records/volume-record.js";
+import type { QosSpecsRecord, VolumeTypeRecord } from "./records/volume-type-record.js";
+import { Scheduler, type Evaluation } from "./scheduler/scheduler.js";
+import type { PlacementRequest } from "./scheduler/filters.js";
+import type { PoolState } from "./scheduler/pool-stats.js";
+import { VolumeServiceConfigSchema, type ParsedVolumeServiceConfig, type VolumeServiceConfig } from "./service-config.js";
+import type { ServiceContext, ServiceOperationOptions } from "./service-context.js";
+import { ServiceEventBus } from "./service-events.js";
+import type { VolumeStatus } from "./state-machine.js";
+import { openStore } from "./store/open-store.js";
+import type { ListFilter, ServiceStore } from "./store/store.js";
+import { TypeCatalog } from "./type-catalog.js";
+import { attachVolumeOp, detachVolumeOp, type AttachRequest, type DetachRequest, type ServiceAttachment, type ServiceDetach } from "./ops/attach-volume.js";
+import { createVolumeOp, type CreateVolumeRequest } from "./ops/create-volume.js";
+import { deleteVolumeOp, type DeleteVolumeOptions } from "./ops/delete-volume.js";
+import { extendVolumeOp, type ServiceExtend } from "./ops/extend-volume.js";
+import { manageVolumeOp, unmanageVolumeOp, updateVolumeOp, type ManageVolumeRequest, type UpdateVolumeRequest } from "./ops/manage-ops.js";
+import { migrateVolumeOp, retypeVolumeOp, type MigrateRequest, type RetypeRequest } from "./ops/migrate-volume.js";
+import { createSnapshotOp, deleteSnapshotOp, revertToSnapshotOp, type CreateSnapshotRequest } from "./ops/snapshot-ops.js";
+import { forceDeleteOp, forceDetachOp, resetStatusOp, type ResetStatusOptions } from "./recovery/admin-ops.js";
+import { newOwner, ownerClosed, ownerOpened } from "./recovery/owners.js";
+import { reconcileOp, type ReconcileOptions } from "./recovery/reconcile.js";
+import type { AdminReport, ReconcileReport } from "./recovery/recovery-report.js";
+
+/** What a service is built with besides its config (all optional: defaults are this machine's). */
+export interface VolumeServiceDeps {
+  /** Runner for every command (drivers, connectors, checksums, copies); default: the local runner. */
+  readonly runner?: CommandRunner;
+  /** This machine's connectors (default: `createHost(config.host)` with the runner). Tests pass `createHost({ use: { local: fake } })`. */
+  readonly host?: ConnectorSource;
+  /** Drivers to know besides the registry (e.g. a test's in-memory driver). */
+  readonly drivers?: readonly DriverDefinition[];
+  /** A store the caller opened (instead of `config.store`); the service does not close it. */
+  readonly store?: ServiceStore;
+  /** Logger (pino-compatible). */
+  readonly logger?: Logger;
+  /** Lock backend for the backends (default in-process; `FileLocks` when several processes drive one host). */
+  readonly locks?: LockBackend;
+}
+
+/** Filter of {@link VolumeService.listVolumes}. */
+export interface ListVolumesFilter extends ListFilter<VolumeRecord> {
+  /** Include the service's internal volumes (image cache, migration targets, temporaries). */
+  readonly includeInternal?: boolean;
+}
+
+/**
+ * The volume service: Cinder's control plane as one object (see the package doc and
+ * `docs/service.md`). An orchestrator creates it with {@link createVolumeService} and calls its
+ * operations; a panel lists its records and subscribes to {@link VolumeService.events}. Every
+ * operation returns a `ResultAsync`, moves records only through the state machine's conditional
+ * transitions, calls drivers only through their backends, and emits
+ * `<resource>.<action>.start|progress|end|error` events.
+ */
+export class VolumeService {
+  /** Service events: `volume.create.start`, `volume.attach.progress`, `snapshot.delete.end`, `volume.extend.error`… */
+  readonly events: ServiceEventBus;
+  /** Low-level operation events of every backend and connector (per-phase timings). */
+  readonly operations: EventBus;
+  /** The parsed configuration. */
+  readonly config: ParsedVolumeServiceConfig;
+  /** What the reconcile on open did (undefined when `reconcileOnOpen` is off). */
+  readonly openReport: ReconcileReport | undefined;
+  readonly #sc: ServiceContext;
+  readonly #ownsStore: boolean;
+  #timer: NodeJS.Timeout | undefined;
+  #closed: ResultAsync<void, VolkitError> | undefined;
+
+  /**
+   * Use {@link createVolumeService}.
+   *
+   * @internal
+   */
+  constructor(sc: ServiceContext, ownsStore: boolean, openReport: ReconcileReport | undefined) {
+    this.#sc = sc;
+    this.#ownsStore = ownsStore;
+    this.events = sc.events;
+    this.operations = sc.operations;
+    this.config = sc.config;
+    this.openReport = openReport;
+  }
+
+  /** The store (records; read it, change records through the service). */
+  get store(): ServiceStore {
+    return this.#sc.store;
+  }
+
+  /** This instance's owner id (`<host>:<pid>:<instance>`), written into the tasks it runs. */
+  get owner(): string {
+    return this.#sc.owner;
+  }
+
+  /** Host name the service records attachments under. */
+  get hostName(): string {
+    return this.#sc.hostName;
+  }
+
+  /** Starts the periodic stats refresh (called by {@link createVolumeService}). */
+  startStatsLoop(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setInterval(() => void this.refreshStats(), this.#sc.config.statsIntervalMs);
+    this.#timer.unref();
+  }
+
+  // ---------------------------------------------------------------- volumes
+
+  /**
+   * Creates a volume: blank, from a snapshot or a volume (on the source's backend unless the type
+   * forbids it: then copied on this host), or from an image file (sha256 checked, raw or qcow2,
+   * through the image cache; bootable). Placed by the scheduler with the type's extra specs.
+   */
+  createVolume(request: CreateVolumeRequest, options: ServiceOperationOptions = {}): ResultAsync<VolumeRecord, VolkitError> {
+    return createVolumeOp(this.#sc, request, options);
+  }
+
+  /** Deletes a volume (refused while attached, migrating, or with snapshots unless `cascade`). */
+  deleteVolume(volumeId: string, options: DeleteVolumeOptions = {}): ResultAsync<void, VolkitError> {
+    return deleteVolumeOp(this.#sc, volumeId, options);
+  }
+
+  /** Grows a volume; online through this host's attachments when attached. */
+  extendVolume(volumeId: string, newSizeGiB: number, options: ServiceOperationOptions = {}): ResultAsync<ServiceExtend, VolkitError> {
+    return extendVolumeOp(this.#sc, volumeId, newSizeGiB, options);
+  }
+
+  /** Changes name, metadata or the bootable flag. */
+  updateVolume(volumeId: string, update: UpdateVolumeRequest): ResultAsync<VolumeRecord, VolkitError> {
+    return updateVolumeOp(this.#sc, volumeId, update);
+  }
+
+  /** Takes over an existing backend object as a volume. */
+  manageVolume(request: ManageVolumeRequest, options: ServiceOperationOptions = {}): ResultAsync<VolumeRecord, VolkitError> {
+    return manageVolumeOp(this.#sc, request, options);
+  }
+
+  /** Forgets a volume (its data stays on the backend). */
+  unmanageVolume(volumeId: string, options: ServiceOperationOptions = {}): ResultAsync<void, VolkitError> {
+    return unmanageVolumeOp(this.#sc, volumeId, options);
+  }
+
+  /** Changes a volume's type, in place or (with `migrationPolicy: on-demand`) by migrating it. */
+  retypeVolume(volumeId: string, volumeType: string, request: RetypeRequest = {}, options: ServiceOperationOptions = {}): ResultAsync<VolumeRecord, VolkitError> {
+    return retypeVolumeOp(this.#sc, volumeId, volumeType, request, options);
+  }
+
+  /** Moves an available volume to another backend, copying its data through this host. */
+  migrateVolume(volumeId: string, request: MigrateRequest = {}, options: ServiceOperationOptions = {}): ResultAsync<VolumeRecord, VolkitError> {
+    return migrateVolumeOp(this.#sc, volumeId, request, options);
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  /** Snapshots a volume (`force` for an in-use one). */
+  createSnapshot(volumeId: string, request: CreateSnapshotRequest = {}, options: ServiceOperationOptions = {}): ResultAsync<SnapshotRecord, VolkitError> {
+    return createSnapshotOp(this.#sc, volumeId, request, options);
+  }
+
+  /** Deletes a snapshot. */
+  deleteSnapshot(snapshotId: string, options: ServiceOperationOptions = {}): ResultAsync<void, VolkitError> {
+    return deleteSnapshotOp(this.#sc, snapshotId, options);
+  }
+
+  /** Reverts an available volume to one of its snapshots. */
+  revertToSnapshot(volumeId: string, snapshotId: string, options: ServiceOperationOptions = {}): ResultAsync<VolumeRecord, VolkitError> {
+    return revertToSnapshotOp(this.#sc, volumeId, snapshotId, options);
+  }
+
+  // ---------------------------------------------------------------- attachments
+
+  /**
+   * Attaches a volume on this host for an instance: records the attachment (host properties,
+   * connection, device) step by step and returns the device and, with `disk` options, the libvirt
+   * `<disk>` XML (front-end QoS as `<iotune>`, a boot order for bootable volumes).
+   */
+  attachVolume(request: AttachRequest, options: ServiceOperationOptions = {}): ResultAsync<ServiceAttachment, VolkitError> {
+    return attachVolumeOp(this.#sc, request, options);
+  }
+
+  /** Detaches from the stored attachment record (works after a restart). */
+  detachVolume(request: DetachRequest, options: ServiceOperationOptions = {}): ResultAsync<ServiceDetach, VolkitError> {
+    return detachVolumeOp(this.#sc, request, options);
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /** Completes or rolls back every operation a dead process left half done; reports what it did. */
+  reconcile(options: ReconcileOptions = {}): ResultAsync<ReconcileReport, VolkitError> {
+    return reconcileOp(this.#sc, options);
+  }
+
+  /** Sets a volume's status after undoing its unfinished attachments (admin). */
+  resetStatus(volumeId: string, status: VolumeStatus, options: ResetStatusOptions = {}): ResultAsync<AdminReport, VolkitError> {
+    return resetStatusOp(this.#sc, volumeId, status, options);
+  }
+
+  /** Deletes a volume in any status, with everything it has on the storage and this host (admin). */
+  forceDelete(volumeId: string): ResultAsync<AdminReport, VolkitError> {
+    return forceDeleteOp(this.#sc, volumeId);
+  }
+
+  /** Removes an attachment (or all) on the storage and, when it is this host's, on this host (admin). */
+  forceDetach(volumeId: string, attachmentId?: string): ResultAsync<AdminReport, VolkitError> {
+    return forceDetachOp(this.#sc, volumeId, attachmentId);
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /** A volume. */
+  getVolume(volumeId: string): ResultAsync<VolumeRecord, VolkitError> {
+    return this.#sc.store.volumes.get(volumeId);
+  }
+
+  /** Volumes (the service's internal ones only with `includeInternal`). */
+  listVolumes(filter: ListVolumesFilter = {}): ResultAsync<readonly VolumeRecord[], VolkitError> {
+    const { includeInternal, ...where } = filter;
+    return this.#sc.store.volumes.list(where).map((all) => (includeInternal === true ? all : all.filter((v) => v.metadata[PURPOSE_KEY] === undefined)));
+  }
+
+  /** Snapshots (of one volume when given). */
+  listSnapshots(volumeId?: string): ResultAsync<readonly SnapshotRecord[], VolkitError> {
+    return this.#sc.store.snapshots.list(volumeId === undefined ? {} : { volumeId });
+  }
+
+  /** Attachments (of one volume when given). */
+  listAttachments(volumeId?: string): ResultAsync<readonly AttachmentRecord[], VolkitError> {
+    return this.#sc.store.attachments.list(volumeId === undefined ? {} : { volumeId });
+  }
+
+  /** Volume types. */
+  listVolumeTypes(): ResultAsync<readonly VolumeTypeRecord[], VolkitError> {
+    return this.#sc.store.volumeTypes.list();
+  }
+
+  /** QoS specs. */
+  listQosSpecs(): ResultAsync<readonly QosSpecsRecord[], VolkitError> {
+    return this.#sc.store.qosSpecs.list();
+  }
+
+  /** Backends with their last stats and state. */
+  listBackends(): ResultAsync<readonly BackendRecord[], VolkitError> {
+    return this.#sc.store.backends.list();
+  }
+
+  /** Image-cache entries, least recently used first. */
+  listImageCache(): ResultAsync<readonly ImageCacheEntry[], VolkitError> {
+    return this.#sc.store.imageCache.list({}, { orderBy: "lastUsedAt" });
+  }
+
+  /** Every pool as the scheduler sees it now (stats plus in-flight placements). */
+  pools(): readonly PoolState[] {
+    return this.#sc.scheduler.pools();
+  }
+
+  /** Every pool's fate for a request, without placing anything (why a type lands where it does). */
+  evaluate(request: PlacementRequest): Evaluation {
+    return this.#sc.scheduler.evaluate(request);
+  }
+
+  /** Reads every backend's stats now and feeds the scheduler (also run on the interval). */
+  refreshStats(): ResultAsync<{ readonly up: readonly string[]; readonly down: readonly string[] }, never> {
+    return this.#sc.backends.refreshStats(this.#sc.scheduler, this.#sc.store);
+  }
+
+  /** Stops the stats loop, closes the drivers and (when the service opened it) the store. Idempotent. */
+  close(): ResultAsync<void, VolkitError> {
+    if (this.#closed) return this.#closed;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    ownerClosed(this.#sc.owner);
+    const closing = this.#sc.backends
+      .close()
+      .orElse(() => okAsync(undefined))
+      .andThen(() => (this.#ownsStore ? this.#sc.store.close() : okAsync(undefined)));
+    // Memoize the outcome, not the lazy chain.
+    const settled = new ResultAsync(Promise.resolve(closing));
+    this.#closed = settled;
+    return settled;
+  }
+}
+
+/** The host name attachments are recorded under: the configured one, else what this host's first connector reports. */
+function resolveHostName(config: ParsedVolumeServiceConfig, host: ConnectorSource, protocols: readonly Protocol[]): ResultAsync<string, never> {
+  if (config.host.hostName !== undefined) return okAsync(config.host.hostName);
+  const first = protocols[0];
+  if (first === undefined) return okAsync(hostname());
+  return host
+    .connector(first)
+    .andThen((c) => c.getHostProperties())
+    .map((p) => p.host)
+    .orElse(() => okAsync(hostname()));
+}
+
+/**
+ * Opens a volume service: validates the whole config (every backend's driver config against its
+ * registered driver; nothing runs when it is invalid: `INVALID_CONFIG`), opens (and migrates) the
+ * store, builds the backends and this host's connectors, writes the configured volume types and
+ * QoS specs, reads every backend's stats for the scheduler (a backend that does not answer is
+ * `down`, not fatal), reconciles interrupted operations (unless `reconcileOnOpen` is false) and
+ * starts the stats loop.
+ *
+ * @example
+ * ```ts
+ * const service = await createVolumeService({
+ *   backends: [{ name: "fast", config: { driver: "lvm", volumeGroup: "vg0", target: { helper: "lio" } } }],
+ *   volumeTypes: [{ name: "ssd", extraSpecs: { volume_backend_name: "fast" } }],
+ *   store: { kind: "sqlite", path: "/var/lib/volkit/service.db" },
+ * });
+ * if (service.isOk()) {
+ *   const v = await service.value.createVolume({ sizeGiB: 10, volumeType: "ssd" });
+ * }
+ * ```
+ */
+export function createVolumeService(config: VolumeServiceConfig, deps: VolumeServiceDeps = {}): ResultAsync<VolumeService, VolkitError> {
+  const parsed = validate(VolumeServiceConfigSchema, config, "volume service config", "INVALID_CONFIG").andThen((c) => checkBackendConfigs(c, deps.drivers).map(() => c));
+  if (parsed.isErr()) return errAsync(parsed.error);
+  const cfg = parsed.value;
+  const runner = deps.runner ?? createLocalRunner();
+  const logger = deps.logger ?? silentLogger;
+  const operations = new EventBus();
+  const host =
+    deps.host ??
+    createHost({
+      runner,
+      logger,
+      events: operations,
+      ...(cfg.host.hostName === undefined ? {} : { hostName: cfg.host.hostName }),
+      connectors: cfg.host.connectors as never,
+      ...(deps.locks === undefined ? {} : { locks: deps.locks }),
+    });
+  const store = deps.store === undefined ? openStore(cfg.store) : okAsync(deps.store);
+  return store.andThen((opened) => {
+    const abandon = (e: VolkitError): ResultAsync<never, VolkitError> => (deps.store === undefined ? opened.close().orElse(() => okAsync(undefined)) : okAsync(undefined)).andThen(() => errAsync(e));
+    return BackendSet.build(cfg, { runner, host, events: operations, logger, locks: deps.locks, drivers: deps.drivers })
+      .andThen((backends) => {
+        const protocols = [...new Set(backends.list().map((b) => b.backend.capabilities.protocol))];
+        // Build each protocol's connector now: its config is validated before anything runs.
+        return ResultAsync.combine(protocols.map((p) => host.connector(p)))
+          .andThen(() => resolveHostName(cfg, host, protocols))
+          .andThen((hostName) => {
+            const owner = newOwner(hostName);
+            const sc: ServiceContext = {
+              config: cfg,
+              store: opened,
+              backends,
+              scheduler: new Scheduler({ defaultAvailabilityZone: cfg.scheduler.defaultAvailabilityZone, ...(cfg.scheduler.weighers === undefined ? {} : { weighers: cfg.scheduler.weighers.map((w) => ({ weigher: w.weigher, ...(w.multiplier === undefined ? {} : { multiplier: w.multiplier }) })) }) }),
+              types: new TypeCatalog(opened, cfg.defaultVolumeType),
+              host,
+              events: new ServiceEventBus(),
+              operations,
+              runner,
+              logger,
+              locks: new InProcessLocks(),
+              owner,
+              hostName,
+              running: new Set(),
+            };
+            ownerOpened(owner);
+            return sc.types
+              .sync(cfg)
+              .andThen(() => backends.refreshStats(sc.scheduler, opened))
+              .andThen(() => (cfg.reconcileOnOpen ? reconcileOp(sc).map((r): ReconcileReport | undefined => r) : okAsync(undefined)))
+              .map((report) => {
+                const service = new VolumeService(sc, deps.store === undefined, report);
+                service.startStatsLoop();
+                return service;
+              })
+              .orElse((e) => {
+                ownerClosed(owner);
+                return backends
+                  .close()
+                  .orElse(() => okAsync(undefined))
+                  .andThen(() => errAsync(e));
+              });
+          });
+      })
+      .orElse(abandon);
+  });
+}
