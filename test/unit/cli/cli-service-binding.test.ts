@@ -11,7 +11,10 @@ import { EXIT_CODES } from "../../../src/cli/exit-codes.js";
 import { ErrorOutputSchema } from "../../../src/cli/output.js";
 import { createServiceFactory, lockDirectoryFor, serviceConfigFor } from "../../../src/cli/service-binding.js";
 import { reconcileActionOf } from "../../../src/cli/service-adapter-admin.js";
+import { EventBus, type VolkitEvent } from "../../../src/core/events.js";
 import { InProcessLocks } from "../../../src/core/locks.js";
+import { VolumeServiceAdapter } from "../../../src/cli/service-adapter.js";
+import { createVolumeService } from "../../../src/service/volume-service.js";
 import { defineDriver } from "../../../src/drivers/driver-definition.js";
 import { registerDriver } from "../../../src/drivers/registry.js";
 import { openMemoryStore } from "../../../src/service/store/open-store.js";
@@ -247,5 +250,35 @@ describe("volkit bound to the volume service (memory driver, SQLite file store)"
     expect(r.code, r.stdout).toBe(0);
     expect((await store.volumes.get("vol-m"))._unsafeUnwrap().status).toBe("available");
     (await store.close())._unsafeUnwrap();
+  });
+
+  it("forwards the service's progress events to the command's bus only while the call runs, and passes Ctrl-C's signal", async () => {
+    driver = new MemoryVolumeDriver({ capacityGiB: 100, runner: new FakeRunner(), latencyMs: 300 });
+    const service = (
+      await createVolumeService(
+        { backends: [{ name: "mem-a", config: { driver: "memory-cli" } }], store: { kind: "memory" }, host: { hostName: "node-1" }, reconcileOnOpen: false },
+        { runner: new FakeRunner(), host: createHost({ use: { local: connector } }) },
+      )
+    )._unsafeUnwrap();
+    const adapter = new VolumeServiceAdapter(service, { configTypes: [] });
+    const bus = new EventBus();
+    const seen: VolkitEvent[] = [];
+    bus.on((e) => seen.push(e));
+    const progress = (bytesDone: number): VolkitEvent => ({ type: "progress", operation: "createVolume", source: "test", phase: "copy", bytesDone, bytesTotal: 10 });
+    const pending = adapter.createVolume({ sizeGiB: 1, id: "vol-p" }, { events: bus });
+    setTimeout(() => service.operations.emit(progress(5)), 50);
+    const created = await pending;
+    expect(created._unsafeUnwrap().status).toBe("available");
+    service.operations.emit(progress(10));
+    expect(seen.filter((e) => e.type === "progress").map((e) => (e.type === "progress" ? e.bytesDone : -1))).toEqual([5]);
+
+    // Ctrl-C while the driver works: the call ends ABORTED and leaves no volume on the backend.
+    const ctrlC = new AbortController();
+    setTimeout(() => ctrlC.abort(), 50);
+    const aborted = await adapter.createVolume({ sizeGiB: 1, id: "vol-c" }, { signal: ctrlC.signal });
+    expect(aborted._unsafeUnwrapErr().code).toBe("ABORTED");
+    expect(driver.volumeIds()).toEqual(["vol-p"]);
+    expect((await service.getVolume("vol-c"))._unsafeUnwrap().status).toBe("error");
+    (await service.close())._unsafeUnwrap();
   });
 });
