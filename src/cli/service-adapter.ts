@@ -126,7 +126,6 @@ export class VolumeServiceAdapter implements ServiceLike {
   /** {@inheritDoc ServiceLike.createVolume} */
   createVolume(request: CreateVolumeRequest, options?: ServiceCallOptions): ResultAsync<VolumeRecord, VolkitError> {
     const { source } = request;
-    if (source?.kind === "image") return errAsync(notSupported("volume create --image", "the CLI has no image catalog yet (the service needs the image file and its sha256)"));
     if (request.multiattach === true) {
       return errAsync(new VolkitError("INVALID_ARGUMENT", "--multiattach comes from the volume type: give --type of a type with extra spec multiattach='<is> True'", { source: "cli" }));
     }

@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ok } from "neverthrow";
@@ -22,6 +23,7 @@ import type { ServiceStore } from "../../../src/service/store/store.js";
 import { FakeConnector } from "../../../src/testing/fake-connector.js";
 import { FakeRunner } from "../../../src/testing/fake-runner.js";
 import { MemoryVolumeDriver } from "../../../src/testing/memory-driver.js";
+import { readVolume, world, type GatedDriver } from "../service/service-harness.js";
 import { volkit } from "./cli-harness.js";
 
 /**
@@ -39,6 +41,18 @@ registerDriver(
     description: "In-memory volumes for the CLI binding tests",
     configSchema: z.object({ driver: z.literal("memory-cli"), backendName: z.string().optional() }),
     create: () => ok(driver),
+  }),
+)._unsafeUnwrap();
+
+/** The world's driver `a` behind driver `memory-cli-image` (its runner plays qemu-img, sha256sum and dd on memory volumes). */
+let imageDriver: GatedDriver | undefined;
+registerDriver(
+  defineDriver({
+    name: "memory-cli-image",
+    title: "Memory with a host runner (CLI test)",
+    description: "The service harness's memory driver, for image creates",
+    configSchema: z.object({ driver: z.literal("memory-cli-image"), backendName: z.string().optional() }),
+    create: () => ok(imageDriver as GatedDriver),
   }),
 )._unsafeUnwrap();
 
@@ -207,7 +221,6 @@ describe("volkit bound to the volume service (memory driver, SQLite file store)"
     expect((await failed(["reconcile", "--dry-run"], "NOT_SUPPORTED")).message).toContain("dry-run");
     expect((await failed(["backup", "create", "vol-1"], "NOT_SUPPORTED")).message).toContain("createBackup/restoreBackup");
     expect((await failed(["host", "cleanup", "--yes"], "NOT_SUPPORTED")).message).toContain("host cleanup");
-    expect((await failed(["volume", "create", "--size", "1", "--image", "debian-12"], "NOT_SUPPORTED")).message).toContain("image catalog");
     expect((await ok0<{ backups: unknown[] }>(["backup", "list"], "backup list")).backups).toEqual([]);
     await failed(["backup", "show", "b-1"], "BACKUP_NOT_FOUND");
     expect((await ok0<{ entries: unknown[] }>(["image-cache", "list"], "image-cache list")).entries).toEqual([]);
@@ -280,5 +293,49 @@ describe("volkit bound to the volume service (memory driver, SQLite file store)"
     expect(driver.volumeIds()).toEqual(["vol-p"]);
     expect((await service.getVolume("vol-c"))._unsafeUnwrap().status).toBe("error");
     (await service.close())._unsafeUnwrap();
+  });
+
+  it("creates volumes from an image file through the image cache, and purges the cache", async () => {
+    const store = (await openMemoryStore())._unsafeUnwrap();
+    const w = world(store);
+    imageDriver = w.a;
+    const f = createServiceFactory({ runner: () => w.runner, host: createHost({ use: { local: w.connector } }), store, locks: new InProcessLocks() });
+    const files = { "/work/volkit.yaml": "store: { kind: memory }\nbackends:\n  mem-a: { driver: memory-cli-image }\n" };
+    const run = (argv: readonly string[]) => volkit([...argv, "--json"], { service: f, files });
+    const content = Buffer.from("volkit CLI image: the first bytes of a raw disk image");
+    const imagePath = join(dir, "debian-12.raw");
+    writeFileSync(imagePath, content);
+    const sha = createHash("sha256").update(content).digest("hex");
+    const create = (id: string, digest = sha) => run(["volume", "create", "--size", "1", "--id", id, "--image", "debian-12", "--image-file", imagePath, "--image-sha256", digest, "--image-format", "raw"]);
+
+    const first = await create("vol-i1");
+    expect(first.code, first.stdout).toBe(0);
+    const v1 = SERVICE_OUTPUT_SCHEMAS["volume create"].parse(first.json()).volume;
+    expect(v1).toMatchObject({ status: "available", bootable: true, source: { kind: "image", imageId: "debian-12" } });
+    expect((await readVolume(w.a, "vol-i1", content.length)).equals(content)).toBe(true);
+    const second = await create("vol-i2");
+    expect(second.code, second.stdout).toBe(0);
+    expect((await readVolume(w.a, "vol-i2", content.length)).equals(content)).toBe(true);
+
+    const listed = SERVICE_OUTPUT_SCHEMAS["image-cache list"].parse((await run(["image-cache", "list"])).json());
+    expect(listed.entries.map((e) => [e.imageId, e.backend])).toEqual([["debian-12", "mem-a"]]);
+    const cacheVolume = listed.entries[0]?.volumeId ?? "";
+    expect(w.a.volumeIds()).toContain(cacheVolume);
+    // A wrong checksum is refused before any byte is copied.
+    const bad = await create("vol-i3", "0".repeat(64));
+    expect(bad.code).not.toBe(0);
+    expect(w.a.volumeIds()).not.toContain("vol-i3");
+    // --image without its file is refused before the service opens.
+    const incomplete = await run(["volume", "create", "--size", "1", "--image", "debian-12"]);
+    expect(ErrorOutputSchema.parse(incomplete.json()).error.code).toBe("INVALID_ARGUMENT");
+
+    const purged = await run(["image-cache", "purge", "--image", "debian-12"]);
+    expect(purged.code, purged.stdout).toBe(0);
+    expect(SERVICE_OUTPUT_SCHEMAS["image-cache purge"].parse(purged.json()).removed.map((e) => e.volumeId)).toEqual([cacheVolume]);
+    expect(w.a.volumeIds()).not.toContain(cacheVolume);
+    expect(SERVICE_OUTPUT_SCHEMAS["image-cache list"].parse((await run(["image-cache", "list"])).json()).entries).toEqual([]);
+    // The volumes made from the image keep their data.
+    expect((await readVolume(w.a, "vol-i2", content.length)).equals(content)).toBe(true);
+    (await store.close())._unsafeUnwrap();
   });
 });
