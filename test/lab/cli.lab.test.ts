@@ -12,6 +12,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { HostShowOutputSchema } from "../../src/cli/commands/host-inventory.js";
@@ -21,6 +22,8 @@ import { ErrorOutputSchema } from "../../src/cli/output.js";
 import { deviceSize, lab, lvsRows, pattern, readAt, sha256, writeAt } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
+/** tsx's loader by path: the CLI runs from a work directory outside the repository, as an operator's would. */
+const TSX_LOADER = pathToFileURL(join(REPO, "node_modules/tsx/dist/loader.mjs")).href;
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const IQN_PREFIX = "iqn.2010-10.org.openstack:";
@@ -35,7 +38,7 @@ type Schemas = typeof SERVICE_OUTPUT_SCHEMAS;
 /** Runs `volkit <args> --config … --json`; returns the exit status and the parsed stdout. */
 function volkit(args: readonly string[]): { status: number; json: unknown; stderr: string } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(REPO, "src/cli/main.ts"), ...args, "--config", configPath, "--json"], {
+  const r = spawnSync(process.execPath, ["--import", TSX_LOADER, join(REPO, "src/cli/main.ts"), ...args, "--config", configPath, "--json"], {
     cwd: work,
     encoding: "utf8",
     env: { ...process.env, VOLKIT_CONFIG: "" },
