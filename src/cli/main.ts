@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 /**
  * The `volkit` bin (package.json "bin"; built to dist/cli/main.js). Runs one command line and
- * exits with its code. The volume service is bound here: until `VolumeService` lands, the
- * service-backed commands answer NOT_SUPPORTED (see src/cli/service-like.ts for the interface the
- * binding implements).
+ * exits with its code. The service-backed commands open the volume service from the config file
+ * through src/cli/service-binding.ts, with commands run through the config's root helper.
  */
+import { createLocalRunner } from "../exec/local-runner.js";
 import { processEnvironment } from "./cli-env.js";
 import { runCli } from "./program.js";
-import type { ServiceFactory } from "./service-like.js";
+import { createServiceFactory } from "./service-binding.js";
 
-/** The volume service binding; undefined until the service lands. */
-const service: ServiceFactory | undefined = undefined;
+const service = createServiceFactory({ runner: (rootHelper) => createLocalRunner(rootHelper === undefined ? {} : { rootHelper }) });
 
 process.exitCode = await runCli(process.argv.slice(2), processEnvironment(service));

@@ -151,7 +151,17 @@ export interface CreateTypeRequest {
 export type VolumeSourceRequest =
   | { readonly kind: "snapshot"; readonly snapshotId: string }
   | { readonly kind: "volume"; readonly volumeId: string }
-  | { readonly kind: "image"; readonly imageId: string };
+  | {
+      readonly kind: "image";
+      /** Image id (the cache key, with the checksum). */
+      readonly imageId: string;
+      /** The image file on this host. */
+      readonly path: string;
+      /** Its sha256 (hex), checked before use. */
+      readonly sha256: string;
+      /** `raw` or `qcow2` (probed when absent). */
+      readonly format?: "raw" | "qcow2";
+    };
 
 /** `volume create`. */
 export interface CreateVolumeRequest {

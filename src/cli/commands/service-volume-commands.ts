@@ -1,9 +1,10 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ResultAsync, errAsync, okAsync } from "neverthrow";
 import { z } from "zod";
 import { VolkitError } from "../../core/errors.js";
 import { ExistingRefSchema } from "../../core/records.js";
-import { validate } from "../../core/validation.js";
+import { FilePathSchema, validate } from "../../core/validation.js";
 import { BackendNameSchema, DisplayNameSchema, PoolNameSchema } from "../../service/records/record-fields.js";
 import { AttachStatusSchema, MigrationStatusSchema, VOLUME_STATUSES, VolumeStatusSchema } from "../../service/state-machine.js";
 import { group, leaf, type CliRun } from "../command-kit.js";
@@ -22,15 +23,30 @@ const DestinationSchema = z.string().refine((s) => {
   const [backend, pool, ...rest] = s.split("#");
   return rest.length === 0 && BackendNameSchema.safeParse(backend).success && (pool === undefined || PoolNameSchema.safeParse(pool).success);
 }, "must be backend or backend#pool");
+const Sha256Schema = z.string().regex(/^[A-Fa-f0-9]{64}$/, "must be 64 hex digits");
 const DiskDevSchema = z.string().regex(/^(vd|sd|hd|xvd)[a-z]{1,3}$/, "must be a disk target like vdb or sdc");
 
 /** The source of `volume create` from its three exclusive options. */
-function sourceOf(options: Readonly<Record<string, unknown>>) {
+function sourceOf(options: Readonly<Record<string, unknown>>, cwd: string) {
   const given = (["snapshot", "sourceVolume", "image"] as const).filter((k) => options[k] !== undefined);
   if (given.length > 1) return errAsync(new VolkitError("INVALID_ARGUMENT", "give at most one of --snapshot, --source-volume, --image", { source: "cli" }));
   if (options.snapshot !== undefined) return check(idArg(options.snapshot, "--snapshot").map((snapshotId): VolumeSourceRequest => ({ kind: "snapshot", snapshotId })));
   if (options.sourceVolume !== undefined) return check(idArg(options.sourceVolume, "--source-volume").map((volumeId): VolumeSourceRequest => ({ kind: "volume", volumeId })));
-  if (options.image !== undefined) return check(validate(ZoneSchema, options.image, "--image").map((imageId): VolumeSourceRequest => ({ kind: "image", imageId })));
+  if (options.image !== undefined) {
+    if (options.imageFile === undefined || options.imageSha256 === undefined) return errAsync(new VolkitError("INVALID_ARGUMENT", "--image needs --image-file <path> and --image-sha256 <hex>", { source: "cli" }));
+    return check(
+      validate(ZoneSchema, options.image, "--image").andThen((imageId) =>
+        validate(FilePathSchema, typeof options.imageFile === "string" ? resolve(cwd, options.imageFile) : options.imageFile, "--image-file").andThen((path) =>
+          validate(Sha256Schema, options.imageSha256, "--image-sha256").andThen((sha256) =>
+            validate(z.enum(["raw", "qcow2"]).optional(), options.imageFormat, "--image-format").map((format): VolumeSourceRequest => ({ kind: "image", imageId, path, sha256, ...(format === undefined ? {} : { format }) })),
+          ),
+        ),
+      ),
+    );
+  }
+  if (options.imageFile !== undefined || options.imageSha256 !== undefined || options.imageFormat !== undefined) {
+    return errAsync(new VolkitError("INVALID_ARGUMENT", "--image-file, --image-sha256 and --image-format go with --image", { source: "cli" }));
+  }
   return okAsync<VolumeSourceRequest | undefined, VolkitError>(undefined);
 }
 
@@ -42,7 +58,7 @@ export function registerVolumeCommands(program: Command, run: CliRun): void {
   leaf(volume, run, {
     name: "create",
     description: "schedule and create a volume (blank, or from a snapshot, a volume or an image)",
-    examples: ["volume create --size 10 --type fast --name db1", "volume create --size 20 --snapshot snap-1 --json", "volume create --size 8 --image debian-12 --metadata owner=ops"],
+    examples: ["volume create --size 10 --type fast --name db1", "volume create --size 20 --snapshot snap-1 --json", "volume create --size 8 --image debian-12 --image-file /srv/images/debian-12.qcow2 --image-sha256 <hex> --metadata owner=ops"],
     configure: (c) =>
       c
         .requiredOption("-s, --size <GiB>", "size in GiB")
@@ -52,7 +68,10 @@ export function registerVolumeCommands(program: Command, run: CliRun): void {
         .option("--availability-zone <zone>", "availability zone")
         .option("--snapshot <id>", "create from this snapshot")
         .option("--source-volume <id>", "clone this volume")
-        .option("--image <id>", "create from this image (cached per pool)")
+        .option("--image <id>", "create from this image (cached per pool; with --image-file and --image-sha256)")
+        .option("--image-file <path>", "the image file of --image on this host")
+        .option("--image-sha256 <hex>", "its sha256, checked before use")
+        .option("--image-format <format>", "raw or qcow2 (default: probed)")
         .option("--multiattach", "several hosts may attach it")
         .option("--metadata <key=value>", "metadata (repeatable)", collect),
     output: { schema: S["volume create"], human: (out, paint) => volumeFields(out.volume, paint) },
@@ -63,7 +82,7 @@ export function registerVolumeCommands(program: Command, run: CliRun): void {
         check(validate(DisplayNameSchema.optional(), o.name, "--name")),
         check(validate(TypeRefSchema.optional(), o.type, "--type")),
         check(validate(ZoneSchema.optional(), o.availabilityZone, "--availability-zone")),
-        sourceOf(o),
+        sourceOf(o, ctx.env.cwd),
         check(keyValues(o.metadata, "--metadata", MetaKey, MetaValue)),
       ] as const).andThen(([sizeGiB, id, name, type, availabilityZone, source, metadata]) => {
         const request: CreateVolumeRequest = defined({ sizeGiB, id, name, type, availabilityZone, source, multiattach: o.multiattach === true ? true : undefined, metadata: Object.keys(metadata).length ? metadata : undefined });

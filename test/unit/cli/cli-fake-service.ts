@@ -39,7 +39,7 @@ export function attachmentRecord(): AttachmentRecord {
     volumeId: "vol-1",
     host: "node-1",
     hostProperties: { host: "node-1", initiator: "iqn.2004-10.com.ubuntu:01:abc" },
-    connectionInfo: { type: "iscsi", targetIqn: "iqn.2010-10.org.openstack:vol-1", authMethod: "CHAP", authUsername: "u1", authPassword: "Chap-Secret-123456" },
+    connectionInfo: { type: "iscsi", volumeId: "vol-1", targetPortal: "192.0.2.10:3260", targetLun: 1, targetIqn: "iqn.2010-10.org.openstack:vol-1", authMethod: "CHAP", authUsername: "u1", authPassword: "Chap-Secret-123456" },
     device: { type: "block", path: "/dev/dm-3" },
     attachStatus: "attached",
     createdAt: at,
