@@ -1,6 +1,7 @@
 /**
  * An operator's session with the `volkit` bin on real components, inside the storage lab: the CLI
- * is spawned as a person would run it (`node --import tsx src/cli/main.ts --config volkit.yaml … --json`),
+ * is built once (tsup, as `npm run build` does) and spawned as a person would run it
+ * (`node volkit.mjs --config volkit.yaml … --json`, from a work directory outside the repository),
  * bound to the volume service on a SQLite store, with an LVM backend (thick VG) exported by LIO
  * with CHAP on 127.0.0.1 and this host's iSCSI connector. Every command's `--json` output is
  * parsed with the command's schema and checked against what the tools themselves show (lvs,
@@ -12,7 +13,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { HostShowOutputSchema } from "../../src/cli/commands/host-inventory.js";
@@ -22,8 +23,13 @@ import { ErrorOutputSchema } from "../../src/cli/output.js";
 import { deviceSize, lab, lvsRows, pattern, readAt, sha256, writeAt } from "./helpers.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
-/** tsx's loader by path: the CLI runs from a work directory outside the repository, as an operator's would. */
-const TSX_LOADER = pathToFileURL(join(REPO, "node_modules/tsx/dist/loader.mjs")).href;
+/**
+ * The CLI bundled once from the source under test. Compiling TypeScript on every call (tsx) costs
+ * 30–80 s per command in the emulated guest; the bundle sits under node_modules/.cache so its
+ * dependencies resolve from the repository while it runs from the work directory.
+ */
+const CLI_OUT = join(REPO, "node_modules", ".cache", "volkit-cli-lab");
+const CLI = join(CLI_OUT, "volkit.mjs");
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const IQN_PREFIX = "iqn.2010-10.org.openstack:";
@@ -38,7 +44,7 @@ type Schemas = typeof SERVICE_OUTPUT_SCHEMAS;
 /** Runs `volkit <args> --config … --json`; returns the exit status and the parsed stdout. */
 function volkit(args: readonly string[]): { status: number; json: unknown; stderr: string } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ["--import", TSX_LOADER, join(REPO, "src/cli/main.ts"), ...args, "--config", configPath, "--json"], {
+  const r = spawnSync(process.execPath, [CLI, ...args, "--config", configPath, "--json"], {
     cwd: work,
     encoding: "utf8",
     env: { ...process.env, VOLKIT_CONFIG: "" },
@@ -74,7 +80,8 @@ const lioTargets = (): string[] => (existsSync("/sys/kernel/config/target/iscsi"
 const sessionTargets = (): string[] => (existsSync("/sys/class/iscsi_session") ? readdirSync("/sys/class/iscsi_session").map((s) => readFileSync(`/sys/class/iscsi_session/${s}/targetname`, "utf8").trim()) : []);
 const lvNames = (): string[] => [...lvsRows(lab.vgThick).keys()].filter((n) => n.startsWith("volume-") || n.startsWith("_snapshot-")).sort();
 
-beforeAll(() => {
+beforeAll(async () => {
+  await build({ entry: { volkit: join(REPO, "src/cli/main.ts") }, outDir: CLI_OUT, format: ["esm"], platform: "node", target: "node20", splitting: false, dts: false, clean: true, silent: true, config: false, sourcemap: false, outExtension: () => ({ js: ".mjs" }) });
   writeFileSync(
     configPath,
     [
