@@ -27,17 +27,17 @@ const nfs: DriverVariant = {
 
 /** How the suite drives the NFS driver. */
 export const NFS_CASE: DriverCase = {
-    variants: [nfs],
-    configFields: [
-      { path: "shares.0", values: HOSTILE_SHARES },
-      { path: "shares.0.options", values: [["exec", "exec"], ["suid after a comma", "vers=3,suid"], ["a second -o", "vers=3 -o exec"], ["a newline", "vers=3\nexec"], ["NUL", "vers=3\u0000"]], base: { driver: "nfs", shares: [{ share: NFS_SHARE, options: "vers=3" }] } },
-      { path: "sharesConfig", values: [["a dashed share", "-o exec\n"], ["a share with ..", "10.0.0.5:/a/../b\n"], ["smuggled options", `${NFS_SHARE} -o vers=3,exec\n`], ["NUL", `${NFS_SHARE}\u0000\n`], ["an override", `${NFS_SHARE}\u202e\n`]] },
-      { path: "mountPointBase", values: HOSTILE_PATHS.filter(([l]) => l !== "root") },
-      { path: "mountOptions", values: [["exec", "exec"], ["an option", "-o exec"], ["a newline", "vers=3\nexec"]] },
-      { path: "nfsVersions.0", values: [["an unknown version", "5"], ["an option", "--help"]] },
-      { path: "mountAttempts", values: NUMBERS },
-      { path: "mountTimeoutMs", values: NUMBERS },
-      { path: "rootHelper", values: HOSTILE_ROOT_HELPERS },
-      { path: "backendName", values: HOSTILE_TEXT },
-    ],
+  variants: [nfs],
+  configFields: [
+    { path: "shares.0", values: HOSTILE_SHARES },
+    { path: "shares.0.options", values: [["exec", "exec"], ["suid after a comma", "vers=3,suid"], ["a second -o", "vers=3 -o exec"], ["a newline", "vers=3\nexec"], ["NUL", "vers=3\u0000"]], base: { driver: "nfs", shares: [{ share: NFS_SHARE, options: "vers=3" }] } },
+    { path: "sharesConfig", values: [["a dashed share", "-o exec\n"], ["a share with ..", "10.0.0.5:/a/../b\n"], ["smuggled options", `${NFS_SHARE} -o vers=3,exec\n`], ["NUL", `${NFS_SHARE}\u0000\n`], ["an override", `${NFS_SHARE}\u202e\n`]] },
+    { path: "mountPointBase", values: HOSTILE_PATHS.filter(([l]) => l !== "root") },
+    { path: "mountOptions", values: [["exec", "exec"], ["an option", "-o exec"], ["a newline", "vers=3\nexec"]] },
+    { path: "nfsVersions.0", values: [["an unknown version", "5"], ["an option", "--help"]] },
+    { path: "mountAttempts", values: NUMBERS },
+    { path: "mountTimeoutMs", values: NUMBERS },
+    { path: "rootHelper", values: HOSTILE_ROOT_HELPERS },
+    { path: "backendName", values: HOSTILE_TEXT },
+  ],
 };
