@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AbsolutePathSchema, ChapUserSchema, IqnSchema, secretString } from "../../core/validation.js";
+import { AbsolutePathSchema, ChapUserSchema, IqnSchema, plainTextSchema, secretString } from "../../core/validation.js";
 import { RestUrlSchema, type IpsanConnectionInput } from "./ipsan-connection.js";
 import { ArrayChapSecretSchema } from "./ipsan-host-api.js";
 import { QosLimitsSchema } from "./ipsan-qos-api.js";
@@ -91,15 +91,15 @@ export const IpsanConfigSchema = z
     /** Discriminator for `createBackend`. */
     driver: z.literal("ipsan").meta({ title: "Driver", description: "The IP-SAN driver for OceanStor-style arrays." }),
     /** Backend name reported in stats (default `ipsan-<first pool>`). */
-    backendName: z.string().min(1).max(255).optional().meta({ title: "Backend name", description: "Backend name reported in stats (default `ipsan-<first pool>`)." }),
+    backendName: plainTextSchema().optional().meta({ title: "Backend name", description: "Backend name reported in stats (default `ipsan-<first pool>`)." }),
     /** REST base URLs, one per controller, tried in turn (Cinder's `RestURL`). */
     restUrls: z.array(RestUrlSchema).min(1).max(16).meta({ title: "REST URLs", description: "REST base URLs of the controllers (`https://<ip>:8088/deviceManager/rest/`), tried in turn until one answers." }),
     /** Array user. */
-    user: z.string().min(1).max(64).regex(/^[^\s]+$/, "must not contain whitespace").meta({ title: "User", description: "Array user the driver logs in as." }),
+    user: plainTextSchema(64).regex(/^[^\s]+$/, "must not contain whitespace").meta({ title: "User", description: "Array user the driver logs in as." }),
     /** Array password (a secret: never in logs, errors or events). */
     password: secretString(z.string().min(4, "must be at least 4 characters").max(256)).meta({ title: "Password", description: "Array password; never logged.", writeOnly: true }),
     /** vStore to log in to (multi-tenant arrays). */
-    vstoreName: z.string().min(1).max(64).optional().meta({ title: "vStore", description: "vStore to log in to on multi-tenant arrays (omit: the system vStore)." }),
+    vstoreName: plainTextSchema(64).optional().meta({ title: "vStore", description: "vStore to log in to on multi-tenant arrays (omit: the system vStore)." }),
     /** TLS settings of the REST API. */
     tls: TlsConfigSchema.default({ verify: true, verifyHostname: true }).meta({ title: "TLS", description: "TLS settings of the REST API: verification (default on) and CA bundle." }),
     /** Storage pools volumes are created in (Cinder's `StoragePool`, several allowed). */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { registerSecret } from "../../core/secrets.js";
-import { AbsolutePathSchema } from "../../core/validation.js";
+import { AbsolutePathSchema, plainTextSchema } from "../../core/validation.js";
 
 /**
  * One REST base URL of the array, as Cinder's `RestURL` gives it:
@@ -72,7 +72,7 @@ export const IpsanConnectionSchema = z
     /** REST base URLs, tried in turn until one answers (each controller has one). */
     restUrls: z.array(RestUrlSchema).min(1).max(16),
     /** Array user. */
-    user: z.string().min(1).max(64).regex(/^[^\s]+$/, "must not contain whitespace"),
+    user: plainTextSchema(64).regex(/^[^\s]+$/, "must not contain whitespace"),
     /** Array password (a secret). */
     password: z
       .string()
@@ -83,7 +83,7 @@ export const IpsanConnectionSchema = z
         return p;
       }),
     /** vStore to log in to (multi-tenant arrays); omitted: the system vStore. */
-    vstoreName: z.string().min(1).max(64).optional(),
+    vstoreName: plainTextSchema(64).optional(),
     /** TLS settings. */
     tls: IpsanTlsSchema.default({ verify: true, verifyHostname: true }),
     /** Bound of one REST request (default 52 s, Cinder's SOCKET_TIMEOUT). */

@@ -27,7 +27,7 @@ import { buildRbdDriver } from "./rbd-factory.js";
 export { RbdConfigSchema, type RbdConfig, type ParsedRbdConfig } from "./rbd-config.js";
 export { RbdDriver, type RbdDriverDeps } from "./rbd-driver.js";
 export { RbdClient, type ImageIdRef, type RbdCreateOptions, type RbdRunOptions } from "./rbd-client.js";
-export { CephClientIdSchema, CephKeySchema, CephKeyfile, MonitorAddressSchema, RbdConnectionSchema, connectionArgs, qemuRbdFilename, type RbdConnection, type RbdConnectionInput } from "./rbd-connection.js";
+export { CephClientIdSchema, CephClusterNameSchema, CephKeySchema, CephKeyfile, MonitorAddressSchema, RbdConnectionSchema, connectionArgs, qemuRbdFilename, type RbdConnection, type RbdConnectionInput } from "./rbd-connection.js";
 export { RBD_EXIT, classifyRbdError, errnoOf, type RbdErrorSubject } from "./rbd-errors.js";
 export { monitorsForClients, rbdConnectionInfo } from "./rbd-connection-info.js";
 export { poolStatsOf } from "./rbd-stats.js";

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { AbsolutePathSchema, CONTROL_CHARS_MESSAGE, hasControlChar } from "../../core/validation.js";
+import { AbsolutePathSchema, CONTROL_CHARS_MESSAGE, FilePathSchema, hasControlChar, plainTextSchema } from "../../core/validation.js";
 import { RootHelperSchema } from "../../exec/root-helper.js";
-import { CephClientIdSchema, CephKeySchema, MonitorAddressSchema } from "./rbd-connection.js";
+import { CephClientIdSchema, CephClusterNameSchema, CephKeySchema, MonitorAddressSchema } from "./rbd-connection.js";
 import { ImageFeatureSchema, NamespaceNameSchema, PoolNameSchema, RbdQosSchema } from "./rbd-names.js";
 
 const LIBVIRT_UUID = /^([a-fA-F0-9]{32}|[a-fA-F0-9]{8}-([a-fA-F0-9]{4}-){3}[a-fA-F0-9]{12})$/;
@@ -24,15 +24,12 @@ export const RbdConfigSchema = z
     /** Discriminator for `createBackend`. */
     driver: z.literal("rbd"),
     /** Backend name reported in stats (default `rbd-<pool>`). */
-    backendName: z.string().min(1).max(255).optional().meta({ title: "Backend name", description: "Backend name reported in stats (default `rbd-<pool>`)." }),
+    backendName: plainTextSchema().optional().meta({ title: "Backend name", description: "Backend name reported in stats (default `rbd-<pool>`)." }),
     /** Cluster name (`--cluster`; default `ceph`, whose config is `/etc/ceph/ceph.conf`). */
-    clusterName: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, '_' or '-'")
-      .optional()
+    clusterName: CephClusterNameSchema.optional()
       .meta({ title: "Cluster name", description: "Cluster name (`--cluster`; default `ceph`, whose config is `/etc/ceph/ceph.conf`)." }),
     /** Ceph config file; when absent with `monitors`, none is read at all. */
-    confPath: AbsolutePathSchema.optional().meta({ title: "Ceph config file", description: "Ceph config file (`--conf`). When absent: with `monitors`, none is read; without, `/etc/ceph/<cluster>.conf`." }),
+    confPath: FilePathSchema.optional().meta({ title: "Ceph config file", description: "Ceph config file (`--conf`). When absent: with `monitors`, none is read; without, `/etc/ceph/<cluster>.conf`." }),
     /** Monitor addresses, overriding the config file's `mon host`. */
     monitors: z
       .array(MonitorAddressSchema)
@@ -43,7 +40,7 @@ export const RbdConfigSchema = z
     /** cephx client id, without `client.`. */
     clientId: CephClientIdSchema.refine((id) => !id.startsWith("client."), "is the cephx user without 'client.' (e.g. 'cinder', not 'client.cinder')").meta({ title: "Client id", description: "cephx user without the `client.` prefix (Cinder's `rbd_user`, e.g. `cinder`)." }),
     /** Keyring file holding the client's key. */
-    keyringPath: AbsolutePathSchema.optional().meta({ title: "Keyring path", description: "Keyring file holding the client's key (default: the CLIs' search path, `/etc/ceph/<cluster>.client.<id>.keyring`…)." }),
+    keyringPath: FilePathSchema.optional().meta({ title: "Keyring path", description: "Keyring file holding the client's key (default: the CLIs' search path, `/etc/ceph/<cluster>.client.<id>.keyring`…)." }),
     /** The client's key itself (a secret). */
     key: CephKeySchema.optional().meta({ title: "Key", description: "The client's cephx key (secret): written to a 0600 key file for each CLI call, never put on a command line or in logs." }),
     /** Pool holding the volumes. */
@@ -106,7 +103,7 @@ export const RbdConfigSchema = z
     /** Put the key itself into connection info (for hosts that have no keyring). */
     exposeKey: z.boolean().default(false).meta({ title: "Expose key", description: "Put the cephx key itself into connection info (`key`), for attaching hosts that keep no keyring; needs `key`. Off by default: connection info names a libvirt secret or a keyring instead." }),
     /** Keyring path on the attaching hosts, handed out in connection info. */
-    hostKeyringPath: AbsolutePathSchema.optional().meta({ title: "Host keyring path", description: "Keyring of the client on the attaching hosts, handed out in connection info (`keyringPath`) for the kernel connector." }),
+    hostKeyringPath: FilePathSchema.optional().meta({ title: "Host keyring path", description: "Keyring of the client on the attaching hosts, handed out in connection info (`keyringPath`) for the kernel connector." }),
     /** Directory for the key file on the runner's host. */
     keyfileDir: AbsolutePathSchema.optional().meta({ title: "Key file directory", description: "Directory on the runner's host for the 0600 key file written when `key` is given (default: a fresh `mktemp -d` directory)." }),
     /** Privilege prefix for the default local runner, e.g. `["sudo", "-n"]`. */

@@ -3,8 +3,14 @@ import { z } from "zod";
 import type { OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
 import { registerSecret } from "../../core/secrets.js";
-import { AbsolutePathSchema, HostSchema, PortSchema } from "../../core/validation.js";
+import { AbsolutePathSchema, FilePathSchema, HostSchema, PortSchema } from "../../core/validation.js";
 import type { CommandRunner } from "../../exec/runner.js";
+
+/**
+ * A Ceph cluster name (`--cluster`, and the `<cluster>.conf` / `<cluster>.client.<id>.keyring`
+ * file names): it starts with a letter or digit, so it can never be read as an option.
+ */
+export const CephClusterNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "must be 1-64 letters, digits, '_' or '-', starting with a letter or digit");
 
 /** A cephx client id: `cinder` for `client.cinder`. */
 export const CephClientIdSchema = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, "must be 1-64 letters, digits, '_', '.' or '-', not starting with '-' or '.'");
@@ -54,18 +60,18 @@ export const MonitorAddressSchema = z.string().max(512).refine((text) => {
 export const RbdConnectionSchema = z
   .object({
     /** Cluster name (`--cluster`; default `ceph`: `/etc/ceph/ceph.conf`). */
-    clusterName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, '_' or '-'").optional(),
+    clusterName: CephClusterNameSchema.optional(),
     /**
      * Ceph config file (`--conf`). When absent: with `monitors`, no file at all (`--conf /dev/null`);
      * without, the CLIs read `/etc/ceph/<cluster>.conf`.
      */
-    confPath: AbsolutePathSchema.optional(),
+    confPath: FilePathSchema.optional(),
     /** Monitor addresses (`-m`), overriding the config file's `mon host`. */
     monitors: z.array(MonitorAddressSchema).min(1).max(32).optional(),
     /** cephx client id (`--id`). */
     clientId: CephClientIdSchema,
     /** Keyring file holding the client's key (`--keyring`). */
-    keyringPath: AbsolutePathSchema.optional(),
+    keyringPath: FilePathSchema.optional(),
     /** The client's key itself (secret). */
     key: CephKeySchema.optional(),
     /**

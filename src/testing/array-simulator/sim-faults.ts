@@ -26,6 +26,8 @@ export interface FailRule extends RequestMatch {
   readonly description?: string;
   /** How many matching requests fail (default 1). */
   readonly times?: number;
+  /** Matching requests answered normally before the first failure (default 0): fails the n+1-th. */
+  readonly skip?: number;
 }
 
 /** Hold matching answers back. */
@@ -39,6 +41,7 @@ export interface DelayRule extends RequestMatch {
 interface Counted<T> {
   rule: T;
   left: number;
+  skip?: number;
 }
 
 /** True when `rule` applies to a request. */
@@ -77,7 +80,7 @@ export class SimFaults {
 
   /** Adds a failure rule. */
   addFailure(rule: FailRule): void {
-    this.#failures.push({ rule, left: rule.times ?? 1 });
+    this.#failures.push({ rule, left: rule.times ?? 1, skip: rule.skip ?? 0 });
   }
 
   /** Adds a delay rule. */
@@ -105,6 +108,10 @@ export class SimFaults {
     }
     const hit = this.#failures.find((f) => f.left > 0 && matches(f.rule, method, path));
     if (!hit) return undefined;
+    if ((hit.skip ?? 0) > 0) {
+      hit.skip = (hit.skip ?? 0) - 1;
+      return undefined;
+    }
     hit.left--;
     return hit.rule;
   }

@@ -19,7 +19,7 @@ import { describe, expect, it } from "vitest";
 import { attachVolume } from "../../../src/attach/attach.js";
 import { createIscsiConnector } from "../../../src/connectors/iscsi/index.js";
 import type { VolkitError } from "../../../src/core/errors.js";
-import { VolumeSchema, type ConnectionInfoInput } from "../../../src/core/records.js";
+import { VolumeSchema, type ConnectionInfoInput, type VolumeInput } from "../../../src/core/records.js";
 import type { VolumeBackend } from "../../../src/drivers/backend.js";
 import { wrapDriver } from "../../../src/drivers/backend.js";
 import type { CommandRunner } from "../../../src/exec/runner.js";
@@ -30,7 +30,7 @@ import { IQN, MiB, P1, P2, WWID } from "../connectors/helpers.js";
 import { FakeLio } from "../targets/fake-lio.js";
 import { FakeTgt } from "../targets/fake-tgt.js";
 import { ChaosRunner, FAILURE_MODES, failureQuoting, freshSecret, type Echo } from "./chaos.js";
-import { DRIVER_CASES, type DriverVariant } from "./driver-cases.js";
+import { DRIVER_CASES, type DriverVariant, type DriverWorld } from "./driver-cases.js";
 import { Sinks, errorText, expectNoLeak } from "./hostile.js";
 
 /** The secret planted in every valid call (a valid CHAP secret: 12-64 of letters, digits, '._~+=/-'). */
@@ -87,32 +87,82 @@ async function chaos(label: string, build: (wrap: Wrap, sinks: Sinks) => Promise
 }
 
 /**
- * The runtime operations that carry the volume record (with its planted CHAP secret). createVolume
+ * The runtime operations that carry the volume record (with its planted CHAP secret) or run on a
+ * backend whose config holds the planted secret (an array password, a Ceph key). createVolume
  * and getVolumeStats carry none: a command echoing a secret volkit was never given cannot be
  * redacted, so they are not part of this table.
  */
-const OPERATIONS: readonly (readonly [string, (b: VolumeBackend, v: DriverVariant) => ResultAsync<unknown, VolkitError>])[] = [
-  ["deleteVolume", (b, v) => b.deleteVolume(v.volume(SECRET))],
-  ["extendVolume", (b, v) => b.extendVolume(v.volume(SECRET), 2)],
-  ["createSnapshot", (b, v) => b.createSnapshot({ id: "snap-1", volumeId: "aaaa", volumeSizeGiB: 1 }, v.volume(SECRET))],
-  ["createClonedVolume", (b, v) => b.createClonedVolume({ id: "cccc", sizeGiB: 1 }, v.volume(SECRET))],
-  ["createExport", (b, v) => b.createExport(v.volume(SECRET), HOST)],
-  ["ensureExport", (b, v) => b.ensureExport(v.volume(SECRET))],
-  ["describeExport", (b, v) => b.describeExport(v.volume(SECRET))],
-  ["initializeConnection", (b, v) => b.initializeConnection(v.volume(SECRET), HOST)],
-  ["terminateConnection", (b, v) => b.terminateConnection(v.volume(SECRET), HOST)],
-  ["removeExport", (b, v) => b.removeExport(v.volume(SECRET))],
+const OPERATIONS: readonly (readonly [string, (b: VolumeBackend, v: VolumeInput) => ResultAsync<unknown, VolkitError>])[] = [
+  ["deleteVolume", (b, v) => b.deleteVolume(v)],
+  ["extendVolume", (b, v) => b.extendVolume(v, 2)],
+  ["createSnapshot", (b, v) => b.createSnapshot({ id: "snap-1", volumeId: v.id, volumeSizeGiB: 1 }, v)],
+  ["createClonedVolume", (b, v) => b.createClonedVolume({ id: "cccc", sizeGiB: 1 }, v)],
+  ["createExport", (b, v) => b.createExport(v, HOST)],
+  ["ensureExport", (b, v) => b.ensureExport(v)],
+  ["describeExport", (b, v) => b.describeExport(v)],
+  ["initializeConnection", (b, v) => b.initializeConnection(v, HOST)],
+  ["terminateConnection", (b, v) => b.terminateConnection(v, HOST)],
+  ["removeExport", (b, v) => b.removeExport(v)],
 ];
+
+/** The call of `op` in a world: on the world's own volume when it made one, with the planted secret in the record where the variant keeps it. */
+function callIn(world: DriverWorld, variant: DriverVariant, secret: string, call: (b: VolumeBackend, v: VolumeInput) => ResultAsync<unknown, VolkitError>): () => ResultAsync<unknown, VolkitError> {
+  const volume = world.volume ?? variant.volume(secret);
+  return () => call(world.backend, volume);
+}
+
+/**
+ * For a world that talks to its backend over requests (a REST array): each request of a clean run
+ * fails in each of the world's modes, quoting the secret; nothing may leak.
+ */
+async function requestChaos(label: string, variant: DriverVariant, secret: string, call: (b: VolumeBackend, v: VolumeInput) => ResultAsync<unknown, VolkitError>): Promise<number> {
+  const clean = await variant.world((inner) => inner, new Sinks(), secret);
+  if (!clean.requests) {
+    await clean.close?.();
+    return 0;
+  }
+  void (await callIn(clean, variant, secret, call)());
+  const count = clean.requests.count();
+  const modes = clean.requests.modes;
+  await clean.close?.();
+  let runs = 0;
+  for (let failAt = 0; failAt < count; failAt++) {
+    for (const mode of modes) {
+      const sinks = new Sinks();
+      const world = await variant.world((inner) => inner, sinks, secret);
+      try {
+        world.requests?.failAt(failAt, mode, secret);
+        hostile(sinks, secret);
+        expectNoLeak(await reported(callIn(world, variant, secret, call), sinks), secret, `${label}: request #${failAt + 1}, ${mode}`);
+        runs++;
+      } finally {
+        await world.close?.();
+      }
+    }
+  }
+  return runs;
+}
 
 describe("drivers through the runtime: a planted secret survives no failure mode", () => {
   for (const [name, driverCase] of Object.entries(DRIVER_CASES)) {
     for (const variant of driverCase.variants) {
+      const secret = variant.secret ?? SECRET;
       it.each(OPERATIONS.map(([op, call]) => [op, call] as const))(`${name} (${variant.label}): %s`, async (op, call) => {
-        const runs = await chaos(`${variant.label} ${op}`, async (wrap, sinks) => {
-          const world = await variant.world((inner) => wrap(inner, SECRET), sinks, SECRET);
-          return { call: () => call(world.backend, variant), secret: SECRET };
-        });
-        expect(runs).toBeGreaterThan(0);
+        const worlds: DriverWorld[] = [];
+        let runs = 0;
+        try {
+          runs += await chaos(`${variant.label} ${op}`, async (wrap, sinks) => {
+            const world = await variant.world((inner) => wrap(inner, secret), sinks, secret);
+            worlds.push(world);
+            return { call: callIn(world, variant, secret, call), secret };
+          });
+        } finally {
+          for (const w of worlds) await w.close?.();
+        }
+        runs += await requestChaos(`${variant.label} ${op}`, variant, secret, call);
+        // An operation the variant serves without a command or a request has nothing to fail.
+        if (variant.untouched?.includes(op)) expect(runs, `${op} ran a command or sent a request`).toBe(0);
+        else expect(runs).toBeGreaterThan(0);
       }, 120_000);
     }
   }

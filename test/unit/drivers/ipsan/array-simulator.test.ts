@@ -103,6 +103,19 @@ describe("array simulator (REST side)", () => {
     expect((await client.pools.list(opCtx())).isOk()).toBe(true);
   });
 
+  it("failNext with skip answers the matching requests before it normally and fails the next one only", async () => {
+    sim = await unitSimulator();
+    const client = await clientOf(sim, { retries: 0 });
+    (await client.login(opCtx()))._unsafeUnwrap();
+    sim.faults.failNext({ skip: 2, code: 50331651, description: "the third request" });
+    expect((await client.pools.list(opCtx())).isOk()).toBe(true);
+    expect((await client.hosts.list(opCtx())).isOk()).toBe(true);
+    const third = (await client.luns.list(opCtx()))._unsafeUnwrapErr();
+    expect(third.details.arrayCode).toBe(50331651);
+    expect((await client.luns.list(opCtx())).isOk()).toBe(true);
+    expect(sim.requests.slice(-4).map((r) => r.code)).toEqual([0, 0, 50331651, 0]);
+  });
+
   it("lists clone pairs (GET /clonepair, as Huawei's CSI queries them)", async () => {
     sim = await unitSimulator();
     const client = await clientOf(sim);
