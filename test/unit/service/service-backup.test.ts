@@ -15,7 +15,7 @@ async function withData() {
   return { ...w, vol, data };
 }
 
-describe("VolumeService backups (memory store, memory driver, directory repository)", () => {
+describe("VolumeService backups (memory store, memory driver, directory repository)", { timeout: 60_000 }, () => {
   it("backs a volume up and restores it into a new volume with the same sha256; statuses through the rules", async () => {
     const w = await withData();
     const b = await must(w.service.createBackup("vol1", { id: "b1", name: "nightly" }));
