@@ -9,7 +9,7 @@ import { VolkitError } from "../../../src/core/errors.js";
 import type { AttachedDevice, ConnectionInfoInput, DisconnectReport, HostProperties } from "../../../src/core/records.js";
 import type { Connector } from "../../../src/connectors/connector.js";
 import { defineDriver } from "../../../src/drivers/driver-definition.js";
-import { createVolumeService, type ServiceEvent, type VolumeService } from "../../../src/service/index.js";
+import { createVolumeService, type ServiceBackupRepositoryConfig, type ServiceEvent, type VolumeService } from "../../../src/service/index.js";
 import { MemoryVolumeDriver } from "../../../src/testing/memory-driver.js";
 import { GiB } from "./service-harness.js";
 
@@ -64,7 +64,7 @@ export class MaterializingConnector implements Connector {
 }
 
 /** A service on one memory backend, the materializing connector and a directory repository. */
-export async function backupWorld(options: { readonly latencyMs?: number; readonly repoDir?: string } = {}) {
+export async function backupWorld(options: { readonly latencyMs?: number; readonly repoDir?: string; readonly repositories?: readonly ServiceBackupRepositoryConfig[] } = {}) {
   const driver = new MemoryVolumeDriver({ capacityGiB: 100, ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }) });
   const connector = new MaterializingConnector(driver);
   const repoDir = options.repoDir ?? mkdtempSync(join(tmpdir(), "volkit-svc-repo-"));
@@ -83,7 +83,7 @@ export async function backupWorld(options: { readonly latencyMs?: number; readon
         store: { kind: "memory" },
         host: { hostName: "node-1" },
         statsIntervalMs: 3_600_000,
-        backupRepositories: [{ name: "local", type: "directory", default: true, options: { directory: repoDir, fsync: "off" } }],
+        backupRepositories: options.repositories === undefined ? [{ name: "local", type: "directory", default: true, options: { directory: repoDir, fsync: "off" } }] : [...options.repositories],
       },
       { host: createHost({ use: { local: connector } }), drivers: [definition] },
     )

@@ -136,3 +136,31 @@ describe("VolumeService backups (memory store, memory driver, directory reposito
     expect(w.driver.snapshotIds()).toEqual([]);
   });
 });
+
+describe("VolumeService backups to an S3 repository that does not answer", { timeout: 60_000 }, () => {
+  it("records only the repository's name: the secret key is in no record, reason or event", async () => {
+    const secret = "s3cr3t-Key-never-printed-42";
+    const w = await backupWorld({
+      repositories: [
+        {
+          name: "offsite",
+          type: "s3",
+          default: true,
+          // Port 9 on loopback: nothing listens, the first request fails at once.
+          options: { endpoint: "http://127.0.0.1:9", region: "us-east-1", bucket: "vols", accessKeyId: "AKIATEST", secretAccessKey: secret, forcePathStyle: true, maxAttempts: 1, connectTimeoutMs: 500, requestTimeoutMs: 1000 },
+        },
+      ],
+    });
+    await must(w.service.createVolume({ id: "vol1", sizeGiB: 1 }));
+    const r = await w.service.createBackup("vol1", { id: "b1" });
+    expect(r.isErr()).toBe(true);
+    const records = await must(w.service.listBackups());
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ id: "b1", status: "error", repository: "offsite" });
+    expect(JSON.stringify(records)).not.toContain(secret);
+    expect(JSON.stringify(w.events)).not.toContain(secret);
+    expect(JSON.stringify(r._unsafeUnwrapErr().toJSON())).not.toContain(secret);
+    expect((await must(w.service.getVolume("vol1"))).status).toBe("available");
+    expect(w.driver.snapshotIds()).toEqual([]);
+  });
+});
