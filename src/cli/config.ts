@@ -12,6 +12,7 @@ import { driverDefinition } from "../drivers/registry.js";
 import { RootHelperSchema } from "../exec/root-helper.js";
 import { BackendNameSchema } from "../service/records/record-fields.js";
 import { ExtraSpecKeySchema, QosConsumerSchema } from "../service/records/volume-type-record.js";
+import { BackupRepositoryNameSchema } from "../service/backup-repositories.js";
 import { StoreConfigSchema } from "../service/store/open-store.js";
 import { registerConfigSecrets } from "./config-secrets.js";
 
@@ -30,6 +31,8 @@ import { registerConfigSecrets } from "./config-secrets.js";
  *   fast: { extraSpecs: { volume_backend_name: lvm-a } }
  * host:
  *   connectors: { iscsi: { multipath: true } }
+ * backupRepositories:
+ *   local: { type: directory, default: true, options: { directory: /srv/backups } }
  * ```
  */
 
@@ -84,6 +87,12 @@ export const CliConfigSchema = z.strictObject({
   types: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/, "must be a type name"), TypeConfigSchema).default({}),
   /** This host. */
   host: HostConfigSchema.prefault({}),
+  /**
+   * Backup repositories by name: `{ type: directory | nfs | s3, default?: true, options: {…} }`
+   * (the options of `createLocalDirectoryRepository`, `createNfsBackupRepository`,
+   * `createS3BackupRepository`); checked in full when the service opens. S3 keys are secrets.
+   */
+  backupRepositories: z.record(BackupRepositoryNameSchema, z.looseObject({ type: z.enum(["directory", "nfs", "s3"]), default: z.boolean().optional(), options: z.looseObject({}) })).default({}),
 });
 
 /** A refused field: where and why. */

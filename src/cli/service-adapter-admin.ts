@@ -112,19 +112,12 @@ export function reconcileActionOf(a: RecoveryAction): ReconcileAction {
   };
 }
 
-/** `reconcile`: the service's reconcile of every record; `--dry-run` and `--volume` need what the service lacks. */
+/** `reconcile`: the service's reconcile, of every record or one volume's (`--volume`), acting or only deciding (`--dry-run`). */
 export function reconcileThrough(service: VolumeService, request: ReconcileRequest): ResultAsync<ReconcileReport, VolkitError> {
-  if (request.dryRun === true) return errAsync(new VolkitError("NOT_SUPPORTED", "reconcile --dry-run is not available: the service's reconcile() decides and acts in one pass", { source: "cli", details: { missing: "reconcile dry run in volkit/service" } }));
-  if (request.volumeId !== undefined) return errAsync(new VolkitError("NOT_SUPPORTED", "reconcile --volume is not available: the service's reconcile() covers every record", { source: "cli", details: { missing: "per-volume reconcile in volkit/service" } }));
-  return service.reconcile().map((report): ReconcileReport => ({ examined: report.actions.length, dryRun: false, actions: report.actions.map(reconcileActionOf) }));
-}
-
-/** What the backup commands answer until volume-level backups are merged. */
-export function backupNotBound(command: string): VolkitError {
-  return new VolkitError("NOT_SUPPORTED", `${command} is not available yet: it needs volume-level createBackup/restoreBackup (volkit/backup, not merged on this build) and a backup repository in the config`, {
-    source: "cli",
-    details: { missing: "volkit/backup createBackup/restoreBackup; config section backup.repository", cliCommand: command },
-  });
+  const dryRun = request.dryRun === true;
+  return service
+    .reconcile({ ...(dryRun ? { dryRun: true } : {}), ...(request.volumeId === undefined ? {} : { volumeId: request.volumeId }) })
+    .map((report): ReconcileReport => ({ examined: report.actions.length, dryRun, actions: report.actions.map((a) => (dryRun ? { ...reconcileActionOf(a), applied: false } : reconcileActionOf(a))) }));
 }
 
 /** What `host cleanup` answers until the service can list this host's residue. */

@@ -8,7 +8,7 @@ import type { SnapshotRecord } from "../service/records/snapshot-record.js";
 import type { VolumeRecord } from "../service/records/volume-record.js";
 import type { VolumeTypeRecord } from "../service/records/volume-type-record.js";
 import type { VolumeService } from "../service/volume-service.js";
-import { backupNotBound, createType, deleteType, getType, planHostCleanupNotBound, purgeImageCache, reconcileThrough } from "./service-adapter-admin.js";
+import { createType, deleteType, getType, planHostCleanupNotBound, purgeImageCache, reconcileThrough } from "./service-adapter-admin.js";
 import type {
   AttachRequest,
   AttachResult,
@@ -280,13 +280,14 @@ export class VolumeServiceAdapter implements ServiceLike {
   // ------------------------------------------------------------------ backups
 
   /** {@inheritDoc ServiceLike.createBackup} */
-  createBackup(_request: CreateBackupRequest): ResultAsync<BackupRecord, VolkitError> {
-    return errAsync(backupNotBound("backup create"));
+  createBackup(request: CreateBackupRequest, options?: ServiceCallOptions): ResultAsync<BackupRecord, VolkitError> {
+    const { volumeId, ...rest } = request;
+    return this.#withProgress(options, (opts) => this.#service.createBackup(volumeId, rest, opts));
   }
 
   /** {@inheritDoc ServiceLike.listBackups} */
   listBackups(filter: BackupFilter = {}): ResultAsync<readonly BackupRecord[], VolkitError> {
-    return this.#service.store.backups.list(filter.volumeId === undefined ? {} : { volumeId: filter.volumeId });
+    return this.#service.listBackups(filter.volumeId);
   }
 
   /** {@inheritDoc ServiceLike.getBackup} */
@@ -295,28 +296,36 @@ export class VolumeServiceAdapter implements ServiceLike {
   }
 
   /** {@inheritDoc ServiceLike.restoreBackup} */
-  restoreBackup(_id: string, _request?: RestoreRequest): ResultAsync<RestoreResult, VolkitError> {
-    return errAsync(backupNotBound("backup restore"));
+  restoreBackup(id: string, request: RestoreRequest = {}, options?: ServiceCallOptions): ResultAsync<RestoreResult, VolkitError> {
+    const target =
+      request.volumeId !== undefined
+        ? { volumeId: request.volumeId }
+        : { newVolume: { ...(request.name === undefined ? {} : { name: request.name }), ...(request.type === undefined ? {} : { volumeType: request.type }) } };
+    return this.getBackup(id).andThen(() =>
+      this.#withProgress(options, (opts) => this.#service.restoreBackup(id, target, opts)).andThen((r) => this.getBackup(id).map((backup) => ({ backup, volume: r.volume }))),
+    );
   }
 
   /** {@inheritDoc ServiceLike.verifyBackup} */
-  verifyBackup(_id: string): ResultAsync<VerifyResult, VolkitError> {
-    return errAsync(backupNotBound("backup verify"));
+  verifyBackup(id: string, options?: ServiceCallOptions): ResultAsync<VerifyResult, VolkitError> {
+    return this.getBackup(id).andThen(() =>
+      this.#withProgress(options, (opts) => this.#service.verifyBackup(id, opts)).map((r) => ({ backupId: r.backupId, level: r.level, chunksChecked: r.chunksChecked, bytesFetched: r.bytesFetched, durationMs: r.durationMs })),
+    );
   }
 
   /** {@inheritDoc ServiceLike.deleteBackup} */
-  deleteBackup(_id: string): ResultAsync<void, VolkitError> {
-    return errAsync(backupNotBound("backup delete"));
+  deleteBackup(id: string, options?: ServiceCallOptions): ResultAsync<void, VolkitError> {
+    return this.#withProgress(options, (opts) => this.#service.deleteBackup(id, {}, opts)).map(() => undefined);
   }
 
   /** {@inheritDoc ServiceLike.exportBackupRecord} */
-  exportBackupRecord(_id: string): ResultAsync<string, VolkitError> {
-    return errAsync(backupNotBound("backup export-record"));
+  exportBackupRecord(id: string, options?: ServiceCallOptions): ResultAsync<string, VolkitError> {
+    return this.getBackup(id).andThen(() => this.#service.exportBackupRecord(id, operationOptions(options)));
   }
 
   /** {@inheritDoc ServiceLike.importBackupRecord} */
-  importBackupRecord(_record: string): ResultAsync<BackupRecord, VolkitError> {
-    return errAsync(backupNotBound("backup import-record"));
+  importBackupRecord(record: string, options?: ServiceCallOptions): ResultAsync<BackupRecord, VolkitError> {
+    return this.#service.importBackupRecord(record, {}, operationOptions(options));
   }
 
   // ------------------------------------------------------------------ image cache

@@ -9,6 +9,7 @@ import type { DriverDefinition } from "../drivers/driver-definition.js";
 import type { CommandRunner } from "../exec/runner.js";
 import type { ServiceStore } from "../service/store/store.js";
 import type { ServiceQosSpecsConfig, ServiceVolumeTypeConfig, VolumeServiceConfig } from "../service/service-config.js";
+import type { ServiceBackupRepositoryConfig } from "../service/backup-repositories.js";
 import { createVolumeService, type VolumeService } from "../service/volume-service.js";
 import type { CliConfig, LoadedConfig } from "./config.js";
 import { VolumeServiceAdapter } from "./service-adapter.js";
@@ -63,6 +64,7 @@ export function serviceConfigFor(config: CliConfig): VolumeServiceConfig {
     qosSpecs,
     store: config.store,
     host: { ...(config.host.hostName === undefined ? {} : { hostName: config.host.hostName }), connectors },
+    backupRepositories: Object.entries(config.backupRepositories).map(([name, repo]) => ({ ...repo, name }) as ServiceBackupRepositoryConfig),
     reconcileOnOpen: false,
     // One command is short: the stats read at open is enough; the loop's timer never holds the process.
     statsIntervalMs: 3_600_000,

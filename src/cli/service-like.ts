@@ -317,6 +317,8 @@ export interface CreateBackupRequest {
   readonly incremental?: boolean;
   /** Back up an in-use volume. */
   readonly force?: boolean;
+  /** Configured backup repository (`backupRepositories` in the config file); default: the default one. */
+  readonly repository?: string;
 }
 
 /** Filter of `backup list`. */

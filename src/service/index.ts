@@ -48,6 +48,14 @@ export { AttachRequestSchema, DetachRequestSchema, type AttachRequest, type Pars
 export type { DeleteVolumeOptions } from "./ops/delete-volume.js";
 export type { ServiceExtend } from "./ops/extend-volume.js";
 export { CreateSnapshotRequestSchema, type CreateSnapshotRequest } from "./ops/snapshot-ops.js";
+export { CreateBackupRequestSchema, RestoreBackupRequestSchema, type CreateBackupRequest, type RestoreBackupRequest, type DeleteBackupRequest, type ServiceRestore } from "./ops/backup-ops.js";
+export {
+  BackupRepositoryNameSchema,
+  ServiceBackupRepositoryConfigSchema,
+  ServiceBackupRepositoriesSchema,
+  type ServiceBackupRepositoryConfig,
+  type ParsedServiceBackupRepositoryConfig,
+} from "./backup-repositories.js";
 export { UpdateVolumeRequestSchema, ManageVolumeRequestSchema, type UpdateVolumeRequest, type ManageVolumeRequest } from "./ops/manage-ops.js";
 export { MigrateRequestSchema, RetypeRequestSchema, type MigrateRequest, type RetypeRequest } from "./ops/migrate-volume.js";
 export { ImageSourceSchema, type ImageSource } from "./image/image-source.js";

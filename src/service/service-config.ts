@@ -2,6 +2,7 @@ import { z } from "zod";
 import { HostNameSchema } from "../core/validation.js";
 import { BackendNameSchema, DisplayNameSchema } from "./records/record-fields.js";
 import { ExtraSpecKeySchema, QosConsumerSchema } from "./records/volume-type-record.js";
+import { ServiceBackupRepositoriesSchema } from "./backup-repositories.js";
 import { StoreConfigSchema } from "./store/open-store.js";
 
 /**
@@ -117,6 +118,8 @@ export const VolumeServiceConfigSchema = z
     scheduler: ServiceSchedulerConfigSchema.default({ defaultAvailabilityZone: "nova" }).meta({ title: "Scheduler", description: "Weighers and default zone." }),
     /** Copy engine settings for migrations. */
     copy: ServiceCopyConfigSchema.default({ bandwidthLimitBps: 0, direct: true }).meta({ title: "Copy", description: "Migration copy tuning." }),
+    /** Backup repositories (directory, NFS share, S3 bucket); backups go to the default one unless named. */
+    backupRepositories: ServiceBackupRepositoriesSchema,
     /** Run `reconcile()` when the service opens (default true). */
     reconcileOnOpen: z.boolean().default(true).meta({ title: "Reconcile on open", description: "Recover interrupted operations at start." }),
     /**

@@ -13,7 +13,7 @@ import type { VolumeStatus } from "./state-machine.js";
  */
 
 /** What an event is about. */
-export type ServiceResource = "volume" | "snapshot" | "service";
+export type ServiceResource = "volume" | "snapshot" | "backup" | "service";
 
 /** Where an operation is. */
 export type ServicePhase = "start" | "progress" | "end" | "error";
@@ -38,6 +38,8 @@ export interface ServiceEventBase {
   readonly snapshotId?: string;
   /** The attachment concerned. */
   readonly attachmentId?: string;
+  /** The backup concerned. */
+  readonly backupId?: string;
 }
 
 /** An operation started. */
@@ -119,6 +121,8 @@ export interface EventSubject {
   readonly snapshotId?: string | undefined;
   /** Attachment id. */
   readonly attachmentId?: string | undefined;
+  /** Backup id. */
+  readonly backupId?: string | undefined;
 }
 
 /** One running operation's event emitter: progress steps, and its subject once known. */
@@ -132,13 +136,14 @@ export interface OperationTrace {
 }
 
 /** Subject ids without undefined members. */
-type SubjectIds = { volumeId?: string; snapshotId?: string; attachmentId?: string };
+type SubjectIds = { volumeId?: string; snapshotId?: string; attachmentId?: string; backupId?: string };
 
 function subjectFields(subject: EventSubject): SubjectIds {
   const out: SubjectIds = {};
   if (subject.volumeId !== undefined) out.volumeId = subject.volumeId;
   if (subject.snapshotId !== undefined) out.snapshotId = subject.snapshotId;
   if (subject.attachmentId !== undefined) out.attachmentId = subject.attachmentId;
+  if (subject.backupId !== undefined) out.backupId = subject.backupId;
   return out;
 }
 

@@ -13,7 +13,9 @@ import type { CommandRunner } from "../exec/runner.js";
 import { BackendSet, checkBackendConfigs } from "./backend-set.js";
 import { PURPOSE_KEY } from "./image/image-cache.js";
 import { purgeImageCacheOp, type ImageCachePurge, type PurgeImageCacheRequest } from "./image/image-cache-purge.js";
+import type { VerifyReport } from "../backup/verify.js";
 import type { AttachmentRecord } from "./records/attachment-record.js";
+import type { BackupRecord } from "./records/backup-record.js";
 import type { BackendRecord } from "./records/backend-record.js";
 import type { ImageCacheEntry } from "./records/image-cache-record.js";
 import type { SnapshotRecord } from "./records/snapshot-record.js";
@@ -35,6 +37,18 @@ import { deleteVolumeOp, type DeleteVolumeOptions } from "./ops/delete-volume.js
 import { extendVolumeOp, type ServiceExtend } from "./ops/extend-volume.js";
 import { manageVolumeOp, unmanageVolumeOp, updateVolumeOp, type ManageVolumeRequest, type UpdateVolumeRequest } from "./ops/manage-ops.js";
 import { migrateVolumeOp, retypeVolumeOp, type MigrateRequest, type RetypeRequest } from "./ops/migrate-volume.js";
+import {
+  createBackupOp,
+  deleteBackupOp,
+  exportBackupRecordOp,
+  importBackupRecordOp,
+  restoreBackupOp,
+  verifyBackupOp,
+  type CreateBackupRequest,
+  type DeleteBackupRequest,
+  type RestoreBackupRequest,
+  type ServiceRestore,
+} from "./ops/backup-ops.js";
 import { createSnapshotOp, deleteSnapshotOp, revertToSnapshotOp, type CreateSnapshotRequest } from "./ops/snapshot-ops.js";
 import { forceDeleteOp, forceDetachOp, resetStatusOp, type ResetStatusOptions } from "./recovery/admin-ops.js";
 import { newOwner, ownerClosed, ownerOpened } from "./recovery/owners.js";
@@ -182,6 +196,47 @@ export class VolumeService {
   /** Reverts an available volume to one of its snapshots. */
   revertToSnapshot(volumeId: string, snapshotId: string, options: ServiceOperationOptions = {}): ResultAsync<VolumeRecord, VolkitError> {
     return revertToSnapshotOp(this.#sc, volumeId, snapshotId, options);
+  }
+
+  // ---------------------------------------------------------------- backups
+
+  /**
+   * Backs a volume up into a configured repository (`backupRepositories`; the default one unless
+   * `repository` names another): full, or `incremental` on its newest backup there; `force` for an
+   * in-use volume. The volume is `backing-up` meanwhile; the record ends `available` or `error`.
+   */
+  createBackup(volumeId: string, request: CreateBackupRequest = {}, options: ServiceOperationOptions = {}): ResultAsync<BackupRecord, VolkitError> {
+    return createBackupOp(this.#sc, volumeId, request, options);
+  }
+
+  /** Restores a backup into an existing available volume (`{ volumeId }`) or a new one (`{ newVolume: {} }`). */
+  restoreBackup(backupId: string, request: RestoreBackupRequest, options: ServiceOperationOptions = {}): ResultAsync<ServiceRestore, VolkitError> {
+    return restoreBackupOp(this.#sc, backupId, request, options);
+  }
+
+  /** Re-reads a backup and checks every chunk's sha256 (and its chain) without restoring. */
+  verifyBackup(backupId: string, options: ServiceOperationOptions = {}): ResultAsync<VerifyReport, VolkitError> {
+    return verifyBackupOp(this.#sc, backupId, options);
+  }
+
+  /** Deletes a backup (`CONFLICT` while incrementals depend on it, unless `cascade`); returns the ids deleted. */
+  deleteBackup(backupId: string, request: DeleteBackupRequest = {}, options: ServiceOperationOptions = {}): ResultAsync<readonly string[], VolkitError> {
+    return deleteBackupOp(this.#sc, backupId, request, options);
+  }
+
+  /** The backup's self-describing record (JSON), to restore it on a host without this store. */
+  exportBackupRecord(backupId: string, options: ServiceOperationOptions = {}): ResultAsync<string, VolkitError> {
+    return exportBackupRecordOp(this.#sc, backupId, options);
+  }
+
+  /** Imports an exported record into a configured repository and records the backup `available`. */
+  importBackupRecord(record: string, request: { readonly repository?: string } = {}, options: ServiceOperationOptions = {}): ResultAsync<BackupRecord, VolkitError> {
+    return importBackupRecordOp(this.#sc, record, request, options);
+  }
+
+  /** Backups (of one volume when given). */
+  listBackups(volumeId?: string): ResultAsync<readonly BackupRecord[], VolkitError> {
+    return this.#sc.store.backups.list(volumeId === undefined ? {} : { volumeId });
   }
 
   // ---------------------------------------------------------------- attachments

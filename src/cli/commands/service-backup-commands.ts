@@ -60,16 +60,17 @@ export function registerBackupCommands(program: Command, run: CliRun): void {
   leaf(backup, run, {
     name: "create <volume>",
     description: "back a volume up (full, or --incremental on its latest backup); progress bar, Ctrl-C rolls back",
-    examples: ["backup create vol-1 --name nightly", "backup create vol-1 --incremental --json", "backup create vol-1 --force"],
-    configure: (c) => c.option("--name <name>", "display name").option("--id <id>", "backup id (default: a new UUID)").option("--incremental", "only what changed since the latest backup").option("--force", "back up an in-use volume"),
+    examples: ["backup create vol-1 --name nightly", "backup create vol-1 --incremental --json", "backup create vol-1 --force --repository offsite"],
+    configure: (c) => c.option("--name <name>", "display name").option("--id <id>", "backup id (default: a new UUID)").option("--incremental", "only what changed since the latest backup").option("--force", "back up an in-use volume").option("--repository <name>", "configured backup repository (default: the default one)"),
     output: { schema: S["backup create"], human: (out, paint) => backupFields(out.backup, paint) },
     run: (ctx, a, o) =>
       ResultAsync.combine([
         check(idArg(a[0], "volume id")),
         optionalId(o.id, "--id"),
         check(validate(DisplayNameSchema.optional(), o.name, "--name")),
-      ] as const).andThen(([volumeId, id, name]) =>
-        withService(ctx, (s, opts) => s.createBackup(defined({ volumeId, id, name, incremental: o.incremental === true ? true : undefined, force: o.force === true ? true : undefined }), opts), "backup").map((b) => ({
+        optionalId(o.repository, "--repository"),
+      ] as const).andThen(([volumeId, id, name, repository]) =>
+        withService(ctx, (s, opts) => s.createBackup(defined({ volumeId, id, name, repository, incremental: o.incremental === true ? true : undefined, force: o.force === true ? true : undefined }), opts), "backup").map((b) => ({
           data: { backup: b },
         })),
       ),

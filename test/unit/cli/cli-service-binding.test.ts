@@ -215,11 +215,12 @@ describe("volkit bound to the volume service (memory driver, SQLite file store)"
     await ok0(["volume", "force-delete", "vol-x"], "volume force-delete");
   });
 
-  it("reconciles every record; what the service lacks answers NOT_SUPPORTED naming it", async () => {
+  it("reconciles every record (or one volume's, or as a dry run); what the service lacks answers NOT_SUPPORTED naming it", async () => {
     const report = await ok0<{ examined: number; dryRun: boolean; actions: unknown[] }>(["reconcile"], "reconcile");
     expect(report).toEqual({ examined: 0, dryRun: false, actions: [] });
-    expect((await failed(["reconcile", "--dry-run"], "NOT_SUPPORTED")).message).toContain("dry-run");
-    expect((await failed(["backup", "create", "vol-1"], "NOT_SUPPORTED")).message).toContain("createBackup/restoreBackup");
+    expect(await ok0(["reconcile", "--dry-run"], "reconcile")).toEqual({ examined: 0, dryRun: true, actions: [] });
+    expect(await ok0(["reconcile", "--volume", "vol-1"], "reconcile")).toEqual({ examined: 0, dryRun: false, actions: [] });
+    expect((await failed(["backup", "create", "vol-1"], "INVALID_CONFIG")).message).toContain("no backup repository is configured");
     expect((await failed(["host", "cleanup", "--yes"], "NOT_SUPPORTED")).message).toContain("host cleanup");
     expect((await ok0<{ backups: unknown[] }>(["backup", "list"], "backup list")).backups).toEqual([]);
     await failed(["backup", "show", "b-1"], "BACKUP_NOT_FOUND");

@@ -1,0 +1,93 @@
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, truncateSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ResultAsync, errAsync, ok, okAsync } from "neverthrow";
+import { z } from "zod";
+import { createHost } from "../../../src/attach/host.js";
+import { EventBus } from "../../../src/core/events.js";
+import { VolkitError } from "../../../src/core/errors.js";
+import type { AttachedDevice, ConnectionInfoInput, DisconnectReport, HostProperties } from "../../../src/core/records.js";
+import type { Connector } from "../../../src/connectors/connector.js";
+import { defineDriver } from "../../../src/drivers/driver-definition.js";
+import { createVolumeService, type ServiceBackupRepositoryConfig, type ServiceEvent, type VolumeService } from "../../../src/service/index.js";
+import { MemoryVolumeDriver } from "../../../src/testing/memory-driver.js";
+import { GiB } from "./service-harness.js";
+
+/** Bytes of a memory volume the tests write and read back (the rest reads as zeros). */
+export const SPAN = 4 * 1024 * 1024;
+
+/**
+ * This host's `local` connector for the memory driver, with real files: connecting a volume
+ * writes its bytes into a sparse 1 GiB file (the device the backup engine reads and the restore
+ * writes); disconnecting writes the file's bytes back into the memory volume.
+ */
+export class MaterializingConnector implements Connector {
+  readonly protocol = "local" as const;
+  readonly events = new EventBus();
+  readonly dir = mkdtempSync(join(tmpdir(), "volkit-svc-backup-"));
+  /** Volume ids attached now. */
+  readonly attached = new Set<string>();
+  constructor(readonly driver: MemoryVolumeDriver) {}
+
+  getHostProperties(): ResultAsync<HostProperties, VolkitError> {
+    return okAsync({ host: "node-1", multipath: false });
+  }
+
+  connectVolume(info: ConnectionInfoInput): ResultAsync<AttachedDevice, VolkitError> {
+    if (info.type !== "local") return errAsync(new VolkitError("INVALID_ARGUMENT", "not local", { source: "unit" }));
+    const path = join(this.dir, info.volumeId);
+    return ResultAsync.fromSafePromise(this.driver.io.read({ id: info.volumeId, sizeGiB: 1 }, SPAN)).map((data) => {
+      const fd = openSync(path, "w");
+      writeSync(fd, data, 0, data.length, 0);
+      closeSync(fd);
+      truncateSync(path, GiB);
+      this.attached.add(info.volumeId);
+      return { type: "file" as const, path, paths: [], format: "raw" as const };
+    });
+  }
+
+  disconnectVolume(info: ConnectionInfoInput): ResultAsync<DisconnectReport, VolkitError> {
+    if (info.type !== "local") return errAsync(new VolkitError("INVALID_ARGUMENT", "not local", { source: "unit" }));
+    const path = join(this.dir, info.volumeId);
+    if (!this.attached.delete(info.volumeId)) return okAsync({ removed: [], leftBehind: [] });
+    const fd = openSync(path, "r");
+    const data = Buffer.alloc(SPAN);
+    readSync(fd, data, 0, SPAN, 0);
+    closeSync(fd);
+    rmSync(path);
+    return ResultAsync.fromSafePromise(this.driver.io.write({ id: info.volumeId, sizeGiB: 1 }, data)).map(() => ({ removed: [`file ${info.volumeId}`], leftBehind: [] }));
+  }
+
+  extendVolume(): ResultAsync<number, VolkitError> {
+    return okAsync(0);
+  }
+}
+
+/** A service on one memory backend, the materializing connector and a directory repository. */
+export async function backupWorld(options: { readonly latencyMs?: number; readonly repoDir?: string; readonly repositories?: readonly ServiceBackupRepositoryConfig[] } = {}) {
+  const driver = new MemoryVolumeDriver({ capacityGiB: 100, ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }) });
+  const connector = new MaterializingConnector(driver);
+  const repoDir = options.repoDir ?? mkdtempSync(join(tmpdir(), "volkit-svc-repo-"));
+  const definition = defineDriver({
+    name: "memory",
+    title: "Memory (test)",
+    description: "In-memory volumes for the service backup tests",
+    configSchema: z.object({ driver: z.literal("memory") }),
+    create: () => ok(driver),
+  });
+  const events: ServiceEvent[] = [];
+  const service: VolumeService = (
+    await createVolumeService(
+      {
+        backends: [{ name: "mem", config: { driver: "memory" } }],
+        store: { kind: "memory" },
+        host: { hostName: "node-1" },
+        statsIntervalMs: 3_600_000,
+        backupRepositories: options.repositories === undefined ? [{ name: "local", type: "directory", default: true, options: { directory: repoDir, fsync: "off" } }] : [...options.repositories],
+      },
+      { host: createHost({ use: { local: connector } }), drivers: [definition] },
+    )
+  )._unsafeUnwrap();
+  service.events.on((e) => events.push(e));
+  return { driver, connector, repoDir, service, events };
+}
