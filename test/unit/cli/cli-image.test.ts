@@ -37,9 +37,12 @@ describe("volkit image copy", () => {
     const source = join(dir, "src.raw");
     writeFileSync(source, Buffer.alloc(4 * MiB));
     const target = join(dir, "dst.raw");
-    const runner = new FakeRunner().on(["dd"], { delayMs: 60_000 });
     const signals = new EventEmitter();
-    setTimeout(() => signals.emit("SIGINT"), 50);
+    // Ctrl-C once dd is running (not on a timer: on a loaded host a timer can fire before dd starts).
+    const runner = new FakeRunner().on(["dd"], () => {
+      setImmediate(() => signals.emit("SIGINT"));
+      return { delayMs: 60_000 };
+    });
     const r = await volkit(["image", "copy", "src.raw", "dst.raw", "--json"], { runner, cwd: dir, signals });
     expect(r.code).toBe(EXIT_CODES.ABORTED);
     const error = ErrorOutputSchema.parse(r.json()).error;
