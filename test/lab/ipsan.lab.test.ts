@@ -11,19 +11,18 @@
  * runtime's attach-for-I/O port) gives the image's exact content, and copyVolumeToImage back.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attachVolume, detachVolume } from "../../src/attach/attach.js";
 import { createHost, type Host } from "../../src/attach/host.js";
 import { parseMultipathdMaps } from "../../src/connectors/iscsi/iscsi-parsers.js";
-import type { AttachedDevice } from "../../src/core/records.js";
 import type { VolumeBackend } from "../../src/drivers/backend.js";
 import { createBackend } from "../../src/drivers/registry.js";
-import { sysfsWwidToUdev } from "../../src/host/block-sysfs.js";
 import { startArraySimulator, type ArraySimulator } from "../../src/testing/array-simulator/index.js";
 import { lab, must, pattern, readAt, sh, sha256 } from "./helpers.js";
+import { disksWithWwid, mapPaths, mapsWithWwid, nodeRecords, pathVia, sessionsOf, until } from "./iscsi-host-state.js";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -33,32 +32,6 @@ const deadline = (s = 300): { deadline: number } => ({ deadline: Date.now() + s 
 const notes: string[] = [];
 
 // ------------------------------------------------------------------ host state
-function sessionsOf(iqn: string): string[] {
-  return readdirSync("/sys/class/iscsi_session").filter((s) => readFileSync(`/sys/class/iscsi_session/${s}/targetname`, "utf8").trim() === iqn);
-}
-function disksWithWwid(wwid: string): string[] {
-  return readdirSync("/sys/block").filter((d) => {
-    if (!d.startsWith("sd")) return false;
-    try {
-      return sysfsWwidToUdev(readFileSync(`/sys/block/${d}/device/wwid`, "utf8")) === wwid;
-    } catch {
-      return false;
-    }
-  });
-}
-function mapsWithWwid(wwid: string): string[] {
-  return readdirSync("/sys/block").filter((d) => {
-    try {
-      return d.startsWith("dm-") && readFileSync(`/sys/block/${d}/dm/uuid`, "utf8").trim() === `mpath-${wwid}`;
-    } catch {
-      return false;
-    }
-  });
-}
-function nodeRecords(iqn: string): number {
-  const r = spawnSync("iscsiadm", ["-m", "node", "-T", iqn], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout.split("\n").filter((l) => l.startsWith("node.name")).length || 1 : 0;
-}
 function expectClean(iqns: readonly string[], wwid: string | undefined): void {
   for (const iqn of iqns) {
     expect(sessionsOf(iqn), `sessions of ${iqn}`).toEqual([]);
@@ -72,30 +45,6 @@ function expectClean(iqns: readonly string[], wwid: string | undefined): void {
 /** Names of every multipath map on the host. */
 function allMaps(): string[] {
   return parseMultipathdMaps(sh(["multipathd", "show", "maps", "json"]))._unsafeUnwrap().map((m) => m.dm);
-}
-function mapPaths(dm: string): { dev: string; dmState: string }[] {
-  const maps = parseMultipathdMaps(sh(["multipathd", "show", "maps", "json"]))._unsafeUnwrap();
-  return maps.find((m) => m.dm === dm)?.paths.map((p) => ({ dev: p.dev, dmState: p.dmState })) ?? [];
-}
-async function until(what: string, timeoutMs: number, check: () => boolean): Promise<number> {
-  const t0 = Date.now();
-  let delay = 100;
-  while (!check()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 1.5, 2000);
-  }
-  return Date.now() - t0;
-}
-/** The disk of the session to `address` among a device's paths. */
-function pathVia(dev: AttachedDevice, address: string): string {
-  for (const p of dev.paths) {
-    const name = p.replace("/dev/", "");
-    const sid = /session(\d+)/.exec(realpathSync(`/sys/block/${name}/device`))?.[1];
-    const conn = readdirSync("/sys/class/iscsi_connection").find((c) => c.startsWith(`connection${sid}:`));
-    if (conn && readFileSync(`/sys/class/iscsi_connection/${conn}/persistent_address`, "utf8").trim() === address) return name;
-  }
-  throw new Error(`no path of ${dev.path} goes through ${address}`);
 }
 
 // ------------------------------------------------------------------ fixtures
