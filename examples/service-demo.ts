@@ -63,9 +63,13 @@ async function main(): Promise<void> {
   console.log(`volkit volume service demo: LVM thin in ${vgThin} over LIO (multipath), NFS in ${shareDir}, thick LVM in ${vgThick}\n`);
   let service: VolumeService = await step("open the service (3 backends, 3 types, SQLite store)", () => createVolumeService(config));
   let wipePhases = "";
-  service.operations.on((e) => {
-    if (e.type === "operation:end" && e.source === "secure" && e.operation === "deleteVolume") wipePhases = e.phases.map((p) => `${p.name} ${Math.round(p.durationMs)} ms`).join(", ");
-  });
+  // Each opened service has its own operation bus: listen again after the restart below.
+  const watchWipes = (s: VolumeService): void => {
+    s.operations.on((e) => {
+      if (e.type === "operation:end" && e.source === "secure" && e.operation === "deleteVolume") wipePhases = e.phases.map((p) => `${p.name} ${Math.round(p.durationMs)} ms`).join(", ");
+    });
+  };
+  watchWipes(service);
 
   const image = makeImage(dir);
   const source = { kind: "image" as const, imageId: "debian-12", path: image.path, sha256: image.sha256, format: "qcow2" as const };
@@ -88,6 +92,7 @@ async function main(): Promise<void> {
 
   await step("restart the service (close, reopen, reconcile)", () => service.close());
   service = await step("  reopened", () => createVolumeService(config));
+  watchWipes(service);
   const detached = await step("detach from the stored attachment record", () => service.detachVolume({ attachmentId: att.attachment.id }));
   console.log(`    removed: ${detached.report.disconnect.removed.join(", ")}`);
   check(detached.report.disconnect.leftBehind.length === 0 && detached.report.exportRemoved, "detach report: nothing left behind, export removed");
