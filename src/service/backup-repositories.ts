@@ -63,7 +63,7 @@ export function repositoryConfig(repos: readonly ParsedServiceBackupRepositoryCo
 }
 
 /**
- * How the service opens a configured repository: {@link openRepository} unless the caller hands
+ * How the service opens a configured repository: `openRepository` unless the caller hands
  * its own (a test injecting a fault after N objects, a repository wrapped with metrics).
  */
 export type RepositoryOpener = (entry: ParsedServiceBackupRepositoryConfig, runner: CommandRunner) => ResultAsync<BackupRepository, VolkitError>;

@@ -42,7 +42,7 @@ describe("PostgreSQL store", () => {
     const opened = await Promise.all(Array.from({ length: 6 }, () => openPostgresStore({ host: server.host, port: server.port, user: server.user, database: db, maxConnections: 2 })));
     for (const o of opened) expect((await o._unsafeUnwrap().migrations())._unsafeUnwrap()).toEqual(["0001_initial", "0002_operation_tasks", "0003_backup_tasks"]);
     const applied = await withClient(server, db, (c) => c.query("select count(*)::int as n from volkit_migration"));
-    expect(applied.rows[0]).toEqual({ n: 2 });
+    expect(applied.rows[0]).toEqual({ n: 3 });
     for (const o of opened) (await o._unsafeUnwrap().close())._unsafeUnwrap();
   });
 
