@@ -113,6 +113,20 @@ describe.each(STORES)("reconcile of backups after a crash ($kind store)", { time
     await w.close();
   });
 
+  it("a forced backup of an in-use volume interrupted: the volume goes back to in-use (its attachment is attached)", async () => {
+    const w = await crashWorld();
+    await must(w.service.attachVolume({ volumeId: "vol1" }));
+    await w.crash({ on: "put", after: 1 }, (s) => s.createBackup("vol1", { id: "b1", force: true }));
+    expect(await must(w.store.volumes.get("vol1"))).toMatchObject({ status: "backing-up", previousStatus: "in-use" });
+    const s = await w.recover();
+    expect((s.openReport?.actions ?? []).map((a) => `${a.kind} ${a.id} ${a.outcome} ${a.to ?? ""}`)).toEqual(["volume vol1 rolled-back in-use", "backup b1 rolled-back error"]);
+    expect(await must(w.store.volumes.get("vol1"))).toMatchObject({ status: "in-use", attachStatus: "attached" });
+    expect(files(w.repoDir)).toEqual([]);
+    await must(s.detachVolume({ volumeId: "vol1" }));
+    expect((await must(w.store.volumes.get("vol1"))).status).toBe("available");
+    await w.close();
+  });
+
   it("a backup interrupted after its manifest was written: completed (available) and restorable", async () => {
     const w = await crashWorld();
     await w.crash({ on: "put", afterKey: /manifest\.json$/ }, (s) => s.createBackup("vol1", { id: "b1" }));
