@@ -16,6 +16,7 @@ export * from "./core/events.js";
 export * from "./core/locks.js";
 export * from "./core/retry.js";
 export * from "./core/records.js";
+export * from "./core/backend-qos.js";
 export * from "./core/validation.js";
 export * from "./core/operation.js";
 export * from "./exec/runner.js";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { BackendQosSchema } from "./backend-qos.js";
 import { registerSecret } from "./secrets.js";
 import {
   AbsolutePathSchema,
@@ -48,6 +49,8 @@ export const VolumeSpecSchema = z.object({
   volumeType: DisplayNameSchema.optional(),
   /** Free-form metadata stored by the caller. */
   metadata: MetadataSchema.optional(),
+  /** Back-end QoS the driver applies (from the type's `back-end`/`both` QoS specs); a driver without the `qos` capability ignores it. */
+  qos: BackendQosSchema.optional(),
 });
 /** A volume spec (parsed). */
 export type VolumeSpec = z.output<typeof VolumeSpecSchema>;

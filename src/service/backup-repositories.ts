@@ -62,6 +62,12 @@ export function repositoryConfig(repos: readonly ParsedServiceBackupRepositoryCo
   });
 }
 
+/**
+ * How the service opens a configured repository: `openRepository` unless the caller hands
+ * its own (a test injecting a fault after N objects, a repository wrapped with metrics).
+ */
+export type RepositoryOpener = (entry: ParsedServiceBackupRepositoryConfig, runner: CommandRunner) => ResultAsync<BackupRepository, VolkitError>;
+
 /** Opens a configured repository (the caller closes it). NFS shares are mounted through a mount manager on `runner`. */
 export function openRepository(entry: ParsedServiceBackupRepositoryConfig, runner: CommandRunner): ResultAsync<BackupRepository, VolkitError> {
   switch (entry.type) {

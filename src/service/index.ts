@@ -55,6 +55,7 @@ export {
   ServiceBackupRepositoriesSchema,
   type ServiceBackupRepositoryConfig,
   type ParsedServiceBackupRepositoryConfig,
+  type RepositoryOpener,
 } from "./backup-repositories.js";
 export { UpdateVolumeRequestSchema, ManageVolumeRequestSchema, type UpdateVolumeRequest, type ManageVolumeRequest } from "./ops/manage-ops.js";
 export { MigrateRequestSchema, RetypeRequestSchema, type MigrateRequest, type RetypeRequest } from "./ops/migrate-volume.js";

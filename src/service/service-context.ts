@@ -8,6 +8,7 @@ import type { ConnectorSource } from "../connectors/connector.js";
 import type { VolumeBackend } from "../drivers/backend.js";
 import type { CommandRunner } from "../exec/runner.js";
 import type { BackendSet } from "./backend-set.js";
+import type { RepositoryOpener } from "./backup-repositories.js";
 import type { OperationTaskInput } from "./records/record-fields.js";
 import type { SnapshotRecord } from "./records/snapshot-record.js";
 import type { VolumeRecord } from "./records/volume-record.js";
@@ -51,6 +52,8 @@ export interface ServiceContext {
   readonly hostName: string;
   /** Records this instance is operating on now (`volume:<id>`, `snapshot:<id>`): reconcile leaves them alone. */
   readonly running: Set<string>;
+  /** Opens backup repositories (default `openRepository`). */
+  readonly openRepository?: RepositoryOpener;
 }
 
 /** Options every service operation accepts (signal and deadline of the whole operation). */

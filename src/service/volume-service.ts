@@ -52,6 +52,7 @@ import {
 import { createSnapshotOp, deleteSnapshotOp, revertToSnapshotOp, type CreateSnapshotRequest } from "./ops/snapshot-ops.js";
 import { forceDeleteOp, forceDetachOp, resetStatusOp, type ResetStatusOptions } from "./recovery/admin-ops.js";
 import { newOwner, ownerClosed, ownerOpened } from "./recovery/owners.js";
+import type { RepositoryOpener } from "./backup-repositories.js";
 import { reconcileOp, type ReconcileOptions } from "./recovery/reconcile.js";
 import type { AdminReport, ReconcileReport } from "./recovery/recovery-report.js";
 
@@ -69,6 +70,8 @@ export interface VolumeServiceDeps {
   readonly logger?: Logger;
   /** Lock backend for the backends (default in-process; `FileLocks` when several processes drive one host). */
   readonly locks?: LockBackend;
+  /** Opens the configured backup repositories (default: `openRepository`; tests inject faults with it). */
+  readonly openRepository?: RepositoryOpener;
 }
 
 /** Filter of {@link VolumeService.listVolumes}. */
@@ -434,6 +437,7 @@ export function createVolumeService(config: VolumeServiceConfig, deps: VolumeSer
               owner,
               hostName,
               running: new Set(),
+              ...(deps.openRepository === undefined ? {} : { openRepository: deps.openRepository }),
             };
             ownerOpened(owner);
             return sc.types

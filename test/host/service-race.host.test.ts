@@ -62,7 +62,7 @@ async function race(config: StoreConfigInput): Promise<Map<string, number>> {
   try {
     for (const r of racers) expect(await r.next()).toEqual({ type: "ready", worker: r.name });
     const store = (await openStore(config))._unsafeUnwrap();
-    expect((await store.migrations())._unsafeUnwrap()).toEqual(["0001_initial", "0002_operation_tasks"]);
+    expect((await store.migrations())._unsafeUnwrap()).toEqual(["0001_initial", "0002_operation_tasks", "0003_backup_tasks"]);
     (await store.volumes.insert({ id: "race-vol", sizeGiB: 10, status: "available" }))._unsafeUnwrap();
     for (let round = 0; round < ROUNDS; round++) {
       const startAt = Date.now() + 50;

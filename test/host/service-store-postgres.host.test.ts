@@ -40,9 +40,9 @@ describe("PostgreSQL store", () => {
   it("migrates once when several hosts open a new database at the same moment", async () => {
     const db = await freshDatabase(server);
     const opened = await Promise.all(Array.from({ length: 6 }, () => openPostgresStore({ host: server.host, port: server.port, user: server.user, database: db, maxConnections: 2 })));
-    for (const o of opened) expect((await o._unsafeUnwrap().migrations())._unsafeUnwrap()).toEqual(["0001_initial", "0002_operation_tasks"]);
+    for (const o of opened) expect((await o._unsafeUnwrap().migrations())._unsafeUnwrap()).toEqual(["0001_initial", "0002_operation_tasks", "0003_backup_tasks"]);
     const applied = await withClient(server, db, (c) => c.query("select count(*)::int as n from volkit_migration"));
-    expect(applied.rows[0]).toEqual({ n: 2 });
+    expect(applied.rows[0]).toEqual({ n: 3 });
     for (const o of opened) (await o._unsafeUnwrap().close())._unsafeUnwrap();
   });
 

@@ -94,7 +94,7 @@ export class IpsanCopies {
     return this.#client.luns.findByName(lunNameOf(spec.id), ctx).andThen((lun): ResultAsync<VolumeInput | undefined, VolkitError> => {
       if (!lun) return okAsync(undefined);
       const found = this.#luns.classify(lun, spec);
-      if (found === "same") return this.#qos.apply(lun, spec.volumeType, ctx).map(() => volumeRecordOf(spec, lun));
+      if (found === "same") return this.#qos.apply(lun, spec, ctx).map(() => volumeRecordOf(spec, lun));
       if (found === "half-made") {
         ctx.logger.info({ volumeId: spec.id, lunId: lun.id }, "ipsan: removing the half-made LUN of an earlier attempt");
         return ctx.phase("discard-earlier-attempt", () => this.#luns.destroy(lun, ctx)).map(() => undefined);
@@ -248,7 +248,7 @@ export class IpsanCopies {
     const grow = lun.capacitySectors < wanted ? ctx.phase("expand", () => luns.expand(lun.id, wanted, ctx)) : okAsync(undefined);
     return grow
       .andThen(() => luns.get(lun.id, ctx))
-      .andThen((fresh) => ctx.phase("qos", () => this.#qos.apply(fresh, spec.volumeType, ctx)))
+      .andThen((fresh) => ctx.phase("qos", () => this.#qos.apply(fresh, spec, ctx)))
       .andThen(() => luns.update(lun.id, { description: lunDescription({ volumeId: spec.id, copying: false }) }, ctx))
       .map(() => volumeRecordOf(spec, lun));
   }

@@ -51,7 +51,7 @@ export class IpsanManage {
         .andThen(() => grow)
         .andThen(() => luns.update(lun.id, { name: target, description: lunDescription({ volumeId: spec.id, copying: false, managedFrom: lun.name }) }, ctx))
         .andThen(() => luns.get(lun.id, ctx))
-        .andThen((renamed) => this.#qos.apply(renamed, spec.volumeType, ctx).map(() => volumeRecordOf({ ...spec, sizeGiB }, renamed)));
+        .andThen((renamed) => this.#qos.apply(renamed, spec, ctx).map(() => volumeRecordOf({ ...spec, sizeGiB }, renamed)));
     });
   }
 

@@ -1,6 +1,8 @@
-import { type ResultAsync, errAsync, okAsync } from "neverthrow";
+import { type Result, type ResultAsync, err, errAsync, ok, okAsync } from "neverthrow";
+import type { BackendQos } from "../../core/backend-qos.js";
 import { rollbackContext, type OperationContext } from "../../core/context.js";
-import type { VolkitError } from "../../core/errors.js";
+import { VolkitError } from "../../core/errors.js";
+import type { VolumeSpec } from "../../core/records.js";
 import type { IpsanClient } from "./ipsan-client.js";
 import type { ParsedIpsanConfig } from "./ipsan-config.js";
 import { RUNNING_STATUS } from "./ipsan-constants.js";
@@ -9,9 +11,39 @@ import { isOwnedGroupName, qosNameOf } from "./ipsan-names.js";
 import type { QosLimitsInput } from "./ipsan-qos-api.js";
 import type { LunInfo } from "./ipsan-types.js";
 
+const MiB = 1024 * 1024;
+
 /**
- * Back-end QoS the way Cinder's SmartQos does it: each volume whose type has QoS specs gets a
- * policy of its own (`OpenStack_<lun id>_volkit`), activated; deleting the volume takes it out and
+ * Back-end QoS (`VolumeSpec.qos`) as one array policy: the array's policy has one I/O type, so
+ * total limits become a `readWrite` policy, read-only or write-only limits a `read` or `write`
+ * one; bytes per second become whole MB/s (rounded down, at least 1). Limits of two I/O types at
+ * once are refused (`INVALID_ARGUMENT`): one policy cannot hold them.
+ */
+export function policyLimits(qos: BackendQos): Result<QosLimitsInput, VolkitError> {
+  const groups = [
+    { ioType: "readWrite" as const, iops: qos.totalIopsSec, bytes: qos.totalBytesSec },
+    { ioType: "read" as const, iops: qos.readIopsSec, bytes: qos.readBytesSec },
+    { ioType: "write" as const, iops: qos.writeIopsSec, bytes: qos.writeBytesSec },
+  ].filter((g) => g.iops !== undefined || g.bytes !== undefined);
+  const [only, ...more] = groups;
+  if (only === undefined || more.length > 0) {
+    return err(
+      new VolkitError("INVALID_ARGUMENT", `an IP-SAN QoS policy has one I/O type: give total, read or write limits, not ${groups.map((g) => g.ioType).join(" and ")}`, {
+        source: "ipsan",
+        details: { ioTypes: groups.map((g) => g.ioType) },
+      }),
+    );
+  }
+  return ok({
+    ioType: only.ioType,
+    ...(only.iops === undefined ? {} : { maxIops: Math.min(only.iops, 1_000_000_000) }),
+    ...(only.bytes === undefined ? {} : { maxBandwidthMBps: Math.min(Math.max(1, Math.floor(only.bytes / MiB)), 1_000_000_000) }),
+  });
+}
+
+/**
+ * Back-end QoS the way Cinder's SmartQos does it: each volume with back-end QoS (its spec's `qos`, or
+ * its type's entry in the driver's `qosSpecs`) gets a policy of its own (`OpenStack_<lun id>_volkit`), activated; deleting the volume takes it out and
  * deletes the policy once empty. Policies volkit did not make are never deleted.
  */
 export class IpsanQos {
@@ -24,9 +56,14 @@ export class IpsanQos {
     this.#config = config;
   }
 
-  /** The limits of a volume type, if it has QoS specs. */
-  limitsFor(volumeType: string | undefined): QosLimitsInput | undefined {
-    return volumeType === undefined ? undefined : this.#config.qosSpecs[volumeType];
+  /**
+   * The limits of a volume: its spec's back-end QoS when given (the volume service's, from the
+   * type's QoS specs), else its type's entry in the driver's `qosSpecs`, else none.
+   * `INVALID_ARGUMENT` for back-end QoS one policy cannot hold.
+   */
+  limitsFor(spec: Pick<VolumeSpec, "volumeType" | "qos">): Result<QosLimitsInput | undefined, VolkitError> {
+    if (spec.qos !== undefined) return policyLimits(spec.qos);
+    return ok(spec.volumeType === undefined ? undefined : this.#config.qosSpecs[spec.volumeType]);
   }
 
   /**
@@ -35,8 +72,10 @@ export class IpsanQos {
    * the deterministic name left by a crashed attempt is reused. A failed activation takes the LUN
    * out again.
    */
-  apply(lun: LunInfo, volumeType: string | undefined, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    const limits = this.limitsFor(volumeType);
+  apply(lun: LunInfo, spec: Pick<VolumeSpec, "volumeType" | "qos">, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    const resolved = this.limitsFor(spec);
+    if (resolved.isErr()) return errAsync(resolved.error);
+    const limits = resolved.value;
     if (limits === undefined) return okAsync(undefined);
     const qos = this.#client.qos;
     const existing: ResultAsync<string | undefined, VolkitError> =

@@ -53,10 +53,13 @@ export class IpsanVolumes {
   create(spec: VolumeSpec, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
     const { client, luns, qos, config } = this.#d;
     const sectors = sectorsOfGiB(spec.sizeGiB);
+    // QoS one policy cannot hold is refused before the LUN exists.
+    const limits = qos.limitsFor(spec);
+    if (limits.isErr()) return errAsync(limits.error);
     return client.luns.findByName(lunNameOf(spec.id), ctx).andThen((existing) => {
       if (existing) {
         const found = luns.classify(existing, spec);
-        if (found === "same") return qos.apply(existing, spec.volumeType, ctx).map(() => volumeRecordOf(spec, existing));
+        if (found === "same") return qos.apply(existing, spec, ctx).map(() => volumeRecordOf(spec, existing));
         return errAsync(
           found === "half-made" ? new VolkitError("VOLUME_EXISTS", `volume ${spec.id} is a copy that did not finish; retry that copy or delete the volume`, { source: "ipsan", details: { lunId: existing.id } }) : found,
         );
@@ -66,7 +69,7 @@ export class IpsanVolumes {
           .phase("create-lun", () => client.luns.create({ name: lunNameOf(spec.id), poolId: pool.id, capacitySectors: sectors, allocType: config.lunType, description: lunDescription({ volumeId: spec.id, copying: false }) }, ctx))
           .andThen(({ value: lun, created }) =>
             ctx
-              .phase("qos", () => qos.apply(lun, spec.volumeType, ctx))
+              .phase("qos", () => qos.apply(lun, spec, ctx))
               .map(() => volumeRecordOf(spec, lun))
               .orElse((e) => (created ? this.#undo<VolumeInput>(lun.id, e, ctx) : errAsync(e))),
           ),

@@ -51,7 +51,7 @@ function cloneInto(pool: RbdPool, parent: SnapshotRef & { readonly bytes: number
     .andThen(() =>
       (wantBytes > parent.bytes ? ctx.phase("resize", () => client.resize(target, wantBytes, ctx)) : okAsync(undefined))
         .andThen(() => (flatten ? ctx.phase("flatten", () => client.flatten(target, ctx)) : okAsync(undefined)))
-        .andThen(() => applyTypeQos(pool, target, spec.volumeType, true, ctx))
+        .andThen(() => applyTypeQos(pool, target, spec, true, ctx))
         .orElse((e) => removeAfterFailure(pool, target, e, ctx)),
     );
 }

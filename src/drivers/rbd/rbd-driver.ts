@@ -126,7 +126,7 @@ export class RbdDriver extends VolumeDriverBase {
     const ref = this.#pool.volume(spec.id);
     return ctx
       .phase("create", () => this.client.create(ref, spec.sizeGiB * GiB, ctx, this.#pool.layout()))
-      .andThen(() => applyTypeQos(this.#pool, ref, spec.volumeType, false, ctx).orElse((e) => this.undo<void>({ ...spec }, ctx, e)))
+      .andThen(() => applyTypeQos(this.#pool, ref, spec, false, ctx).orElse((e) => this.undo<void>({ ...spec }, ctx, e)))
       .map(() => volumeRecord(spec, ref));
   }
 

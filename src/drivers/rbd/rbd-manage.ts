@@ -41,7 +41,7 @@ export function manageExisting(pool: RbdPool, spec: VolumeSpec, ref: ExistingRef
       .andThen(() => pool.mustNotExist(target, ctx))
       .andThen(grow)
       .andThen(() => ctx.phase("rename", () => pool.client.rename(source, target.image, ctx)))
-      .andThen(() => applyTypeQos(pool, target, spec.volumeType, true, ctx))
+      .andThen(() => applyTypeQos(pool, target, spec, true, ctx))
       .map(() => record);
   });
 }

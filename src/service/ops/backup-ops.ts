@@ -55,11 +55,11 @@ export interface DeleteBackupRequest {
   readonly cascade?: boolean;
 }
 
-/** Runs `use` with the named repository open, closing it after on every path. */
-function withRepository<T>(sc: ServiceContext, name: string | undefined, use: (repo: BackupRepository, name: string) => ResultAsync<T, VolkitError>): ResultAsync<T, VolkitError> {
+/** Runs `use` with the named repository open (through the service's opener), closing it after on every path. */
+export function withRepository<T>(sc: ServiceContext, name: string | undefined, use: (repo: BackupRepository, name: string) => ResultAsync<T, VolkitError>): ResultAsync<T, VolkitError> {
   const entry = repositoryConfig(sc.config.backupRepositories, name);
   if (entry instanceof VolkitError) return errAsync(entry);
-  return openRepository(entry, sc.runner).andThen((repo) =>
+  return (sc.openRepository ?? openRepository)(entry, sc.runner).andThen((repo) =>
     use(repo, entry.name)
       .andThen((v) => repo.close(backgroundContext()).orElse(() => okAsync(undefined)).map(() => v))
       .orElse((e) =>
@@ -97,11 +97,11 @@ export function createBackupOp(sc: ServiceContext, volumeId: string, input: Crea
       return sc.store.volumes.get(volumeId).andThen((volume) =>
         backendOf(sc, volume).asyncAndThen((backend) =>
           sc.store.volumes
-            .begin(volumeId, "backup", { force: req.force, patch: { task: newTask(sc, "backup") } })
+            .begin(volumeId, "backup", { force: req.force, patch: { task: newTask(sc, "backup", { backupId: id }) } })
             .andThen((t) => mustWin(t, `back up volume ${volumeId}`))
             .andThen((backingUp) =>
               sc.store.backups
-                .insert({ id, volumeId, repository: entry.name, sizeGiB: backingUp.sizeGiB, status: "creating", manifestLocation: manifestKey(id), ...(req.name === undefined ? {} : { name: req.name }) })
+                .insert({ id, volumeId, repository: entry.name, sizeGiB: backingUp.sizeGiB, status: "creating", manifestLocation: manifestKey(id), task: newTask(sc, "backup"), ...(req.name === undefined ? {} : { name: req.name }) })
                 .orElse((e) => finishVolume(sc, volumeId, "backup", "failure").andThen(() => errAsync(e)))
                 .andThen(() =>
                   holding(sc, [`volume:${volumeId}`, `backup:${id}`], () => {
@@ -197,11 +197,11 @@ export function restoreBackupOp(sc: ServiceContext, backupId: string, input: Res
           }
           return backendOf(sc, volume).asyncAndThen((backend) =>
             sc.store.volumes
-              .begin(volume.id, "restoreBackup", { patch: { task: newTask(sc, "restore-backup") } })
+              .begin(volume.id, "restoreBackup", { patch: { task: newTask(sc, "restore-backup", { backupId }) } })
               .andThen((t) => mustWin(t, `restore into volume ${volume.id}`))
               .andThen((restoring) =>
                 sc.store.backups
-                  .begin(backupId, "restore")
+                  .begin(backupId, "restore", { task: newTask(sc, "restore-backup") })
                   .andThen((t) => mustWin(t, `restore backup ${backupId}`))
                   .orElse((e) => finishVolume(sc, volume.id, "restoreBackup", "failure", failureReason("restore", e)).andThen(() => errAsync(e)))
                   .andThen(() =>
@@ -255,7 +255,7 @@ export function deleteBackupOp(sc: ServiceContext, backupId: string, request: De
       return sc.store.backups.list({ parentId: backupId }).andThen((children) => {
         if (children.length > 0 && request.cascade !== true) return errAsync(inUse(backupId, children.map((c) => c.id)));
         return sc.store.backups
-          .begin(backupId, "delete")
+          .begin(backupId, "delete", { task: newTask(sc, "delete-backup", request.cascade === true ? { phase: "cascade" } : {}) })
           .andThen((t) => mustWin(t, `delete backup ${backupId}`))
           .andThen((deleting) =>
             holding(sc, [`backup:${backupId}`], () =>

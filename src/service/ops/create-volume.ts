@@ -12,6 +12,7 @@ import type { VolumeRecord } from "../records/volume-record.js";
 import type { Placement } from "../scheduler/scheduler.js";
 import { traced, type OperationTrace } from "../service-events.js";
 import { backendOf, callOptions, coreSnapshot, coreVolume, failureReason, holding, mustWin, newTask, type ServiceContext, type ServiceOperationOptions } from "../service-context.js";
+import { hasBackendQos, resolveBackendQos } from "../scheduler/qos.js";
 import { specIsTrue, type ResolvedType } from "../type-catalog.js";
 import { copyVolumeData } from "./data-copy.js";
 import { providerPatch, serviceContext } from "./host-attach.js";
@@ -144,6 +145,7 @@ function build(sc: ServiceContext, record: VolumeRecord, type: ResolvedType | un
     multiattach: record.multiattach,
     ...(type === undefined ? {} : { extraSpecs: type.type.extraSpecs }),
     ...(record.availabilityZone === undefined ? {} : { availabilityZone: record.availabilityZone }),
+    ...(hasBackendQos(type?.qos) ? { backendQos: true } : {}),
   };
   const sourceBackend = source.kind === "snapshot" || source.kind === "volume" ? source.volume.backend : undefined;
   const fail = (e: VolkitError, placement?: Placement): ResultAsync<never, VolkitError> => {
@@ -185,12 +187,15 @@ function build(sc: ServiceContext, record: VolumeRecord, type: ResolvedType | un
 
 /** The backend work of a create, by source. */
 function onBackend(sc: ServiceContext, placed: VolumeRecord, backend: VolumeBackend, type: ResolvedType | undefined, source: Source, trace: OperationTrace, options: ServiceOperationOptions): ResultAsync<Volume, VolkitError> {
+  const qos = resolveBackendQos(type?.qos, placed.sizeGiB);
+  if (qos.isErr()) return errAsync(qos.error);
   const spec: VolumeSpecInput = {
     id: placed.id,
     sizeGiB: placed.sizeGiB,
     ...(placed.name === undefined ? {} : { displayName: placed.name }),
     ...(type === undefined ? {} : { volumeType: type.type.name }),
     ...(Object.keys(placed.metadata).length === 0 ? {} : { metadata: placed.metadata }),
+    ...(qos.value === undefined ? {} : { qos: qos.value }),
   };
   const o = callOptions(options);
   switch (source.kind) {

@@ -6,6 +6,7 @@ import { validate } from "../../core/validation.js";
 import { BackendNameSchema, DisplayNameSchema, MetadataSchema, PoolNameSchema, RecordIdSchema } from "../records/record-fields.js";
 import type { VolumeRecord } from "../records/volume-record.js";
 import { evaluatePools } from "../scheduler/scheduler.js";
+import { hasBackendQos, resolveBackendQos } from "../scheduler/qos.js";
 import { traced } from "../service-events.js";
 import { backendOf, callOptions, coreVolume, failureReason, holding, mustWin, newTask, type ServiceContext, type ServiceOperationOptions } from "../service-context.js";
 import { specIsTrue } from "../type-catalog.js";
@@ -89,7 +90,7 @@ export function manageVolumeOp(sc: ServiceContext, input: ManageVolumeRequest, o
             return errAsync(new VolkitError("INVALID_ARGUMENT", `name the pool of backend ${req.backend} (known: ${pools.map((p) => p.stats.poolName).join(", ") || "none reported"})`, { source: "service" }));
           }
           const multiattach = specIsTrue(type?.type.extraSpecs.multiattach);
-          const fit = evaluatePools([pool], { sizeGiB: 0, multiattach, ...(type === undefined ? {} : { extraSpecs: type.type.extraSpecs }) });
+          const fit = evaluatePools([pool], { sizeGiB: 0, multiattach, ...(type === undefined ? {} : { extraSpecs: type.type.extraSpecs }), ...(hasBackendQos(type?.qos) ? { backendQos: true } : {}) });
           const refused = fit.rejections[0];
           if (refused !== undefined) return errAsync(new VolkitError("INVALID_ARGUMENT", `pool ${pool.ref} does not fit volume type ${type?.type.name ?? "(none)"}: ${refused.reason}`, { source: "service" }));
           return backend.manageExistingGetSize(req.ref, callOptions(options)).andThen((sizeGiB) =>
@@ -112,7 +113,18 @@ export function manageVolumeOp(sc: ServiceContext, input: ManageVolumeRequest, o
                 holding(sc, [`volume:${id}`], () => {
                   trace.step("recorded");
                   return backend
-                    .manageExisting({ id, sizeGiB, ...(req.name === undefined ? {} : { displayName: req.name }) }, req.ref, callOptions(options))
+                    .manageExisting(
+                      {
+                        id,
+                        sizeGiB,
+                        ...(req.name === undefined ? {} : { displayName: req.name }),
+                        ...(type === undefined ? {} : { volumeType: type.type.name }),
+                        // Specs that do not resolve were refused by the create of every other volume of the type.
+                        ...resolveBackendQos(type?.qos, sizeGiB).match((qos) => (qos === undefined ? {} : { qos }), () => ({})),
+                      },
+                      req.ref,
+                      callOptions(options),
+                    )
                     .orElse((e) =>
                       sc.store.volumes
                         .finish(id, "manage", "failure", { statusReason: failureReason("manage", e) })

@@ -8,6 +8,7 @@ import type { VolumeRecord } from "../records/volume-record.js";
 import { evaluatePools, type Placement } from "../scheduler/scheduler.js";
 import { traced, type OperationTrace } from "../service-events.js";
 import { backendOf, callOptions, coreVolume, failureReason, holding, mustWin, newTask, type ServiceContext, type ServiceOperationOptions } from "../service-context.js";
+import { hasBackendQos, resolveBackendQos } from "../scheduler/qos.js";
 import { specIsTrue, type ResolvedType } from "../type-catalog.js";
 import { copyVolumeData } from "./data-copy.js";
 import { providerPatch } from "./host-attach.js";
@@ -87,7 +88,10 @@ function migrate(sc: ServiceContext, volumeId: string, dest: Destination, trace:
       const pools = sc.scheduler.pools();
       const exclude = pools.filter((p) => p.backend === volume.backend || (dest.pool !== undefined && p.ref !== `${dest.backend ?? ""}#${dest.pool}`)).map((p) => p.ref);
       const extraSpecs = { ...(type?.type.extraSpecs ?? {}), ...(dest.backend === undefined ? {} : { volume_backend_name: dest.backend }) };
-      return sc.scheduler.place({ sizeGiB: volume.sizeGiB, volumeId, multiattach: volume.multiattach, extraSpecs, excludePools: exclude }).andThen((placement) => {
+      const qos = resolveBackendQos(type?.qos, volume.sizeGiB);
+      if (qos.isErr()) return errAsync(qos.error);
+      const request = { sizeGiB: volume.sizeGiB, volumeId, multiattach: volume.multiattach, extraSpecs, excludePools: exclude, ...(qos.value === undefined ? {} : { backendQos: true }) };
+      return sc.scheduler.place(request).andThen((placement) => {
         const targetId = crypto.randomUUID();
         const task = newTask(sc, "migrate", { targetVolumeId: targetId, ...(dest.retype && type !== undefined ? { volumeTypeId: type.type.id } : {}) });
         return sc.store.volumes
@@ -114,7 +118,7 @@ function migrate(sc: ServiceContext, volumeId: string, dest: Destination, trace:
                 .insert(targetRecord(sc, locked, targetId, placement, dest))
                 .andThen((target) =>
                   backendOf(sc, target).asyncAndThen((destBackend) =>
-                    destBackend.createVolume({ id: volumeId, sizeGiB: volume.sizeGiB }, callOptions(options)).andThen((created) =>
+                    destBackend.createVolume({ id: volumeId, sizeGiB: volume.sizeGiB, ...(type === undefined ? {} : { volumeType: type.type.name }), ...(qos.value === undefined ? {} : { qos: qos.value }) }, callOptions(options)).andThen((created) =>
                       sc.store.volumes.update(targetId, providerPatch(created), { status: ["creating"] }).andThen((t) => mustWin(t, `record the migration target ${targetId}`)),
                     ),
                   ),
@@ -183,14 +187,17 @@ export function retypeVolumeOp(sc: ServiceContext, volumeId: string, typeName: s
     (trace) =>
       sc.types.resolve(typeName).andThen((resolved) => {
         if (resolved === undefined) return errAsync(new VolkitError("INVALID_ARGUMENT", "retype needs a volume type", { source: "service" }));
-        return sc.store.volumes.get(volumeId).andThen((volume) => {
+        return sc.store.volumes.get(volumeId).andThen((volume) => sc.types.ofVolume(volume.volumeTypeId).andThen((current) => {
           const multiattach = specIsTrue(resolved.type.extraSpecs.multiattach);
+          // Drivers apply back-end QoS when they create a volume: a retype that changes it moves the volume.
+          const qosOf = (q: typeof resolved.qos): string => JSON.stringify(resolveBackendQos(q, volume.sizeGiB).unwrapOr("invalid") ?? null);
+          const qosChanges = qosOf(resolved.qos) !== qosOf(current?.qos);
           if (multiattach !== volume.multiattach && volume.status === "in-use") {
             return errAsync(new VolkitError("INVALID_STATE", `volume ${volumeId} is attached: its multiattach setting cannot change`, { source: "service" }));
           }
           const pool = sc.scheduler.pools().find((p) => p.ref === `${volume.backend ?? ""}#${volume.pool ?? ""}`);
-          const fit = pool === undefined ? undefined : evaluatePools([pool], { sizeGiB: 0, multiattach, extraSpecs: resolved.type.extraSpecs });
-          if (fit !== undefined && fit.candidates.length > 0) {
+          const fit = pool === undefined ? undefined : evaluatePools([pool], { sizeGiB: 0, multiattach, extraSpecs: resolved.type.extraSpecs, ...(hasBackendQos(resolved.qos) ? { backendQos: true } : {}) });
+          if (fit !== undefined && fit.candidates.length > 0 && !qosChanges) {
             return sc.store.volumes
               .begin(volumeId, "retype", { patch: { task: newTask(sc, "retype", { volumeTypeId: resolved.type.id }) } })
               .andThen((t) => mustWin(t, `retype volume ${volumeId}`))
@@ -198,13 +205,13 @@ export function retypeVolumeOp(sc: ServiceContext, volumeId: string, typeName: s
                 holding(sc, [`volume:${volumeId}`], () => sc.store.volumes.finish(volumeId, "retype", "success", { patch: { volumeTypeId: resolved.type.id, multiattach } }).andThen((t) => mustWin(t, `finish retyping volume ${volumeId}`))),
               );
           }
-          const why = pool === undefined ? `backend ${volume.backend ?? "(none)"} has no stats` : (fit?.rejections[0]?.reason ?? "refused");
+          const why = pool === undefined ? `backend ${volume.backend ?? "(none)"} has no stats` : (fit?.rejections[0]?.reason ?? (qosChanges ? "its back-end QoS changes, which the driver applies when it creates the volume" : "refused"));
           if (policy === "never") {
             return errAsync(new VolkitError("INVALID_STATE", `volume ${volumeId}'s pool does not satisfy type ${resolved.type.name} (${why}); retype with migrationPolicy on-demand to move it`, { source: "service" }));
           }
           trace.step("migrating");
           return migrate(sc, volumeId, { type: resolved, retype: true }, trace, options);
-        });
+        }));
       }),
     (v) => v.status,
   );

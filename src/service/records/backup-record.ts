@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BackupStatusSchema } from "../state-machine.js";
-import { DisplayNameSchema, GiBSchema, RecordIdSchema, RecordMetaFields } from "./record-fields.js";
+import { DisplayNameSchema, GiBSchema, OperationTaskSchema, RecordIdSchema, RecordMetaFields } from "./record-fields.js";
 
 /**
  * A backup (Cinder's `backups` table), a placeholder until the backup engine lands: which volume,
@@ -31,6 +31,8 @@ export const BackupRecordSchema = z.object({
   manifestLocation: z.string().max(4096).optional(),
   /** Why it is in an error status. */
   statusReason: z.string().max(2048).optional(),
+  /** The operation running on it while it is `creating`, `restoring` or `deleting` (what `reconcile()` needs after a crash). */
+  task: OperationTaskSchema.optional(),
   ...RecordMetaFields,
 });
 /** A backup record (parsed). */

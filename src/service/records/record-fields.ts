@@ -100,7 +100,9 @@ export const OperationTaskSchema = z.object({
   targetVolumeId: IdSchema.optional(),
   /** Retype: the new type. */
   volumeTypeId: IdSchema.optional(),
-  /** How far a multi-step operation got (`copied`, `swapped`…). */
+  /** Backup, restore of a backup (on the volume's task): the backup concerned. */
+  backupId: IdSchema.optional(),
+  /** How far a multi-step operation got (`copied`, `swapped`…; a backup delete's `cascade`). */
   phase: z.string().regex(/^[a-z][a-z-]{0,63}$/).optional(),
 });
 /** An operation task (parsed). */

@@ -12,7 +12,9 @@ import type { VolumeStatus } from "../state-machine.js";
 import { serviceContext } from "../ops/host-attach.js";
 import { dropTarget } from "../ops/migrate-volume.js";
 import { taskState } from "./owners.js";
+import { planBackupRecovery, recoverBackup, TRANSIENT_BACKUP_STATUSES } from "./recover-backup.js";
 import { planRecovery, recoverVolume } from "./recover-volume.js";
+import type { BackupRecord } from "../records/backup-record.js";
 import { undoAttachment, type ReconcileReport, type RecoveryAction } from "./recovery-report.js";
 
 /**
@@ -26,7 +28,21 @@ import { undoAttachment, type ReconcileReport, type RecoveryAction } from "./rec
  */
 
 /** Volume statuses an operation of this service holds while it runs. */
-export const TRANSIENT_VOLUME_STATUSES: readonly VolumeStatus[] = ["creating", "downloading", "deleting", "extending", "attaching", "detaching", "maintenance", "reverting", "retyping", "managing", "unmanaging"];
+export const TRANSIENT_VOLUME_STATUSES: readonly VolumeStatus[] = [
+  "creating",
+  "downloading",
+  "deleting",
+  "extending",
+  "attaching",
+  "detaching",
+  "maintenance",
+  "reverting",
+  "retyping",
+  "managing",
+  "unmanaging",
+  "backing-up",
+  "restoring-backup",
+];
 
 /** Options of `reconcile()`. */
 export interface ReconcileOptions extends ServiceOperationOptions {
@@ -118,6 +134,24 @@ function reconcileSnapshot(sc: ServiceContext, s: SnapshotRecord, options: Recon
   return holding(sc, [key], run).orElse((e) => okAsync(failed("snapshot", s.id, s.volumeId, s.status, e)));
 }
 
+/** Settles one backup left `creating`, `restoring` or `deleting` (see `recover-backup.ts`). */
+function reconcileBackup(sc: ServiceContext, b: BackupRecord, options: ReconcileOptions, ctx: OperationContext): ResultAsync<Action | undefined, never> {
+  const key = `backup:${b.id}`;
+  const base = { kind: "backup" as const, id: b.id, volumeId: b.volumeId, from: b.status };
+  if (taskState(sc, b.task, key, options) !== "abandoned") return okAsync({ ...base, outcome: "skipped", removed: [], leftBehind: [], reason: `${b.task?.op ?? "an operation"} is still running (${b.task?.owner ?? "?"})` });
+  if (options.dryRun === true) return planBackupRecovery(sc, b, ctx).map((p): Action | undefined => planned(base, p.outcome, p.reason)).orElse((e) => okAsync(failed("backup", b.id, b.volumeId, b.status, e)));
+  return holding(sc, [key], () => recoverBackup(sc, b, ctx).map((a): Action | undefined => ({ ...base, ...a }))).orElse((e) => okAsync(failed("backup", b.id, b.volumeId, b.status, e)));
+}
+
+/** Backups in a transient status: creates first (a crashed incremental's marker must go before its parent's delete runs). */
+function reconcileBackups(sc: ServiceContext, inScope: InScope, options: ReconcileOptions, ctx: OperationContext): ResultAsync<Action[], never> {
+  return sc.store.backups
+    .list({ status: [...TRANSIENT_BACKUP_STATUSES] }, { orderBy: "createdAt" })
+    .map((all) => all.filter((b) => inScope(b.volumeId)).sort((x, y) => TRANSIENT_BACKUP_STATUSES.indexOf(x.status as never) - TRANSIENT_BACKUP_STATUSES.indexOf(y.status as never)))
+    .andThen((backups) => backups.reduce<ResultAsync<Action[], VolkitError>>((chain, b) => chain.andThen((acc) => reconcileBackup(sc, b, options, ctx).map((a) => (a === undefined ? acc : [...acc, a]))), okAsync([])))
+    .orElse(() => okAsync([]));
+}
+
 /**
  * Attachments of this host no operation owns any more: copies (a migration's), and attaches or
  * detaches whose volume was reset meanwhile. Undone and removed.
@@ -199,6 +233,7 @@ export function reconcileOp(sc: ServiceContext, options: ReconcileOptions = {}):
         sc.store.snapshots
           .list({ status: ["creating", "deleting", "restoring"] })
           .andThen((snapshots) => snapshots.filter((s) => inScope(s.volumeId)).reduce<ResultAsync<Action[], never>>((chain, s) => chain.andThen((acc) => reconcileSnapshot(sc, s, options).map((a) => (a === undefined ? acc : [...acc, a]))), okAsync(va)))
+          .andThen((acc) => reconcileBackups(sc, inScope, options, ctx).map((more) => [...acc, ...more]))
           .andThen((acc) => reconcileOrphanAttachments(sc, inScope, options.dryRun === true, ctx).map((more) => [...acc, ...more]))
           .andThen((acc) => reconcileTemporaries(sc, inScope, options.dryRun === true).map((more) => [...acc, ...more]))
           .map((actions): ReconcileReport => ({ actions, durationMs: Math.round(performance.now() - started) })),

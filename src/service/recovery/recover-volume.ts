@@ -10,6 +10,7 @@ import type { VolumeOperation } from "../state-machine.js";
 import { deleteOnBackend } from "../ops/delete-volume.js";
 import { providerPatch } from "../ops/host-attach.js";
 import { dropTarget, finishMigration } from "../ops/migrate-volume.js";
+import { recoverBackupVolume } from "./recover-backup.js";
 import { undoAttachment, type RecoveryAction } from "./recovery-report.js";
 
 /**
@@ -188,6 +189,9 @@ export function recoverVolume(sc: ServiceContext, v: VolumeRecord, ctx: Operatio
     }
     case "managing":
       return finish(sc, v, "manage", "failure").map((to) => done("rolled-back", to, [], [], "check the backend object before managing it again"));
+    case "backing-up":
+    case "restoring-backup":
+      return recoverBackupVolume(sc, v);
     case "unmanaging":
       return backendOf(sc, v).asyncAndThen((b) => b.unmanage(coreVolume(v)).andThen(() => finish(sc, v, "unmanage", "success")).map((to) => done("completed", to)));
     default:
@@ -224,6 +228,10 @@ export function planRecovery(v: VolumeRecord): { readonly outcome: "completed" |
       return roll("the manage (error_managing)");
     case "unmanaging":
       return complete("the unmanage");
+    case "backing-up":
+      return roll(`the backup ${v.task?.backupId ?? ""} (volume back to in-use or available as its attachments say; the backup settled from the repository)`);
+    case "restoring-backup":
+      return roll(`the restore of backup ${v.task?.backupId ?? ""} (error_restoring: its data is partly written)`);
     default:
       return undefined;
   }

@@ -12,7 +12,7 @@ import { detachFromHost } from "../ops/host-attach.js";
 /** What recovering one record did. */
 export interface RecoveryAction {
   /** The kind of record. */
-  readonly kind: "volume" | "snapshot" | "attachment";
+  readonly kind: "volume" | "snapshot" | "attachment" | "backup";
   /** Its id. */
   readonly id: string;
   /** The volume concerned. */

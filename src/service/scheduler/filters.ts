@@ -25,6 +25,8 @@ export interface PlacementRequest {
   readonly excludePools?: readonly string[];
   /** Volume id, for driver filters and messages. */
   readonly volumeId?: string;
+  /** The type has back-end QoS specs: only pools whose backend applies back-end QoS (`QoS_support`). */
+  readonly backendQos?: boolean;
 }
 
 /** A driver-supplied filter (Cinder's `filter_function`): true, or why the pool does not fit. */
@@ -130,6 +132,9 @@ export const CapabilitiesFilter: Filter = {
   verdict: (pool, request) => {
     const caps = poolCapabilities(pool);
     if (request.multiattach === true && pool.stats.multiattach !== true) return reject("CapabilitiesFilter: multiattach requested, the pool does not support it");
+    if (request.backendQos === true && pool.stats.qosSupport !== true) {
+      return reject(`CapabilitiesFilter: the type has back-end QoS specs; backend ${pool.backend} does not apply back-end QoS (QoS_support false)`, { key: "QoS_support", backend: pool.backend });
+    }
     for (const [key, requirement] of Object.entries(request.extraSpecs ?? {})) {
       if (key === "provisioning:type") {
         const support = requirement === "thin" ? pool.stats.thinProvisioningSupport : requirement === "thick" ? pool.stats.thickProvisioningSupport : undefined;

@@ -1,6 +1,8 @@
 import { err, ok, type Result } from "neverthrow";
 import { VolkitError } from "../../core/errors.js";
+import { BACKEND_QOS_KEYS, BackendQosSchema, type BackendQos } from "../../core/backend-qos.js";
 import type { QosSpecs } from "../../core/records.js";
+import { validate } from "../../core/validation.js";
 import { iotuneFromQosSpecs } from "../../libvirt/libvirt-qos.js";
 import type { IoTune } from "../../libvirt/libvirt-options.js";
 import type { QosSpecsRecord } from "../records/volume-type-record.js";
@@ -35,7 +37,12 @@ function toInt(value: number | string): number | undefined {
  */
 export function resolveFrontendQos(qos: Pick<QosSpecsRecord, "consumer" | "specs"> | undefined, sizeGiB: number): Result<QosSpecs | undefined, VolkitError> {
   if (qos === undefined || (qos.consumer !== "front-end" && qos.consumer !== "both")) return ok(undefined);
-  const specs: Record<string, number | string> = { ...qos.specs };
+  return scaledSpecs(qos.specs, sizeGiB);
+}
+
+/** QoS specs with the per-GB keys resolved for `sizeGiB` and non-numeric (vendor) keys dropped. */
+function scaledSpecs(input: QosSpecsRecord["specs"], sizeGiB: number): Result<QosSpecs, VolkitError> {
+  const specs: Record<string, number | string> = { ...input };
   const bad = (key: string): Result<never, VolkitError> =>
     err(new VolkitError("INVALID_ARGUMENT", `QoS spec ${key} must be a whole number`, { source: "service", details: { key } }));
   for (const option of PER_GB_OPTIONS) {
@@ -77,4 +84,34 @@ export function resolveFrontendQos(qos: Pick<QosSpecsRecord, "consumer" | "specs
  */
 export function iotuneForVolume(qos: Pick<QosSpecsRecord, "consumer" | "specs"> | undefined, sizeGiB: number): Result<IoTune, VolkitError> {
   return resolveFrontendQos(qos, sizeGiB).map((specs) => iotuneFromQosSpecs(specs));
+}
+
+/** Whether QoS specs ask the back end for limits (consumer `back-end` or `both`, with a limit key or its per-GB form). */
+export function hasBackendQos(qos: Pick<QosSpecsRecord, "consumer" | "specs"> | undefined): boolean {
+  if (qos === undefined || (qos.consumer !== "back-end" && qos.consumer !== "both")) return false;
+  return Object.keys(qos.specs).some((k) => k in BACKEND_QOS_KEYS || k.replace(/_per_gb(_min)?$/, "") in BACKEND_QOS_KEYS);
+}
+
+/**
+ * The back-end QoS of a volume of `sizeGiB` under these QoS specs (what the driver gets as
+ * `VolumeSpec.qos`), or undefined when they are not for the back end. Cinder's keys
+ * (`total_iops_sec`, `read_bytes_sec`…, per-GB forms scaled as for the front end) become the typed
+ * fields of `BackendQos`; 0 (unlimited) is left out; other keys are the front end's or a vendor's.
+ *
+ * @example
+ * ```ts
+ * resolveBackendQos({ consumer: "back-end", specs: { total_iops_sec: 500, read_bytes_sec: 1048576 } }, 10);
+ * // Ok({ totalIopsSec: 500, readBytesSec: 1048576 })
+ * ```
+ */
+export function resolveBackendQos(qos: Pick<QosSpecsRecord, "consumer" | "specs"> | undefined, sizeGiB: number): Result<BackendQos | undefined, VolkitError> {
+  if (!hasBackendQos(qos) || qos === undefined) return ok(undefined);
+  return scaledSpecs(qos.specs, sizeGiB).andThen((specs) => {
+    const out: Record<string, number> = {};
+    for (const [key, field] of Object.entries(BACKEND_QOS_KEYS)) {
+      const value = specs[key];
+      if (value !== undefined && value > 0) out[field] = value;
+    }
+    return Object.keys(out).length === 0 ? ok(undefined) : validate(BackendQosSchema, out, "back-end QoS");
+  });
 }

@@ -195,10 +195,26 @@ function operationTasks(dialect: StoreDialect): Migration {
 }
 
 /**
+ * 0003: the running operation (`task`) on backups, so `reconcile()` can tell an abandoned backup
+ * create, restore or delete from one still running in another process.
+ */
+function backupTasks(dialect: StoreDialect): Migration {
+  const { json } = types(dialect);
+  return {
+    async up(db: Db): Promise<void> {
+      await db.schema.alterTable("backups").addColumn("task", json).execute();
+    },
+    async down(db: Db): Promise<void> {
+      await db.schema.alterTable("backups").dropColumn("task").execute();
+    },
+  };
+}
+
+/**
  * Every migration, by name; names sort in the order they run. Kysely records the applied ones in
  * {@link MIGRATION_TABLE} and refuses a database that has a migration this code does not know
  * (opened by a newer volkit).
  */
 export function serviceMigrations(dialect: StoreDialect): Record<string, Migration> {
-  return { "0001_initial": initial(dialect), "0002_operation_tasks": operationTasks(dialect) };
+  return { "0001_initial": initial(dialect), "0002_operation_tasks": operationTasks(dialect), "0003_backup_tasks": backupTasks(dialect) };
 }

@@ -177,6 +177,7 @@ export const BACKUPS: TableSpec<BackupRecord> = {
     col("sizeGiB", "int"),
     col("manifestLocation"),
     col("statusReason"),
+    col("task", "json"),
     ...META,
   ],
 };

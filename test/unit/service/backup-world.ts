@@ -9,7 +9,7 @@ import { VolkitError } from "../../../src/core/errors.js";
 import type { AttachedDevice, ConnectionInfoInput, DisconnectReport, HostProperties } from "../../../src/core/records.js";
 import type { Connector } from "../../../src/connectors/connector.js";
 import { defineDriver } from "../../../src/drivers/driver-definition.js";
-import { createVolumeService, type ServiceBackupRepositoryConfig, type ServiceEvent, type VolumeService } from "../../../src/service/index.js";
+import { createVolumeService, type RepositoryOpener, type ServiceBackupRepositoryConfig, type ServiceEvent, type ServiceStore, type VolumeService, type VolumeServiceConfig } from "../../../src/service/index.js";
 import { MemoryVolumeDriver } from "../../../src/testing/memory-driver.js";
 import { GiB } from "./service-harness.js";
 
@@ -63,8 +63,19 @@ export class MaterializingConnector implements Connector {
   }
 }
 
-/** A service on one memory backend, the materializing connector and a directory repository. */
-export async function backupWorld(options: { readonly latencyMs?: number; readonly repoDir?: string; readonly repositories?: readonly ServiceBackupRepositoryConfig[] } = {}) {
+/** Options of {@link backupWorld}. */
+export interface BackupWorldOptions {
+  readonly latencyMs?: number;
+  readonly repoDir?: string;
+  readonly repositories?: readonly ServiceBackupRepositoryConfig[];
+  /** A store the test opened (shared by every instance `open()` makes); default a memory store per service. */
+  readonly store?: ServiceStore;
+  /** How instances open repositories (a fault injected after N objects). */
+  readonly openRepository?: RepositoryOpener;
+}
+
+/** A service on one memory backend, the materializing connector and a directory repository; `open()` makes further instances on the same parts. */
+export async function backupWorld(options: BackupWorldOptions = {}) {
   const driver = new MemoryVolumeDriver({ capacityGiB: 100, ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }) });
   const connector = new MaterializingConnector(driver);
   const repoDir = options.repoDir ?? mkdtempSync(join(tmpdir(), "volkit-svc-repo-"));
@@ -76,18 +87,29 @@ export async function backupWorld(options: { readonly latencyMs?: number; readon
     create: () => ok(driver),
   });
   const events: ServiceEvent[] = [];
-  const service: VolumeService = (
-    await createVolumeService(
-      {
-        backends: [{ name: "mem", config: { driver: "memory" } }],
-        store: { kind: "memory" },
-        host: { hostName: "node-1" },
-        statsIntervalMs: 3_600_000,
-        backupRepositories: options.repositories === undefined ? [{ name: "local", type: "directory", default: true, options: { directory: repoDir, fsync: "off" } }] : [...options.repositories],
-      },
-      { host: createHost({ use: { local: connector } }), drivers: [definition] },
-    )
-  )._unsafeUnwrap();
-  service.events.on((e) => events.push(e));
-  return { driver, connector, repoDir, service, events };
+  const host = createHost({ use: { local: connector } });
+  const open = async (overrides: Partial<VolumeServiceConfig> = {}): Promise<VolumeService> => {
+    const opened = (
+      await createVolumeService(
+        {
+          backends: [{ name: "mem", config: { driver: "memory" } }],
+          store: { kind: "memory" },
+          host: { hostName: "node-1" },
+          statsIntervalMs: 3_600_000,
+          backupRepositories: options.repositories === undefined ? [{ name: "local", type: "directory", default: true, options: { directory: repoDir, fsync: "off" } }] : [...options.repositories],
+          ...overrides,
+        },
+        {
+          host,
+          drivers: [definition],
+          ...(options.store === undefined ? {} : { store: options.store }),
+          ...(options.openRepository === undefined ? {} : { openRepository: options.openRepository }),
+        },
+      )
+    )._unsafeUnwrap();
+    opened.events.on((e) => events.push(e));
+    return opened;
+  };
+  const service = await open();
+  return { driver, connector, repoDir, service, events, open };
 }

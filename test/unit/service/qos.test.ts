@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { iotuneForVolume, resolveFrontendQos } from "../../../src/service/index.js";
+import { hasBackendQos, iotuneForVolume, resolveBackendQos, resolveFrontendQos } from "../../../src/service/index.js";
 
 describe("front-end QoS", () => {
   it("passes only front-end or both specs", () => {
@@ -29,5 +29,28 @@ describe("front-end QoS", () => {
     const bad = resolveFrontendQos({ consumer: "front-end", specs: { total_iops_sec_per_gb: "lots" } }, 20);
     expect(bad._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
     expect(bad._unsafeUnwrapErr().message).toMatch(/total_iops_sec_per_gb/);
+  });
+});
+
+describe("back-end QoS", () => {
+  it("maps Cinder's keys of back-end or both specs to typed limits; front-end specs and vendor keys give none", () => {
+    expect(resolveBackendQos({ consumer: "front-end", specs: { total_iops_sec: 100 } }, 10)._unsafeUnwrap()).toBeUndefined();
+    expect(resolveBackendQos(undefined, 10)._unsafeUnwrap()).toBeUndefined();
+    expect(resolveBackendQos({ consumer: "back-end", specs: { vendor: "gold" } }, 10)._unsafeUnwrap()).toBeUndefined();
+    expect(hasBackendQos({ consumer: "back-end", specs: { vendor: "gold" } })).toBe(false);
+    expect(
+      resolveBackendQos({ consumer: "both", specs: { total_iops_sec: "500", read_iops_sec: 1, write_iops_sec: 2, total_bytes_sec: 3, read_bytes_sec: 4, write_bytes_sec: 5, vendor: "x" } }, 10)._unsafeUnwrap(),
+    ).toEqual({ totalIopsSec: 500, readIopsSec: 1, writeIopsSec: 2, totalBytesSec: 3, readBytesSec: 4, writeBytesSec: 5 });
+  });
+
+  it("scales per-GB keys with the volume's size, as for the front end; 0 (unlimited) is left out", () => {
+    const qos = { consumer: "back-end" as const, specs: { total_iops_sec_per_gb: 30, total_iops_sec_per_gb_min: 200, write_bytes_sec: 0 } };
+    expect(hasBackendQos(qos)).toBe(true);
+    expect(resolveBackendQos(qos, 5)._unsafeUnwrap()).toEqual({ totalIopsSec: 200 });
+    expect(resolveBackendQos(qos, 100)._unsafeUnwrap()).toEqual({ totalIopsSec: 3000 });
+  });
+
+  it("refuses a limit that is not a whole number", () => {
+    expect(resolveBackendQos({ consumer: "back-end", specs: { total_iops_sec_per_gb: "lots" } }, 5)._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
   });
 });

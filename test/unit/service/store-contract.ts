@@ -39,7 +39,7 @@ export function describeStoreContract(name: string, harness: StoreHarness): void
     const volume = (id: string, extra: Record<string, unknown> = {}) => store.volumes.insert({ id, sizeGiB: 10, status: "available", ...extra });
 
     it("applies the versioned migrations on open", async () => {
-      expect((await store.migrations())._unsafeUnwrap()).toEqual(["0001_initial", "0002_operation_tasks"]);
+      expect((await store.migrations())._unsafeUnwrap()).toEqual(["0001_initial", "0002_operation_tasks", "0003_backup_tasks"]);
     });
 
     it("round-trips every field of every record, with the types the schemas promise", async () => {

@@ -41,13 +41,13 @@ describe("SQLite store file lifecycle", () => {
     (await first.close())._unsafeUnwrap();
     (await first.close())._unsafeUnwrap();
     const second = (await openStore({ kind: "sqlite", path }))._unsafeUnwrap();
-    expect((await second.migrations())._unsafeUnwrap()).toEqual(["0001_initial", "0002_operation_tasks"]);
+    expect((await second.migrations())._unsafeUnwrap()).toEqual(["0001_initial", "0002_operation_tasks", "0003_backup_tasks"]);
     expect((await second.volumes.get("v1"))._unsafeUnwrap().sizeGiB).toBe(3);
     const raw = new Database(path, { readonly: true });
     const rows = raw.prepare("select name from volkit_migration").all();
     const mode = raw.pragma("journal_mode", { simple: true });
     raw.close();
-    expect(rows).toEqual([{ name: "0001_initial" }, { name: "0002_operation_tasks" }]);
+    expect(rows).toEqual([{ name: "0001_initial" }, { name: "0002_operation_tasks" }, { name: "0003_backup_tasks" }]);
     expect(mode).toBe("wal");
     (await second.close())._unsafeUnwrap();
   });
@@ -73,7 +73,7 @@ describe("SQLite store file lifecycle", () => {
   it("opens many stores on one new file at once: migrations run once, nobody fails", async () => {
     const path = join(dir, "together.db");
     const stores = await Promise.all(Array.from({ length: 4 }, () => openSqliteStore({ path })));
-    for (const s of stores) expect((await s._unsafeUnwrap().migrations())._unsafeUnwrap()).toEqual(["0001_initial", "0002_operation_tasks"]);
+    for (const s of stores) expect((await s._unsafeUnwrap().migrations())._unsafeUnwrap()).toEqual(["0001_initial", "0002_operation_tasks", "0003_backup_tasks"]);
     for (const s of stores) (await s._unsafeUnwrap().close())._unsafeUnwrap();
   });
 

@@ -76,6 +76,21 @@ describe("IP-SAN driver: volumes", () => {
     expect(e.message).toContain("Nope");
   });
 
+  it("back-end QoS on the spec (typed, from the volume service) wins over the config: one policy per volume, its I/O type from the limits given", async () => {
+    sim = await unitSimulator();
+    const { backend } = await ipsanOn(sim, { qosSpecs: { gold: { maxIops: 5000 } } });
+    const total = (await backend.createVolume({ id: "bq-1", sizeGiB: 1, volumeType: "gold", qos: { totalIopsSec: 3000, totalBytesSec: 100 * MiB } }))._unsafeUnwrap();
+    const write = (await backend.createVolume({ id: "bq-2", sizeGiB: 1, qos: { writeIopsSec: 700, writeBytesSec: 512 * 1024 } }))._unsafeUnwrap();
+    expect(sim.snapshot().qos.map((q) => [q.name, q.enabled, q.ioType, q.limits, q.lunIds])).toEqual([
+      [`OpenStack_${total.providerId}_volkit`, true, "2", { MAXIOPS: "3000", MAXBANDWIDTH: "100" }, [total.providerId]],
+      [`OpenStack_${write.providerId}_volkit`, true, "1", { MAXIOPS: "700", MAXBANDWIDTH: "1" }, [write.providerId]],
+    ]);
+    // Read and write limits at once do not fit one policy: refused before the LUN exists.
+    const mixed = (await backend.createVolume({ id: "bq-3", sizeGiB: 1, qos: { readIopsSec: 100, writeIopsSec: 200 } }))._unsafeUnwrapErr();
+    expect(mixed).toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/one I\/O type.*read and write/) as string });
+    expect(sim.snapshot().luns.map((l) => l.id).sort()).toEqual([total.providerId, write.providerId].sort());
+  });
+
   it("QoS from the volume type's specs: an active policy with those limits; deleting the volume deletes the policy, a foreign policy only loses the LUN", async () => {
     sim = await unitSimulator();
     const { backend, driver } = await ipsanOn(sim, { qosSpecs: { gold: { maxIops: 5000, maxBandwidthMBps: 200 }, latency: { ioType: "read", latencyMs: 5 } } });

@@ -106,6 +106,24 @@ describe("RBD driver volumes and snapshots", () => {
     ]);
   });
 
+  it("applies the spec's back-end QoS (the volume service's, typed) over the config's entry for the type", async () => {
+    const { backend, on, ops } = setup({ qosSpecs: { gold: { iopsLimit: 500 } } });
+    on(["create", "--no-progress", "--size", `${GiB}B`, "volumes/volume-v8"], {});
+    on(["config", "image", "set", "volumes/volume-v8", "rbd_qos_iops_limit", "800"], {});
+    on(["config", "image", "set", "volumes/volume-v8", "rbd_qos_write_bps_limit", "1048576"], {});
+    (await backend.createVolume({ id: "v8", sizeGiB: 1, volumeType: "gold", qos: { totalIopsSec: 800, writeBytesSec: 1048576 } }))._unsafeUnwrap();
+    expect(ops()).toEqual([
+      ["rbd", "create", "--no-progress", "--size", `${GiB}B`, "volumes/volume-v8"],
+      ["rbd", "config", "image", "set", "volumes/volume-v8", "rbd_qos_iops_limit", "800"],
+      ["rbd", "config", "image", "set", "volumes/volume-v8", "rbd_qos_write_bps_limit", "1048576"],
+    ]);
+    // Malformed back-end QoS is refused before any command.
+    const before = ops().length;
+    expect((await backend.createVolume({ id: "v9", sizeGiB: 1, qos: { totalIopsSec: -1 } }))._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
+    expect((await backend.createVolume({ id: "v9", sizeGiB: 1, qos: {} }))._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
+    expect(ops()).toHaveLength(before);
+  });
+
   it("reports an existing image as VOLUME_EXISTS and never touches it", async () => {
     const { backend, on, ops } = setup();
     on(["create", "--no-progress", "--size", `${GiB}B`, "volumes/volume-v1"], replay("create-exists"));
