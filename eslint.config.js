@@ -69,7 +69,7 @@ export default defineConfig([
       "src/data/qemu-img.ts",
       "src/drivers/ipsan/ipsan-http.ts",
       "src/drivers/ipsan/ipsan-mapping-types.ts",
-      "src/drivers/rbd/rbd-parsers.ts",
+      "src/drivers/rbd/rbd-json.ts",
       "src/service/store/row-codec.ts",
     ],
     rules: {

@@ -30,9 +30,11 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmS
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { ResultAsync } from "neverthrow";
 import { writeDenseVolume, writeSparseVolume } from "../test/host/backup-fixture.js";
 import type * as Backup from "../src/backup/index.js";
 import { backgroundContext } from "../src/core/context.js";
+import type { VolkitError } from "../src/core/errors.js";
 import { startCephCluster } from "../src/testing/ceph-cluster.js";
 
 const { values } = parseArgs({
@@ -74,6 +76,17 @@ interface Sample {
 }
 type Method = (round: number) => Promise<Sample>;
 
+/** Runs `op`, timing it (wall seconds, CPU seconds of this process); a failed result throws. */
+async function measured<T>(op: () => ResultAsync<T, VolkitError>): Promise<{ seconds: number; cpu: number }> {
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const r = await op();
+  const seconds = (performance.now() - started) / 1000;
+  const cpuUsed = process.cpuUsage(cpuBefore);
+  if (r.isErr()) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return { seconds, cpu: (cpuUsed.user + cpuUsed.system) / 1e6 };
+}
+
 /** Bytes under a directory (every object a method stored). */
 function treeBytes(dir: string): number {
   let total = 0;
@@ -85,15 +98,10 @@ function volkitBackup(options: Backup.BackupOptions, path = volume, fsync: "batc
   return async (round) => {
     const dir = join(root, `volkit-${round}-${Math.random().toString(36).slice(2)}`);
     const repo = backup.createLocalDirectoryRepository({ directory: dir, fsync })._unsafeUnwrap();
-    const cpuBefore = process.cpuUsage();
-    const started = performance.now();
-    const r = await backup.backupFromSource(repo, { path }, { ...options, backupId: "bench" });
-    const seconds = (performance.now() - started) / 1000;
-    const cpuUsed = process.cpuUsage(cpuBefore);
-    if (r.isErr()) throw new Error(`${r.error.code}: ${r.error.message}`);
+    const { seconds, cpu } = await measured(() => backup.backupFromSource(repo, { path }, { ...options, backupId: "bench" }));
     const bytes = treeBytes(dir);
     rmSync(dir, { recursive: true, force: true });
-    return { seconds, bytes, cpu: (cpuUsed.user + cpuUsed.system) / 1e6 };
+    return { seconds, bytes, cpu };
   };
 }
 
@@ -103,16 +111,11 @@ const volkitRestore: Method = async (round) => {
   const repo = backup.createLocalDirectoryRepository({ directory: dir })._unsafeUnwrap();
   (await backup.backupFromSource(repo, { path: volume }, { backupId: "bench" }))._unsafeUnwrap();
   const out = join(root, `restored-${round}.raw`);
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  const r = await backup.restoreToTarget(repo, "bench", { path: out });
-  const seconds = (performance.now() - started) / 1000;
-  const cpuUsed = process.cpuUsage(cpuBefore);
-  if (r.isErr()) throw new Error(`${r.error.code}: ${r.error.message}`);
+  const { seconds, cpu } = await measured(() => backup.restoreToTarget(repo, "bench", { path: out }));
   const bytes = statSync(out).blocks * 512;
   rmSync(dir, { recursive: true, force: true });
   rmSync(out);
-  return { seconds, bytes, cpu: (cpuUsed.user + cpuUsed.system) / 1e6 };
+  return { seconds, bytes, cpu };
 };
 
 /** The S3 store: radosgw on a private cluster (started below when `--s3 on`). */
@@ -143,15 +146,10 @@ async function emptyRepo(repo: Backup.BackupRepository): Promise<void> {
 /** volkit backup of the sparse volume into S3 (radosgw). */
 const volkitS3: Method = async (round) => {
   const repo = await s3Repo(`backup-${round}/`);
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  const r = await backup.backupFromSource(repo, { path: volume }, { backupId: "bench" });
-  const seconds = (performance.now() - started) / 1000;
-  const cpuUsed = process.cpuUsage(cpuBefore);
-  if (r.isErr()) throw new Error(`${r.error.code}: ${r.error.message}`);
+  const { seconds, cpu } = await measured(() => backup.backupFromSource(repo, { path: volume }, { backupId: "bench" }));
   const bytes = await repoBytes(repo);
   await emptyRepo(repo);
-  return { seconds, bytes, cpu: (cpuUsed.user + cpuUsed.system) / 1e6 };
+  return { seconds, bytes, cpu };
 };
 
 /** Restore of a default backup from S3 into a new sparse file. */
@@ -159,16 +157,11 @@ const volkitS3Restore: Method = async (round) => {
   const repo = await s3Repo(`restore-${round}/`);
   (await backup.backupFromSource(repo, { path: volume }, { backupId: "bench" }))._unsafeUnwrap();
   const out = join(root, `restored-s3-${round}.raw`);
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  const r = await backup.restoreToTarget(repo, "bench", { path: out });
-  const seconds = (performance.now() - started) / 1000;
-  const cpuUsed = process.cpuUsage(cpuBefore);
-  if (r.isErr()) throw new Error(`${r.error.code}: ${r.error.message}`);
+  const { seconds, cpu } = await measured(() => backup.restoreToTarget(repo, "bench", { path: out }));
   const bytes = statSync(out).blocks * 512;
   await emptyRepo(repo);
   rmSync(out);
-  return { seconds, bytes, cpu: (cpuUsed.user + cpuUsed.system) / 1e6 };
+  return { seconds, bytes, cpu };
 };
 
 /** `dd if=volume bs=4M | gzip > out`, two processes and a pipe, no shell. */

@@ -6,7 +6,7 @@ import type { VolkitError } from "../core/errors.js";
 import type { Snapshot, Volume } from "../core/records.js";
 import { VolumeBackend, wrapDriver } from "../drivers/backend.js";
 import type { DriverCapabilities } from "../drivers/volume-driver.js";
-import type { ConformanceIo, DriverConformanceOptions } from "./conformance.js";
+import type { ConformanceIo, DriverConformanceOptions } from "./conformance-options.js";
 
 /**
  * The conformance suite's per-check state: the backend, the effective capabilities, and what a

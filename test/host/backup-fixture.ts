@@ -3,10 +3,30 @@
  * offsets (part random, part compressible log-like text, as a used filesystem image holds), and
  * scattered rewrites of a fraction of it. Offsets come from a seeded generator so runs compare.
  */
-import { randomBytes } from "node:crypto";
-import { closeSync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { closeSync, createReadStream, ftruncateSync, openSync, statSync, writeSync } from "node:fs";
+import type { ResultAsync } from "neverthrow";
+import type { VolkitError } from "../../src/core/errors.js";
 
 const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** The value of a volkit result, or a thrown Error naming its code (tests only). */
+export async function must<T>(pending: ResultAsync<T, VolkitError>): Promise<T> {
+  const r = await pending;
+  if (r.isErr()) throw new Error(`volkit error ${r.error.code}: ${r.error.message}`);
+  return r.value;
+}
+
+/** sha256 (hex) of a file, streamed in 4 MiB pieces (volumes are too big to read whole). */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const piece of createReadStream(path, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
+  return hash.digest("hex");
+}
+
+/** Bytes the file system allocated for `path` (st_blocks × 512): how sparse a volume file is. */
+export const allocatedBytes = (path: string): number => statSync(path).blocks * 512;
 
 /** mulberry32: a small seeded generator (offsets only; data comes from the CSPRNG). */
 export function seededRandom(seed: number): () => number {

@@ -8,15 +8,13 @@
  *   npx vitest run --project host test/host/backup-s3.host.test.ts
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import type { ResultAsync } from "neverthrow";
+import { ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHost, type Host } from "../../src/attach/host.js";
 import { backgroundContext, createOperationContext } from "../../src/core/context.js";
-import type { VolkitError } from "../../src/core/errors.js";
 import { EventBus } from "../../src/core/events.js";
 import type { Volume } from "../../src/core/records.js";
 import { wrapDriver, type VolumeBackend } from "../../src/drivers/backend.js";
@@ -25,8 +23,9 @@ import { createLocalRunner } from "../../src/exec/local-runner.js";
 import { LocalDirectoryMounts } from "../../src/remotefs/local-directory-mounts.js";
 import type { CephCluster, S3User } from "../../src/testing/ceph-cluster.js";
 import { createBackup, createS3BackupRepository, deleteBackup, listBackups, readBackupManifest, restoreBackup, verifyBackup, type BackupRepository } from "../../src/backup/index.js";
-import { rewriteFraction, writeSparseVolume, type VolumeLayout } from "./backup-fixture.js";
+import { allocatedBytes, must, rewriteFraction, sha256File, writeSparseVolume, type VolumeLayout } from "./backup-fixture.js";
 import { sharedCephCluster } from "./ceph-shared.js";
+import { startRadosgwS3 } from "./s3-fixture.js";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -36,19 +35,6 @@ const root = mkdtempSync(join(tmpdir(), "volkit-backup-s3-"));
 const shareDir = join(root, "share");
 const runner = createLocalRunner();
 
-async function must<T>(pending: ResultAsync<T, VolkitError>): Promise<T> {
-  const r = await pending;
-  if (r.isErr()) throw new Error(`volkit error ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-async function sha256(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const piece of createReadStream(path, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
-  return hash.digest("hex");
-}
-
-const allocated = (path: string): number => statSync(path).blocks * 512;
 /** The file of an NFS-driver volume (raw, in the share directory). */
 const fileOf = (v: { id: string }): string => join(shareDir, `volume-${v.id}`);
 
@@ -79,16 +65,7 @@ describe("volume backups to S3 (radosgw) with the AWS SDK", () => {
 
   beforeAll(async () => {
     mkdirSync(shareDir);
-    endpoint = await cluster.startRadosgw();
-    user = await cluster.createS3User(`volkit-backup-${process.pid}`);
-    s3 = new S3Client({
-      endpoint,
-      region: "us-east-1",
-      credentials: { accessKeyId: user.accessKeyId, secretAccessKey: user.secretAccessKey },
-      forcePathStyle: true,
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
+    ({ endpoint, user, s3 } = await startRadosgwS3(cluster, `volkit-backup-${process.pid}`));
     repo = await must(createS3BackupRepository({ endpoint, bucket: BUCKET, prefix: "cluster-a/", accessKeyId: user.accessKeyId, secretAccessKey: user.secretAccessKey, createBucket: true }));
     const mounts = new LocalDirectoryMounts({ runner, directories: { [SHARE]: shareDir } });
     backend = wrapDriver(createNfsDriver({ driver: "nfs", shares: [SHARE] }, { runner, mounts })._unsafeUnwrap(), { events });
@@ -105,7 +82,7 @@ describe("volume backups to S3 (radosgw) with the AWS SDK", () => {
   });
 
   it("backs up the volume through a snapshot, storing only its data compressed, and restores it into a new volume (sha256 equal, sparse)", async () => {
-    const sourceSha = await sha256(fileOf(volume));
+    const sourceSha = await sha256File(fileOf(volume));
     let progress = 0;
     const off = events.on((e) => void (e.type === "progress" && e.phase === "backup" && progress++));
     const started = performance.now();
@@ -129,8 +106,8 @@ describe("volume backups to S3 (radosgw) with the AWS SDK", () => {
     const restored = await must(restoreBackup(repo, "s3-full", backend, { newVolume: { id: "vol-s3-copy" } }, { host }));
     console.info(`[s3] restore into a new volume: ${((performance.now() - started2) / 1000).toFixed(2)} s, ${(restored.report.bytesWritten / MiB).toFixed(1)} MiB written`);
     expect(restored).toMatchObject({ created: true, volume: { id: "vol-s3-copy", sizeGiB: 1 }, report: { holes: "assume-zero" } });
-    expect(await sha256(fileOf(restored.volume))).toBe(sourceSha);
-    expect(allocated(fileOf(restored.volume))).toBeLessThanOrEqual(allocated(fileOf(volume)) + MiB);
+    expect(await sha256File(fileOf(restored.volume))).toBe(sourceSha);
+    expect(allocatedBytes(fileOf(restored.volume))).toBeLessThanOrEqual(allocatedBytes(fileOf(volume)) + MiB);
     expect((await must(verifyBackup(repo, "s3-full"))).chunksChecked).toBe(256);
   }, 300_000);
 
@@ -146,7 +123,7 @@ describe("volume backups to S3 (radosgw) with the AWS SDK", () => {
     writeSparseVolume(fileOf(copy), GiB, 0.3, 99); // an existing volume with other data: punched, then written
     const r = await must(restoreBackup(repo, "s3-incr", backend, { volume: copy }, { host }));
     expect(r).toMatchObject({ created: false, report: { holes: "punch" } });
-    expect(await sha256(fileOf(copy))).toBe(await sha256(fileOf(volume)));
+    expect(await sha256File(fileOf(copy))).toBe(await sha256File(fileOf(volume)));
     expect((await must(listBackups(repo, { volumeId: "vol-s3" }))).backups.map((b) => b.backupId)).toEqual(["s3-full", "s3-incr"]);
   }, 300_000);
 

@@ -6,14 +6,11 @@
  *   npx vitest run --project host test/host/backup.host.test.ts
  */
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ResultAsync } from "neverthrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backgroundContext } from "../../src/core/context.js";
-import type { VolkitError } from "../../src/core/errors.js";
 import { EventBus } from "../../src/core/events.js";
 import { createLocalRunner } from "../../src/exec/local-runner.js";
 import { LocalDirectoryMounts } from "../../src/remotefs/local-directory-mounts.js";
@@ -29,7 +26,7 @@ import {
   type BackupManifest,
   type BackupRepository,
 } from "../../src/backup/index.js";
-import { rewriteFraction, writeSparseVolume, type VolumeLayout } from "./backup-fixture.js";
+import { allocatedBytes, must, rewriteFraction, sha256File, writeSparseVolume, type VolumeLayout } from "./backup-fixture.js";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -46,20 +43,6 @@ function requireTool(argv: [string, ...string[]], pkg: string): void {
   if (r.error !== undefined || r.status !== 0) throw new Error(`${argv[0]} is missing: apt-get install ${pkg}`);
 }
 
-async function must<T>(pending: ResultAsync<T, VolkitError>): Promise<T> {
-  const r = await pending;
-  if (r.isErr()) throw new Error(`volkit error ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-async function sha256(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const piece of createReadStream(path, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
-  return hash.digest("hex");
-}
-
-const allocated = (path: string): number => statSync(path).blocks * 512;
-
 beforeAll(() => {
   requireTool(["xfs_io", "-V"], "xfsprogs");
   requireTool(["fallocate", "--version"], "util-linux");
@@ -71,10 +54,10 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe("backup of a 1 GiB sparse file-backed volume to a directory", () => {
   it("reads only the data (SEEK_DATA), stores it compressed, and restores it bit-identical and sparse", async () => {
-    const sourceSha = await sha256(volume);
+    const sourceSha = await sha256File(volume);
     full = await must(backupFromSource(repo, { path: volume }, { backupId: "full", volumeId: "vol-1" }));
     expect(full.sizeBytes).toBe(GiB);
-    expect(full.stats.bytesRead).toBeLessThanOrEqual(allocated(volume));
+    expect(full.stats.bytesRead).toBeLessThanOrEqual(allocatedBytes(volume));
     expect(full.stats.bytesRead).toBeGreaterThanOrEqual(layout.dataBytes);
     // Half the data is text: the stored size is well under the data size, and holes cost nothing.
     expect(full.stats.storedBytes).toBeLessThan(layout.dataBytes * 0.8);
@@ -84,10 +67,10 @@ describe("backup of a 1 GiB sparse file-backed volume to a directory", () => {
     const report = await must(restoreToTarget(repo, "full", { path: out }));
     expect(report.created).toBe(true);
     expect(statSync(out).size).toBe(GiB);
-    expect(await sha256(out)).toBe(sourceSha);
+    expect(await sha256File(out)).toBe(sourceSha);
     // Sparse stays sparse: the restored file allocates what the source does (4 KiB granularity).
-    expect(allocated(out)).toBeLessThanOrEqual(allocated(volume) + MiB);
-    expect(allocated(out)).toBeGreaterThanOrEqual(layout.dataBytes * 0.9);
+    expect(allocatedBytes(out)).toBeLessThanOrEqual(allocatedBytes(volume) + MiB);
+    expect(allocatedBytes(out)).toBeGreaterThanOrEqual(layout.dataBytes * 0.9);
 
     const verified = await must(verifyBackup(repo, "full"));
     expect(verified).toMatchObject({ level: "content", chunksChecked: 256 });
@@ -100,11 +83,11 @@ describe("backup of a 1 GiB sparse file-backed volume to a directory", () => {
     const pattern = Buffer.alloc(16 * MiB, 0xee);
     for (let at = 0; at < GiB; at += pattern.length) writeSync(fd, pattern, 0, pattern.length, at);
     closeSync(fd);
-    expect(allocated(target)).toBeGreaterThanOrEqual(GiB);
+    expect(allocatedBytes(target)).toBeGreaterThanOrEqual(GiB);
     const report = await must(restoreToTarget(repo, "full", { path: target }));
     expect(report).toMatchObject({ created: false, holes: "punch" });
-    expect(await sha256(target)).toBe(await sha256(volume));
-    expect(allocated(target)).toBeLessThanOrEqual(allocated(volume) + MiB);
+    expect(await sha256File(target)).toBe(await sha256File(volume));
+    expect(allocatedBytes(target)).toBeLessThanOrEqual(allocatedBytes(volume) + MiB);
     rmSync(target);
   }, 300_000);
 
@@ -119,7 +102,7 @@ describe("backup of a 1 GiB sparse file-backed volume to a directory", () => {
     expect(incr.chunks.filter((c) => c.kind === "delta").length).toBeGreaterThan(0);
     const out = join(root, "incr.raw");
     await must(restoreToTarget(repo, "incr", { path: out }));
-    expect(await sha256(out)).toBe(await sha256(volume));
+    expect(await sha256File(out)).toBe(await sha256File(volume));
     rmSync(out);
   }, 300_000);
 
@@ -179,8 +162,8 @@ describe("block devices (loop devices over sparse files)", () => {
     const targetDev = attach(targetFile);
     const report = await must(restoreToTarget(repo, "device", { path: targetDev, holes: "discard" }));
     expect(report).toMatchObject({ created: false, holes: "discard" });
-    expect(await sha256(targetDev)).toBe(await sha256(sourceDev));
-    expect(allocated(targetFile)).toBeLessThanOrEqual(allocated(sourceFile) + MiB);
+    expect(await sha256File(targetDev)).toBe(await sha256File(sourceDev));
+    expect(allocatedBytes(targetFile)).toBeLessThanOrEqual(allocatedBytes(sourceFile) + MiB);
 
     const refused = await restoreToTarget(repo, "device", { path: targetDev, holes: "punch" });
     expect(refused.isErr() && refused.error.code).toBe("INVALID_ARGUMENT");
@@ -201,7 +184,7 @@ describe("backup to an NFS share repository (the share mapped to a directory: th
     expect(statSync(join(shareDir, "cluster-a/backups/backups/nfs-full/manifest.json")).isFile()).toBe(true);
     const out = join(root, "small-restored.raw");
     await must(restoreToTarget(nfsRepo, m.backupId, { path: out }));
-    expect(await sha256(out)).toBe(await sha256(small));
+    expect(await sha256File(out)).toBe(await sha256File(small));
     await must(nfsRepo.close(backgroundContext()));
     expect(mounts.references(share)).toBe(0);
   }, 120_000);

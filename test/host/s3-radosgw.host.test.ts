@@ -24,28 +24,16 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
-  type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CephCluster, S3User } from "../../src/testing/ceph-cluster.js";
 import { sharedCephCluster } from "./ceph-shared.js";
+import { radosgwS3Config, startRadosgwS3 } from "./s3-fixture.js";
 
 const MiB = 1024 ** 2;
 const BUCKET = `volkit-${process.pid}`;
 const sha256 = (data: Uint8Array): string => createHash("sha256").update(data).digest("hex");
 const md5 = (data: Uint8Array): string => createHash("md5").update(data).digest("hex");
-
-/** The SDK settings radosgw 16.2 needs (see the file comment). */
-function s3Config(endpoint: string, user: S3User): S3ClientConfig {
-  return {
-    endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: user.accessKeyId, secretAccessKey: user.secretAccessKey },
-    forcePathStyle: true,
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  };
-}
 
 const shared = sharedCephCluster();
 
@@ -66,10 +54,8 @@ describe("radosgw S3 endpoint with the AWS SDK v3", () => {
 
   beforeAll(async () => {
     const started = performance.now();
-    endpoint = await cluster.startRadosgw();
-    console.log(`[s3] radosgw answering on ${endpoint} ${Math.round(performance.now() - started)} ms after start`);
-    user = await cluster.createS3User(`volkit-${process.pid}`);
-    s3 = new S3Client(s3Config(endpoint, user));
+    ({ endpoint, user, s3 } = await startRadosgwS3(cluster, `volkit-${process.pid}`));
+    console.log(`[s3] radosgw answering on ${endpoint} with a user ${Math.round(performance.now() - started)} ms after start`);
   }, 120_000);
 
   afterAll(() => {
@@ -105,7 +91,7 @@ describe("radosgw S3 endpoint with the AWS SDK v3", () => {
   });
 
   it("refuses a streamed body under the SDK's default checksum settings (the reason for WHEN_REQUIRED)", async () => {
-    const defaults = new S3Client({ ...s3Config(endpoint, user), requestChecksumCalculation: "WHEN_SUPPORTED", responseChecksumValidation: "WHEN_SUPPORTED" });
+    const defaults = new S3Client({ ...radosgwS3Config(endpoint, user), requestChecksumCalculation: "WHEN_SUPPORTED", responseChecksumValidation: "WHEN_SUPPORTED" });
     try {
       const data = randomBytes(MiB);
       await expect(
@@ -141,7 +127,7 @@ describe("radosgw S3 endpoint with the AWS SDK v3", () => {
   });
 
   it("refuses a wrong secret with SignatureDoesNotMatch (403)", async () => {
-    const wrong = new S3Client(s3Config(endpoint, { ...user, secretAccessKey: randomBytes(30).toString("base64url") }));
+    const wrong = new S3Client(radosgwS3Config(endpoint, { ...user, secretAccessKey: randomBytes(30).toString("base64url") }));
     try {
       await expect(wrong.send(new ListObjectsV2Command({ Bucket: BUCKET }))).rejects.toMatchObject({ name: "SignatureDoesNotMatch", $metadata: { httpStatusCode: 403 } });
     } finally {

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redactText } from "../../src/core/secrets.js";
 import { createSshRunner, sshHostKeyFingerprint, type SshRunner, type SshRunnerOptions } from "../../src/exec/ssh-runner.js";
 import { freeLoopbackPort } from "../../src/testing/loopback-port.js";
+import { pgrepExact, waitFor as pollUntil } from "../process-probes.js";
 
 const SSHD = "/usr/sbin/sshd";
 
@@ -90,18 +91,6 @@ function keygenFingerprint(pubFile: string): string {
   return execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", pubFile], { encoding: "utf8" }).split(" ")[1] ?? "";
 }
 
-/** Pids of processes whose full command line is exactly `cmdline`. */
-function pgrepExact(cmdline: string): number[] {
-  try {
-    return execFileSync("pgrep", ["-x", "-f", cmdline.replaceAll(".", "\\.")], { encoding: "utf8" })
-      .split("\n")
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
-}
-
 /** Per-connection sshd processes (children of the listener). */
 function sshdConnections(): number[] {
   try {
@@ -111,14 +100,8 @@ function sshdConnections(): number[] {
   }
 }
 
-async function waitFor(predicate: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (predicate()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(25);
-  }
-}
+/** {@link pollUntil} with this file's 25 ms step. */
+const waitFor = (predicate: () => boolean, ms: number): Promise<boolean> => pollUntil(predicate, ms, 25);
 
 function baseOptions(overrides: Partial<SshRunnerOptions> = {}): SshRunnerOptions {
   return {

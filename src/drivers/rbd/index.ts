@@ -27,6 +27,8 @@ import { buildRbdDriver } from "./rbd-factory.js";
 export { RbdConfigSchema, type RbdConfig, type ParsedRbdConfig } from "./rbd-config.js";
 export { RbdDriver, type RbdDriverDeps } from "./rbd-driver.js";
 export { RbdClient, type ImageIdRef, type RbdCreateOptions, type RbdRunOptions } from "./rbd-client.js";
+export { RbdCli } from "./rbd-cli.js";
+export { RbdQueries } from "./rbd-queries.js";
 export { CephClientIdSchema, CephClusterNameSchema, CephKeySchema, CephKeyfile, MonitorAddressSchema, RbdConnectionSchema, connectionArgs, qemuRbdFilename, type RbdConnection, type RbdConnectionInput } from "./rbd-connection.js";
 export { RBD_EXIT, classifyRbdError, errnoOf, type RbdErrorSubject } from "./rbd-errors.js";
 export { monitorsForClients, rbdConnectionInfo } from "./rbd-connection-info.js";

@@ -6,6 +6,7 @@ import { InProcessLocks, withLock, type LockBackend } from "../../core/locks.js"
 import { redactText, registerSecret } from "../../core/secrets.js";
 import { IdSchema, IqnSchema, parsePortal, validate } from "../../core/validation.js";
 import type { CommandRunner } from "../../exec/runner.js";
+import { validateExportRequest } from "../export-request.js";
 import {
   ChapCredentialsSchema,
   DevicePathSchema,
@@ -131,7 +132,7 @@ export class LioHelper implements TargetHelper {
 
   /** {@inheritDoc TargetHelper.createExport} */
   createExport(request: ExportRequest, ctx: OperationContext): ResultAsync<TargetExport, VolkitError> {
-    const valid = validateRequest(request);
+    const valid = validateExportRequest(LioExportRequestSchema, request);
     if (valid.isErr()) return errAsync(valid.error);
     return this.#locked(ctx, () => this.#export(valid.value, ctx));
   }
@@ -218,7 +219,7 @@ export class LioHelper implements TargetHelper {
    * LIO: nothing to do (the kernel reads the device size live).
    */
   refreshSize(request: ExportRequest, _ctx: OperationContext): ResultAsync<void, VolkitError> {
-    const valid = validateRequest(request);
+    const valid = validateExportRequest(LioExportRequestSchema, request);
     return valid.isErr() ? errAsync(valid.error) : okAsync(undefined);
   }
 
@@ -351,13 +352,6 @@ function validateId(volumeId: string): Result<string, VolkitError> {
   return validate(IdSchema, volumeId, "volumeId").andThen((id) =>
     id.includes("_") ? err(new VolkitError("INVALID_ARGUMENT", "invalid volumeId: must not contain '_' (LIO rejects it in IQNs)", { source: "lio" })) : ok(id),
   );
-}
-
-function validateRequest(request: ExportRequest): Result<ValidRequest, VolkitError> {
-  return validate(LioExportRequestSchema, request, "export request").map((r) => {
-    registerSecret(r.chap?.password);
-    return r;
-  });
 }
 
 /**

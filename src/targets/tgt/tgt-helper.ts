@@ -4,9 +4,9 @@ import { rollbackContext, type OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
 import { InProcessLocks, withLock, type LockBackend } from "../../core/locks.js";
 import { withRetry } from "../../core/retry.js";
-import { registerSecret } from "../../core/secrets.js";
 import { IdSchema, IqnSchema, validate } from "../../core/validation.js";
 import type { CommandRunner } from "../../exec/runner.js";
+import { validateExportRequest } from "../export-request.js";
 import {
   TargetConfigSchema,
   formatProviderLocation,
@@ -105,7 +105,7 @@ export class TgtHelper implements TargetHelper {
 
   /** {@inheritDoc TargetHelper.createExport} */
   createExport(request: ExportRequest, ctx: OperationContext): ResultAsync<TargetExport, VolkitError> {
-    const valid = validateRequest(request);
+    const valid = validateExportRequest(TgtExportRequestSchema, request);
     if (valid.isErr()) return errAsync(valid.error);
     return withLock(this.#locks, this.#lockKey, ctx.signal, () => this.#export(valid.value, ctx));
   }
@@ -158,7 +158,7 @@ export class TgtHelper implements TargetHelper {
    * the new capacity after a rescan. A volume that is not exported needs nothing.
    */
   refreshSize(request: ExportRequest, ctx: OperationContext): ResultAsync<void, VolkitError> {
-    const valid = validateRequest(request);
+    const valid = validateExportRequest(TgtExportRequestSchema, request);
     if (valid.isErr()) return errAsync(valid.error);
     return withLock(this.#locks, this.#lockKey, ctx.signal, () => this.#refresh(valid.value, ctx));
   }
@@ -366,13 +366,6 @@ function chapUserClash(targets: readonly TgtTarget[], iqn: string, user: string)
         source: "tgt",
         details: { iqn, otherTargets: others },
       });
-}
-
-function validateRequest(request: ExportRequest): Result<ValidRequest, VolkitError> {
-  return validate(TgtExportRequestSchema, request, "export request").map((r) => {
-    registerSecret(r.chap?.password);
-    return r;
-  });
 }
 
 /**

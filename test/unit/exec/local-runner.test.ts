@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,32 +6,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { registerSecret } from "../../../src/core/secrets.js";
 import { createLocalRunner } from "../../../src/exec/local-runner.js";
+import { pgrepExact, uniqueSeconds, waitFor } from "../../process-probes.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "volkit-local-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-/** Pids whose full command line is exactly `cmdline`. */
-function pgrepExact(cmdline: string): number[] {
-  try {
-    return execFileSync("pgrep", ["-x", "-f", cmdline.replaceAll(".", "\\.")], { encoding: "utf8" }).split("\n").filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-async function waitFor(predicate: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (predicate()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(20);
-  }
-}
-
-/** A sleep duration nobody else uses, so pgrep finds only our process. */
-function uniqueSeconds(): string {
-  return `5${Math.floor(Math.random() * 9)}.${Math.floor(Math.random() * 1e6)}`;
-}
 
 describe("local runner", () => {
   const runner = createLocalRunner();
@@ -154,7 +131,7 @@ describe("local runner", () => {
   });
 
   it("kills a command run through sudo on timeout", async () => {
-    const seconds = uniqueSeconds();
+    const seconds = uniqueSeconds(5);
     const r = createLocalRunner({ rootHelper: ["sudo", "-n"] });
     const pending = r.run({ argv: ["sh", "-c", `sleep ${seconds}; echo done`], timeoutMs: 1500 });
     expect(await waitFor(() => pgrepExact(`sleep ${seconds}`).length === 1, 1400)).toBe(true);
@@ -163,7 +140,7 @@ describe("local runner", () => {
   });
 
   it("timeoutMs → TIMEOUT (transient) and the child is killed", async () => {
-    const seconds = uniqueSeconds();
+    const seconds = uniqueSeconds(5);
     const t0 = performance.now();
     const pending = runner.run({ argv: ["sleep", seconds], timeoutMs: 400 });
     expect(await waitFor(() => pgrepExact(`sleep ${seconds}`).length === 1, 350)).toBe(true);
@@ -191,7 +168,7 @@ describe("local runner", () => {
   });
 
   it("abort → ABORTED and the child is killed", async () => {
-    const seconds = uniqueSeconds();
+    const seconds = uniqueSeconds(5);
     const ac = new AbortController();
     const pending = runner.run({ argv: ["sleep", seconds], signal: ac.signal });
     expect(await waitFor(() => pgrepExact(`sleep ${seconds}`).length === 1, 2000)).toBe(true);

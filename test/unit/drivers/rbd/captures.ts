@@ -5,6 +5,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FakeReply } from "../../../../src/testing/fake-runner.js";
+// Type only: erased at run time, so the capture script does not run.
+import type { Capture as Entry } from "../../../fixtures/rbd/capture.js";
 
 const dir = join(import.meta.dirname, "../../../fixtures/rbd");
 
@@ -17,16 +19,6 @@ export interface Capture {
   readonly exitCode: number;
   readonly stdout: string;
   readonly stderr: string;
-}
-
-interface Entry {
-  readonly name: string;
-  readonly program: "rbd" | "ceph";
-  readonly as: string;
-  readonly args: readonly string[];
-  readonly exitCode: number;
-  readonly stdout?: string;
-  readonly stderr?: string;
 }
 
 const manifest = (name: string): Entry[] => (existsSync(join(dir, name)) ? (JSON.parse(readFileSync(join(dir, name), "utf8")) as Entry[]) : []);
