@@ -17,7 +17,9 @@ import { existsSync } from "node:fs";
 import { wrapDriver, type VolumeBackend } from "../../src/drivers/backend.js";
 import { createLvmDriver } from "../../src/drivers/lvm/index.js";
 import { LVS_FIELDS, VG_LV_FIELDS } from "../../src/drivers/lvm/lvm-parsers.js";
+import { createLocalRunner } from "../../src/exec/local-runner.js";
 import { alternate, median, must, run, time, tryRun, type Results } from "./measure.js";
+import { TracingRunner, describeTrace } from "./trace.js";
 
 const VG = process.env.VOLKIT_LAB_VG_THIN ?? "volkit-thin";
 const POOL = `${VG}-pool`;
@@ -52,6 +54,9 @@ function shellLoop(prefix: string, n: number, reads: boolean): string {
   );
 }
 
+/** The runner of the benchmarked backend: every command it runs is recorded. */
+const traced = new TracingRunner(createLocalRunner());
+
 async function createDelete(results: Results, backend: VolumeBackend, options: ControlOptions): Promise<void> {
   const per = Math.max(1, Math.round(options.ops / options.blocks));
   const sides = ["volkit", "bash loop, same lvcreate/lvremove", "bash loop + the runtime's reads"] as const;
@@ -60,8 +65,14 @@ async function createDelete(results: Results, backend: VolumeBackend, options: C
       const r = await time(async () => {
         if (who === "volkit") {
           for (let i = 0; i < per; i++) {
-            const v = await must(backend.createVolume({ id: `cd-${block}-${i}`, sizeGiB: 1 }));
-            await must(backend.deleteVolume(v));
+            traced.take();
+            const c = await time(() => must(backend.createVolume({ id: `cd-${block}-${i}`, sizeGiB: 1 })));
+            const createTrace = traced.take();
+            const d = await time(() => must(backend.deleteVolume(c.value)));
+            if (block === options.blocks && i === per - 1) {
+              results.note(`6 trace, create thin LV: ${describeTrace(createTrace, c.ms)}`);
+              results.note(`6 trace, delete thin LV: ${describeTrace(traced.take(), d.ms)}`);
+            }
           }
         } else {
           await bash(shellLoop(`sh${block}${who.length}`, per, who !== "bash loop, same lvcreate/lvremove"));
@@ -79,8 +90,10 @@ async function thinClone(results: Results, backend: VolumeBackend, options: Cont
     for (let round = 1; round <= options.rounds; round++) {
       for (const who of alternate(round, "volkit", "lvcreate -s")) {
         if (who === "volkit") {
+          traced.take();
           const r = await time(() => must(backend.createClonedVolume({ id: `clone-${round}`, sizeGiB: 1 }, source)));
           results.add("6 thin clone", "volkit", r.ms);
+          if (round === options.rounds) results.note(`6 trace, thin clone: ${describeTrace(traced.take(), r.ms)}`);
           await must(backend.deleteVolume(r.value));
         } else {
           const r = await time(() => run(["lvcreate", "--yes", "-s", "-n", `shclone-${round}`, "--setactivationskip", "n", `${VG}/volume-${source.id}`]));
@@ -105,7 +118,9 @@ async function stats(results: Results, backend: VolumeBackend, options: ControlO
     for (let round = 1; round <= options.rounds; round++) {
       for (const who of alternate(round, "volkit", "report", "pair")) {
         if (who === "volkit") {
+          traced.take();
           const r = await time(() => must(backend.getVolumeStats()));
+          if (round === options.rounds) results.note(`6 trace, getVolumeStats: ${describeTrace(traced.take(), r.ms)}`);
           const volumes = r.value.pools[0]?.totalVolumes ?? 0;
           if (volumes < options.statsLvs) results.note(`6: stats saw only ${volumes} volumes`);
           results.add(`6 getVolumeStats, ${options.statsLvs} thin LVs`, "volkit", r.ms);
@@ -166,7 +181,7 @@ async function freshProcess(results: Results, options: ControlOptions): Promise<
 
 /** Runs benchmark 6 into `results`. */
 export async function controlBenchmarks(results: Results, options: ControlOptions): Promise<void> {
-  const backend = wrapDriver(createLvmDriver({ driver: "lvm", volumeGroup: VG, lvmType: "thin" })._unsafeUnwrap());
+  const backend = wrapDriver(createLvmDriver({ driver: "lvm", volumeGroup: VG, lvmType: "thin" }, { runner: traced })._unsafeUnwrap());
   await must(backend.setup());
   try {
     await createDelete(results, backend, options);

@@ -22,6 +22,7 @@ import { wrapDriver } from "../../src/drivers/backend.js";
 import { createLvmDriver } from "../../src/drivers/lvm/index.js";
 import { createLocalRunner } from "../../src/exec/local-runner.js";
 import { alternate, must, run, time, tryRun, type Results } from "./measure.js";
+import { TracingRunner, describeTrace } from "./trace.js";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -42,7 +43,8 @@ export interface DataOptions {
 
 /** Runs benchmarks 3, 4 and 5 into `results`. */
 export async function dataBenchmarks(results: Results, options: DataOptions): Promise<void> {
-  const runner = createLocalRunner();
+  // Every command volkit runs is recorded: the last round's trace of each benchmark is printed as a note.
+  const runner = new TracingRunner(createLocalRunner());
   // ---------------------------------------------------------------- 3 and 5: thick
   await run(["lvcreate", "-qq", "-y", "-L", "1g", "-n", "bench-src", THICK]);
   await run(["lvcreate", "-qq", "-y", "-L", "1g", "-n", "bench-dst", THICK]);
@@ -52,18 +54,26 @@ export async function dataBenchmarks(results: Results, options: DataOptions): Pr
     await run(["dd", "if=/dev/urandom", `of=${src}`, "bs=4M", "count=256", "oflag=direct", "status=none"]);
     for (let round = 1; round <= options.rounds; round++) {
       for (const who of alternate(round, "volkit", "dd")) {
+        runner.take();
         const r =
           who === "volkit"
             ? await time(() => must(copyDevice(runner, { source: src, target: dst, bytes: GiB, blockBytes: MiB, direct: true }, ctx())))
             : await time(() => run(["dd", `if=${src}`, `of=${dst}`, "bs=1M", "iflag=direct", "oflag=direct", "status=none"]));
         results.add("3 copy 1 GiB thick→thick", who === "volkit" ? "volkit" : "dd bs=1M iflag/oflag=direct", GiB / MiB / (r.ms / 1000), "MiB/s", "higher");
+        if (who === "volkit" && round === options.rounds) results.note(`3 trace, copy: ${describeTrace(runner.take(), r.ms)}`);
       }
       for (const who of alternate(round, "volkit", "dd")) {
+        runner.take();
         const r =
           who === "volkit"
             ? await time(() => must(zeroDevice(runner, { target: dst, bytes: GiB, blockBytes: MiB, direct: true }, ctx())))
             : await time(() => run(["dd", "if=/dev/zero", `of=${dst}`, "bs=1M", "count=1024", "oflag=direct", "status=none"]));
         results.add("5 wipe 1 GiB thick", who === "volkit" ? "volkit" : "dd if=/dev/zero oflag=direct", r.ms);
+        if (who === "volkit") {
+          const trace = runner.take();
+          results.add("5 wipe 1 GiB thick", "volkit: its dd process alone (trace)", trace.reduce((sum, c) => sum + (c.command.startsWith("dd") ? c.ms : 0), 0));
+          if (round === options.rounds) results.note(`5 trace, wipe: ${describeTrace(trace, r.ms)}`);
+        }
       }
       console.log(`data: thick round ${round}/${options.rounds}`);
     }
@@ -90,6 +100,7 @@ export async function dataBenchmarks(results: Results, options: DataOptions): Pr
         const to = `/dev/${THIN}/volume-${target.id}`;
         const from = `/dev/${THIN}/volume-${source.id}`;
         if (who === "dd conv=sparse (buffered)") await dropCaches();
+        runner.take();
         const r =
           who === "volkit"
             ? await time(() => must(driver.copyVolumeData(source, to, ctx())))
@@ -97,6 +108,7 @@ export async function dataBenchmarks(results: Results, options: DataOptions): Pr
               ? await time(() => run(["dd", `if=${from}`, `of=${to}`, "bs=1M", "conv=sparse,fsync", "status=none"]))
               : await time(() => run(["dd", `if=${from}`, `of=${to}`, `count=${GiB}`, "bs=1M", "iflag=count_bytes,direct", "oflag=direct", "conv=sparse", "status=none"]));
         results.add("4 sparse copy 1 GiB thin 10% → thin", who, r.ms);
+        if (who === "volkit" && round === options.rounds) results.note(`4 trace, sparse copy: ${describeTrace(runner.take(), r.ms)}`);
         results.add("4 target allocation after the copy", who, await dataPercent(THIN, `volume-${target.id}`), "%");
         await must(backend.deleteVolume(target));
       }

@@ -4,7 +4,8 @@
  * locks (what it ships) and with every mapping section behind ONE global lock (what a driver with a
  * single mapping mutex does). Medians of R rounds; a fresh simulator per round.
  *
- * Each REST request is held back by `--latency-ms` in the simulator (a real array answers a
+ * volkit's rows are the per-host locks; the peer is the global lock; the two alternate in every
+ * round (`alternate()`). Each REST request is held back by `--latency-ms` in the simulator (a real array answers a
  * mapping call in a few to tens of ms), so the figures show what the locking costs when the array,
  * not this process, is the slow side. `--data-plane` also runs the simulator's tgtd (root), whose
  * reconciles are serialized inside the simulator and then dominate both modes.
@@ -18,6 +19,7 @@ import { InProcessLocks, type LockBackend } from "../../src/core/locks.js";
 import { wrapDriver } from "../../src/drivers/backend.js";
 import { createIpsanDriver } from "../../src/drivers/ipsan/index.js";
 import { startArraySimulator } from "../../src/testing/array-simulator/index.js";
+import { Results, alternate, machine } from "./measure.js";
 
 const { values } = parseArgs({
   options: {
@@ -72,17 +74,17 @@ async function round(mode: "per-host" | "global"): Promise<Round> {
   }
 }
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
-};
-
+console.log(`machine: ${JSON.stringify(machine())}`);
 console.log(`ipsan mapping: ${hosts} hosts at once, ${latencyMs} ms per REST request, ${rounds} rounds, data plane ${values["data-plane"] ? "on (tgtd)" : "off"}`);
-console.log("mode       map (ms)   unmap (ms)   REST requests");
-const results: Record<string, Round[]> = { "per-host": [], global: [] };
-for (let r = 0; r < rounds; r++) {
-  for (const mode of ["per-host", "global"] as const) results[mode]?.push(await round(mode));
+const results = new Results();
+const label = (mode: "per-host" | "global"): string => (mode === "per-host" ? "volkit" : "one global mapping lock");
+for (let r = 1; r <= rounds; r++) {
+  for (const mode of alternate<"per-host" | "global">(r, "per-host", "global")) {
+    const one = await round(mode);
+    results.add(`${hosts} hosts map at once`, label(mode), one.mapMs);
+    results.add(`${hosts} hosts unmap at once`, label(mode), one.unmapMs);
+    results.add("REST requests per round", label(mode), one.requests, "req");
+  }
 }
-for (const [mode, rs] of Object.entries(results)) {
-  console.log(`${mode.padEnd(9)} ${String(Math.round(median(rs.map((x) => x.mapMs)))).padStart(9)} ${String(Math.round(median(rs.map((x) => x.unmapMs)))).padStart(12)} ${String(median(rs.map((x) => x.requests))).padStart(15)}`);
-}
+results.note(`machine at the end: ${JSON.stringify(machine())}`);
+results.print(`IP-SAN mapping, ${hosts} hosts, ${latencyMs} ms per request`);

@@ -1,7 +1,7 @@
 /**
- * The data-path and LVM benchmarks of issue 15 (3–6), run INSIDE the storage lab
+ * The data-path, LVM and image-cache benchmarks of issue 15 (3–7), run INSIDE the storage lab
  * (scripts/bench/main.ts boots it and starts this; run it yourself with
- * `npx tsx lab/run.ts -- npx tsx scripts/bench/lab-suite.ts [--only data,control] …`). The iSCSI
+ * `npx tsx lab/run.ts -- npx tsx scripts/bench/lab-suite.ts [--only data,control,image] …`). The iSCSI
  * attach/detach benchmarks (1, 2) are scripts/bench/iscsi-attach.ts.
  * Each benchmark takes turns with its peer in every round; the table and a `BENCH-JSON` line are
  * printed at the end. Figures only: nothing asserts.
@@ -9,15 +9,17 @@
 import { parseArgs } from "node:util";
 import { controlBenchmarks } from "./control.js";
 import { dataBenchmarks } from "./data.js";
+import { imageBenchmarks } from "./image.js";
 import { Results, machine } from "./measure.js";
 
 const { values } = parseArgs({
   options: {
-    only: { type: "string", default: "data,control" },
+    only: { type: "string", default: "data,control,image" },
     rounds: { type: "string", default: "5" },
     ops: { type: "string", default: "100" },
     blocks: { type: "string", default: "10" },
     "stats-lvs": { type: "string", default: "500" },
+    "image-mib": { type: "string", default: "256" },
   },
 });
 if (process.env.VOLKIT_LAB !== "1") {
@@ -37,6 +39,10 @@ try {
   }
   if (only.has("control")) {
     await controlBenchmarks(results, { ops: Number(values.ops), blocks: Number(values.blocks), statsLvs: Number(values["stats-lvs"]), rounds });
+    results.print("so far: control");
+  }
+  if (only.has("image")) {
+    await imageBenchmarks(results, { rounds, imageMiB: Number(values["image-mib"]) });
   }
 } catch (e) {
   results.note(`STOPPED: ${e instanceof Error ? e.message : String(e)}`);
