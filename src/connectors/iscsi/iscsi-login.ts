@@ -1,5 +1,6 @@
-import { type ResultAsync, ok, okAsync, safeTry } from "neverthrow";
-import type { OperationContext } from "../../core/context.js";
+import { ResultAsync, err, ok, okAsync, safeTry, type Result } from "neverthrow";
+import { raceAbort } from "../../core/abort.js";
+import { abortReasonToError, type OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
 import { withLock } from "../../core/locks.js";
 import { sessionLockKey, sessionName, type PlannedPath } from "./iscsi-plan.js";
@@ -67,12 +68,63 @@ function nodeDbLockKey(t: PlannedPath): string {
   return `iscsi-nodedb:${t.iqn}`;
 }
 
+/** A login in flight for one session: the connects waiting on it, and its outcome. */
+export interface LoginFlight {
+  /** Connects that get the session — and a hold on it — when the login succeeds (the first one included). */
+  readonly joined: Set<LoginState>;
+  /** The login's outcome. */
+  readonly done: Promise<Result<IscsiSession, VolkitError>>;
+}
+
 /**
  * Logs one path in unless its session exists, under the session's lock, and holds the session.
  * The node gets `node.session.scan=manual` (no whole-target scans), CHAP when the connection has
  * it, and `node.startup=automatic` (os-brick's settings), in one update.
+ *
+ * Connects of other LUNs needing the same session while this runs join it instead of queueing on
+ * the lock one after the other: each gets the session and its hold in the same step, under the
+ * lock. A joined connect whose own operation ends stops waiting; one whose leader was cancelled
+ * (and not itself) logs in anew.
  */
 export function logIn(tools: IscsiTools, s: LoginState, chap: ChapSettings | undefined, ctx: OperationContext): ResultAsync<IscsiSession, VolkitError> {
+  const key = sessionLockKey(s.path);
+  const flight = tools.logins.get(key);
+  if (flight !== undefined) return join(tools, flight, s, chap, ctx);
+  const joined = new Set<LoginState>([s]);
+  const leave = (): void => {
+    if (tools.logins.get(key) === mine) tools.logins.delete(key);
+  };
+  const led = lead(tools, s, joined, leave, chap, ctx).mapErr((e) => {
+    leave();
+    return e;
+  });
+  const mine: LoginFlight = { joined, done: Promise.resolve(led) };
+  tools.logins.set(key, mine);
+  return new ResultAsync(mine.done);
+}
+
+/** Waits for a login in flight (see {@link logIn}). */
+function join(tools: IscsiTools, flight: LoginFlight, s: LoginState, chap: ChapSettings | undefined, ctx: OperationContext): ResultAsync<IscsiSession, VolkitError> {
+  flight.joined.add(s);
+  return new ResultAsync(
+    raceAbort(flight.done, ctx.signal).then((raced): Promise<Result<IscsiSession, VolkitError>> | Result<IscsiSession, VolkitError> => {
+      if (raced.aborted) {
+        flight.joined.delete(s); // no hold for it from now on; one it already got is dropped by its undo
+        return err(abortReasonToError(raced.reason, "iscsi"));
+      }
+      const r = raced.value;
+      if (r.isOk() && s.session !== undefined) return ok(s.session);
+      flight.joined.delete(s);
+      const e = r.isErr() ? r.error : new VolkitError("INTERNAL", "a joined login ended without a session", { source: "iscsi" });
+      // The leader's operation was cancelled, not this one: log in on our own.
+      if ((e.code === "ABORTED" || e.code === "TIMEOUT") && ctx.abortError() === undefined) return Promise.resolve(logIn(tools, s, chap, ctx));
+      return err(e);
+    }),
+  );
+}
+
+/** The login itself, for every connect that joined it. */
+function lead(tools: IscsiTools, s: LoginState, joined: ReadonlySet<LoginState>, leave: () => void, chap: ChapSettings | undefined, ctx: OperationContext): ResultAsync<IscsiSession, VolkitError> {
   const t = s.path;
   const adm = tools.iscsiadm;
   return withLock(tools.locks, sessionLockKey(t), ctx.signal, () =>
@@ -92,9 +144,14 @@ export function logIn(tools: IscsiTools, s: LoginState, chap: ChapSettings | und
           new VolkitError("LOGIN_FAILED", `iscsiadm logged in to ${t.iqn} at ${t.portal} but no session appeared in sysfs`, { source: "iscsi", details: { target: t.iqn, portal: t.portal } }),
         );
       }
-      s.session = session;
-      holdPending(tools, sessionLockKey(t), 1);
-      s.holdsSession = true;
+      // Every connect that joined gets the session and its hold now, under the lock, and later
+      // ones start a login of their own (which finds the session).
+      leave();
+      for (const m of joined) {
+        m.session = session;
+        holdPending(tools, sessionLockKey(t), 1);
+        m.holdsSession = true;
+      }
       return ok(session);
     }),
   );
