@@ -207,7 +207,8 @@ export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext,
           })
           .orElse((e) => {
             report.fail("node", name, `could not delete the node record: ${e.message}`, e);
-            return okAsync(undefined);
+            // The record stays: at least it must not log in again at boot.
+            return tools.iscsiadm.updateNode(t.iqn, t.portal, "node.startup", "manual", ctx).orElse(() => okAsync(undefined));
           });
   const body = (): ResultAsync<void, VolkitError> => {
     drop();
@@ -232,9 +233,10 @@ export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext,
           }
           return okAsync(undefined);
         }
-        return tools.iscsiadm
-          .updateNode(t.iqn, t.portal, "node.startup", "manual", ctx)
-          .orElse(() => okAsync(undefined))
+        // A record that stays gets node.startup=manual first (no login at boot). One about to be
+        // deleted does not: it had `automatic` for the whole attachment, and a failed delete sets it.
+        const startupManual = options.deleteNode ? okAsync(undefined) : tools.iscsiadm.updateNode(t.iqn, t.portal, "node.startup", "manual", ctx).orElse(() => okAsync(undefined));
+        return startupManual
           .andThen(() => tools.iscsiadm.logout(t.iqn, t.portal, ctx))
           .andThen(() =>
             waitSysfs(tools, ctx, tools.config.timeouts.removeMs, (fs) => findSession(fs, t).map((s) => (s?.id === session.id ? undefined : true)), () =>

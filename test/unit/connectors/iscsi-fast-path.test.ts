@@ -114,16 +114,17 @@ describe("detach at the floor", () => {
     host.findMultipaths = "off";
     const c = host.connector({ multipath: true });
     const dev = (await c.connectVolume(multipathInfo()))._unsafeUnwrap();
-    host.delPathDelayMs = 20;
     host.logoutDelayMs = 20;
+    host.tree.writes.length = 0;
     const report = (await c.disconnectVolume(multipathInfo(), dev))._unsafeUnwrap();
     expect(report.leftBehind).toEqual([]);
-    const tl = host.timeline;
-    for (const pred of [(a: readonly string[]) => a[1] === "del", (a: readonly string[]) => a.includes("--logout")]) {
-      const starts = startOf(tl, pred);
-      expect(starts).toHaveLength(2);
-      expect(Math.max(...starts)).toBeLessThan(Math.min(...endOf(tl, pred)));
-    }
+    // Both disks deleted (no `multipathd del path` once the map is gone), then both logouts at once.
+    expect(host.tree.writes.filter((w) => w.path.endsWith("/device/delete"))).toHaveLength(2);
+    expect(host.fake.commands().filter((a) => a[0] === "multipathd" && a[1] === "del")).toEqual([]);
+    const isLogout = (a: readonly string[]): boolean => a.includes("--logout");
+    const starts = startOf(host.timeline, isLogout);
+    expect(starts).toHaveLength(2);
+    expect(Math.max(...starts)).toBeLessThan(Math.min(...endOf(host.timeline, isLogout)));
     expect(host.disks()).toEqual([]);
     expect(host.sessions.size + host.nodes.size).toBe(0);
   });
