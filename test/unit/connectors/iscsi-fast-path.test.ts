@@ -33,6 +33,17 @@ describe("attach: multipathd builds the map", () => {
     ]);
   });
 
+  it("asks multipathd's policy while logging in, not after the disks are there", async () => {
+    lioHost();
+    host.findMultipaths = "off";
+    host.loginDelayMs = 20;
+    (await host.connector({ multipath: true, enforceMultipath: true }).connectVolume(multipathInfo()))._unsafeUnwrap();
+    const isConfig = (a: readonly string[]): boolean => a.join(" ") === "multipathd show config";
+    const isLogin = (a: readonly string[]): boolean => a.includes("--login");
+    expect(startOf(host.timeline, isConfig)).toHaveLength(1);
+    expect(Math.max(...startOf(host.timeline, isConfig))).toBeLessThan(Math.min(...endOf(host.timeline, isLogin)));
+  });
+
   it("find_multipaths strict: whitelists the WWID and hands each path over at once", async () => {
     lioHost();
     host.findMultipaths = "strict";
