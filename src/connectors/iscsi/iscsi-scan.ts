@@ -1,8 +1,7 @@
 import { ResultAsync, errAsync, okAsync } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
-import { blockDeviceExists, deleteScsiDisk } from "../../host/block-sysfs.js";
-import { isNotFound } from "../../host/host-fs.js";
+import { blockDeviceExists } from "../../host/block-sysfs.js";
 import type { PlannedPath } from "./iscsi-plan.js";
 import type { RemovalReport } from "./iscsi-report.js";
 import { findSessionLun, type IscsiSession, type SessionLun } from "./iscsi-sysfs.js";
@@ -122,14 +121,14 @@ export function scannedDisk(tools: IscsiTools, path: PlannedPath, s: ScanState, 
 }
 
 /**
- * Undo of {@link scanLun}: deletes a SCSI disk — `multipathd del path` first when multipath is in
- * play (errors ignored), then `echo 1 > /sys/block/<name>/device/delete` — and waits until the
- * disk left sysfs.
+ * Undo of {@link scanLun}: deletes a SCSI disk — `multipathd del path` first when asked (errors
+ * ignored), then `echo 1 > /sys/block/<name>/device/delete` through its SCSI host's queue — and
+ * waits until the disk left sysfs.
  */
 export function removeDisk(tools: IscsiTools, name: string, ctx: OperationContext, report: RemovalReport, viaMultipathd: boolean): ResultAsync<boolean, never> {
   const forget = viaMultipathd ? tools.multipath.delPath(`/dev/${name}`, ctx).orElse(() => okAsync(undefined)) : okAsync(undefined);
   return forget
-    .andThen(() => deleteScsiDisk(tools.fs, name).orElse((e) => (isNotFound(e) ? okAsync(undefined) : errAsync(e))))
+    .andThen(() => tools.scans.deleteDisk(tools.fs, name))
     .andThen(() =>
       waitSysfs(tools, ctx, tools.config.timeouts.removeMs, (fs) => blockDeviceExists(fs, name).map((present) => (present ? undefined : true)), () =>
         new VolkitError("DETACH_INCOMPLETE", `/dev/${name} is still present after its SCSI delete`, { source: "iscsi", details: { device: `/dev/${name}` } }),

@@ -4,6 +4,7 @@
  * session go through one queue — one writer per SCSI host, each LUN written once — instead of
  * sixteen concurrent writes to the host's `scan` file.
  */
+import { realpathSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { okAsync } from "neverthrow";
 import { createIscsiConnector } from "../../../src/connectors/iscsi/iscsi-connector.js";
@@ -36,14 +37,21 @@ interface ScanWatch {
   readonly mostAtOnce: Map<string, number>;
 }
 
-/** The host's files with every write to a `scan` file recorded and held for `holdMs`. */
-function watchScans(fs: HostFs, holdMs: number): { fs: HostFs; watch: ScanWatch } {
+/** The host's files with every write to a `scan` file (or a disk's `delete`) recorded and held for `holdMs`. */
+function watchScans(fs: HostFs, holdMs: number, what: "scan" | "delete" = "scan"): { fs: HostFs; watch: ScanWatch } {
   const watch: ScanWatch = { lines: [], mostAtOnce: new Map() };
   const now = new Map<string, number>();
+  const hostOf = (path: string): string | undefined => {
+    if (what === "scan") return /^\/sys\/class\/scsi_host\/(host\d+)\/scan$/.exec(path)?.[1];
+    const disk = /^\/sys\/block\/(sd[a-z]+)\/device\/delete$/.exec(path)?.[1];
+    if (disk === undefined) return undefined;
+    const hctl = realpathSync(`${host.tree.root}/sys/block/${disk}/device`);
+    return `host${/\/(\d+):\d+:\d+:\d+$/.exec(hctl)?.[1] ?? "?"}`;
+  };
   const writeFile: HostFs["writeFile"] = (path, data) => {
-    const scsiHost = /^\/sys\/class\/scsi_host\/(host\d+)\/scan$/.exec(path)?.[1];
+    const scsiHost = hostOf(path);
     if (scsiHost === undefined) return fs.writeFile(path, data);
-    watch.lines.push({ host: scsiHost, line: data });
+    watch.lines.push({ host: scsiHost, line: what === "scan" ? data : path });
     now.set(scsiHost, (now.get(scsiHost) ?? 0) + 1);
     watch.mostAtOnce.set(scsiHost, Math.max(watch.mostAtOnce.get(scsiHost) ?? 0, now.get(scsiHost) ?? 0));
     return okAsync(undefined)
@@ -111,6 +119,31 @@ describe("16 LUNs of one target attached at once", () => {
     expect(host.disks()).toEqual([]);
     expect(host.sessions.size).toBe(0);
     expect(host.nodes.size).toBe(0);
+  }, 30_000);
+
+  it("detached at once: each disk deleted once, one delete at a time per SCSI host, nothing left", async () => {
+    manyHost(16);
+    const { fs, watch } = watchScans(host.fs, 3, "delete");
+    const { locks } = countingLocks();
+    const c = connectorOf(host, fs, locks);
+    const luns = Array.from({ length: 16 }, (_, i) => i);
+    const devs = await Promise.all(luns.map(async (l) => (await c.connectVolume(lunInfo(l)))._unsafeUnwrap()));
+    const disks = devs.flatMap((d) => d.paths.map((p) => p.replace("/dev/", "")));
+
+    const reports = await Promise.all(devs.map(async (d, l) => (await c.disconnectVolume(lunInfo(l), d))._unsafeUnwrap()));
+
+    expect(reports.flatMap((r) => r.leftBehind).filter((x) => !x.expected)).toEqual([]);
+    expect(watch.lines.map((w) => w.line).sort()).toEqual(disks.map((d) => `/sys/block/${d}/device/delete`).sort());
+    const hosts = [...new Set(watch.lines.map((w) => w.host))];
+    expect(hosts).toHaveLength(2);
+    for (const h of hosts) expect(watch.mostAtOnce.get(h)).toBe(1);
+    // No `multipathd del path` (the maps went first), one logout and one record delete per portal.
+    expect(host.fake.commands().filter((a) => a[0] === "multipathd" && a[1] === "del")).toEqual([]);
+    expect(host.fake.commands().filter((a) => a.includes("--logout"))).toHaveLength(2);
+    expect(host.fake.commands().filter((a) => a.includes("delete") && a[0] === "iscsiadm")).toHaveLength(2);
+    expect(host.disks()).toEqual([]);
+    expect(host.dms()).toEqual([]);
+    expect(host.sessions.size + host.nodes.size).toBe(0);
   }, 30_000);
 
   it("a connect that joined a login whose own operation was cancelled logs in itself", async () => {
