@@ -248,10 +248,39 @@ export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext,
       });
     });
   };
-  return withLock(tools.locks, key, ctx.signal, body).orElse((e) => {
-    drop(); // the lock was never obtained: the hold must not outlive this operation
-    report.fail("session", name, `could not log out: ${e.message}`, e);
-    nodeLeft("its session could not be logged out");
-    return okAsync(undefined);
-  });
+  const locked = (): ResultAsync<void, never> =>
+    withLock(tools.locks, key, ctx.signal, body).orElse((e) => {
+      drop(); // the lock was never obtained: the hold must not outlive this operation
+      report.fail("session", name, `could not log out: ${e.message}`, e);
+      nodeLeft("its session could not be logged out");
+      return okAsync(undefined);
+    });
+  if (options.dropPending || options.keepSession) return locked();
+  // A detach whose session still serves another LUN's disk keeps it without queueing on the lock
+  // (sixteen detaches of one target otherwise take it one after the other). Safe: keeping never
+  // loses data, and the last detach to look sees no disk of a detach that looked before it (those
+  // were gone before their detach looked), so it takes the lock and decides.
+  return usedByAnotherDisk(tools, t, options.ourDisks)
+    .orElse(() => okAsync(undefined))
+    .andThen((others) => {
+      if (others === undefined) return locked();
+      report.keep("session", name, `in use by LUN ${others.join(", ")} of this target (not an error)`);
+      return okAsync(undefined);
+    });
+}
+
+/**
+ * The other LUNs of a path's session with a disk bound; undefined when there are none, when there
+ * is no session, or when our own LUN is still there (the locked check reports that).
+ */
+function usedByAnotherDisk(tools: IscsiTools, t: PlannedPath, ourDisks: ReadonlySet<string>): ResultAsync<number[] | undefined, VolkitError> {
+  return findSession(tools.fs, t).andThen((session) =>
+    session === undefined
+      ? okAsync(undefined)
+      : sessionLuns(tools.fs, session).map((luns) => {
+          if (luns.some((l) => l.lun === t.lun && (l.disk === undefined || ourDisks.has(l.disk)))) return undefined;
+          const others = luns.filter((l) => l.lun !== t.lun && l.disk !== undefined).map((l) => l.lun);
+          return others.length > 0 ? others : undefined;
+        }),
+  );
 }

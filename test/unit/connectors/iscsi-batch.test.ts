@@ -124,11 +124,12 @@ describe("16 LUNs of one target attached at once", () => {
   it("detached at once: each disk deleted once, one delete at a time per SCSI host, nothing left", async () => {
     manyHost(16);
     const { fs, watch } = watchScans(host.fs, 3, "delete");
-    const { locks } = countingLocks();
+    const { locks, sessionAcquires } = countingLocks();
     const c = connectorOf(host, fs, locks);
     const luns = Array.from({ length: 16 }, (_, i) => i);
     const devs = await Promise.all(luns.map(async (l) => (await c.connectVolume(lunInfo(l)))._unsafeUnwrap()));
     const disks = devs.flatMap((d) => d.paths.map((p) => p.replace("/dev/", "")));
+    sessionAcquires.length = 0;
 
     const reports = await Promise.all(devs.map(async (d, l) => (await c.disconnectVolume(lunInfo(l), d))._unsafeUnwrap()));
 
@@ -137,6 +138,10 @@ describe("16 LUNs of one target attached at once", () => {
     const hosts = [...new Set(watch.lines.map((w) => w.host))];
     expect(hosts).toHaveLength(2);
     for (const h of hosts) expect(watch.mostAtOnce.get(h)).toBe(1);
+    // A detach whose session still serves another LUN's disk keeps it without queueing on the
+    // session lock: fewer lock rounds than one per LUN and portal.
+    expect(sessionAcquires.length).toBeGreaterThanOrEqual(2);
+    expect(sessionAcquires.length).toBeLessThan(32);
     // No `multipathd del path` (the maps went first), one logout and one record delete per portal.
     expect(host.fake.commands().filter((a) => a[0] === "multipathd" && a[1] === "del")).toEqual([]);
     expect(host.fake.commands().filter((a) => a.includes("--logout"))).toHaveLength(2);
