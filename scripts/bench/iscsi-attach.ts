@@ -273,6 +273,13 @@ function report(done: number): void {
 await setupTargets();
 const connector = createIscsiConnector({ multipath: true, enforceMultipath: true, timeouts: { deviceMs: 120_000, mapMs: 120_000, removeMs: 120_000 } })._unsafeUnwrap();
 const deadline = (): { deadline: number } => ({ deadline: Date.now() + 600_000 });
+// Where the time of the warm-up and of the first warm single attach/detach goes (the connector's phase timings).
+let phaseNotes = 4;
+connector.events.on((e) => {
+  if (e.type !== "operation:end" || e.volumeId !== "bench-0" || phaseNotes <= 0) return;
+  phaseNotes--;
+  notes.push(`phases of ${e.operation} (${Math.round(e.durationMs)} ms): ${e.phases.map((p) => `${p.name} ${Math.round(p.durationMs)}`).join(", ")}`);
+});
 
 // Warm-up: the first attach of a fresh process (reported, not counted).
 {

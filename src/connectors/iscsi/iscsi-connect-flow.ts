@@ -4,6 +4,7 @@ import { VolkitError } from "../../core/errors.js";
 import type { AttachedDevice } from "../../core/records.js";
 import { keepsSession, logIn, logOut, newLoginState, releaseHolds, type LoginState } from "./iscsi-login.js";
 import { assembleMap, commonWwid, removeMapsOnlyOver } from "./iscsi-map.js";
+import type { FindMultipaths } from "./iscsi-parsers.js";
 import type { PlannedPath } from "./iscsi-plan.js";
 import { RemovalReport } from "./iscsi-report.js";
 import { diskDevice, mapDevice } from "./iscsi-result.js";
@@ -100,6 +101,9 @@ export function connectMultipath(tools: IscsiTools, paths: readonly PlannedPath[
       ctx.logger.warn({}, "multipathd does not answer: attaching a single path");
       return connectSinglePath(tools, paths, chap, ctx);
     }
+    // multipathd's policy is needed once the disks are there: asked while logging in (a fresh
+    // process asks multipathd once, then it is cached).
+    const policy = tools.multipath.policy(ctx);
     // Every path in parallel; a failing path does not stop the others.
     const all = ResultAsync.combine(states.map((s) => connectPath(tools, s, chap, ctx).map((l) => l.disk).orElse(() => okAsync(undefined))));
     return all.andThen(() => {
@@ -117,16 +121,16 @@ export function connectMultipath(tools: IscsiTools, paths: readonly PlannedPath[
       }
       // Undo what the failed paths created (node records, a session without our LUN) right away.
       const cleaned = bad.length === 0 ? okAsync(undefined) : rollback(tools, bad, worstError(bad), ctx, true).orElse(() => okAsync(undefined));
-      return cleaned.andThen(() => assemble(good));
+      return cleaned.andThen(() => assemble(good, policy));
     });
   });
 
-  function assemble(good: readonly PathState[]): ResultAsync<AttachedDevice, VolkitError> {
+  function assemble(good: readonly PathState[], policy: ResultAsync<FindMultipaths, VolkitError>): ResultAsync<AttachedDevice, VolkitError> {
     const disks = good.map((s) => s.scan.lun?.disk as string);
     return commonWwid(tools, disks)
       .andThen((wwid) =>
         ctx
-          .phase("multipath", () => assembleMap(tools, wwid, disks, ctx))
+          .phase("multipath", () => assembleMap(tools, wwid, disks, ctx, policy))
           .andThen((map) => mapDevice(tools, map, disks))
           .orElse((e) => {
             if (enforce || e.code !== "DEVICE_NOT_FOUND") return errAsync(e);

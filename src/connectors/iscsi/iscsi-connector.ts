@@ -19,6 +19,7 @@ import { validate } from "../../core/validation.js";
 import { createLocalRunner } from "../../exec/local-runner.js";
 import { isNotFound, createHostFs } from "../../host/host-fs.js";
 import { PollGroup } from "../../host/wait.js";
+import { ScanQueue } from "./iscsi-scan-queue.js";
 import type { Connector, ConnectorDeps, DisconnectOptions, HostPropertiesOptions } from "../connector.js";
 import { attachedDeviceOf, connectionFor } from "../connector-input.js";
 import { IscsiConnectorConfigSchema, type IscsiConnectorConfig, type ParsedIscsiConnectorConfig } from "./iscsi-config.js";
@@ -85,6 +86,8 @@ export class IscsiConnector implements Connector {
       // devtmpfs adds /dev/sdX and /dev/dm-N the moment the kernel makes them: a round starts then.
       waits: new PollGroup(fs, { intervalMs: config.poll.intervalMs, wakeOn: ["/dev"] }),
       forgottenNodes: new Set(),
+      scans: new ScanQueue(),
+      logins: new Map(),
     };
     this.events = deps.events ?? new EventBus();
     this.#scope = { source: "iscsi", logger: deps.logger ?? silentLogger, events: this.events };

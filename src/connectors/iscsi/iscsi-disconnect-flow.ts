@@ -94,7 +94,10 @@ export function disconnect(tools: IscsiTools, paths: readonly PlannedPath[], inv
               if (map !== undefined) report.fail("device", `/dev/${disk}`, `not removed: its multipath map ${map} could not be removed`);
             }
             const free = inv.disks.filter((d) => !blocked.has(d));
-            yield* ResultAsync.combine(free.map((disk) => ctx.phase("remove-device", () => removeDisk(tools, disk, ctx, report, viaMultipathd))));
+            // Once its map is gone multipathd drops a path on the disk's remove uevent by itself:
+            // `multipathd del path` only for paths whose map stayed or that had none (a map may be forming).
+            const tellMultipathd = viaMultipathd && (stubborn.length > 0 || inv.maps.length === 0);
+            yield* ResultAsync.combine(free.map((disk) => ctx.phase("remove-device", () => removeDisk(tools, disk, ctx, report, tellMultipathd))));
             // Force: never leave a map without paths behind.
             for (const map of stubborn) yield* ctx.phase("remove-map", () => removeMap(tools, map, ctx, report));
             // Stage 2 undone: the sessions and node records, every session at once.

@@ -1,5 +1,6 @@
-import { type ResultAsync, ok, okAsync, safeTry } from "neverthrow";
-import type { OperationContext } from "../../core/context.js";
+import { ResultAsync, err, ok, okAsync, safeTry, type Result } from "neverthrow";
+import { raceAbort } from "../../core/abort.js";
+import { abortReasonToError, type OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
 import { withLock } from "../../core/locks.js";
 import { sessionLockKey, sessionName, type PlannedPath } from "./iscsi-plan.js";
@@ -67,12 +68,63 @@ function nodeDbLockKey(t: PlannedPath): string {
   return `iscsi-nodedb:${t.iqn}`;
 }
 
+/** A login in flight for one session: the connects waiting on it, and its outcome. */
+export interface LoginFlight {
+  /** Connects that get the session — and a hold on it — when the login succeeds (the first one included). */
+  readonly joined: Set<LoginState>;
+  /** The login's outcome. */
+  readonly done: Promise<Result<IscsiSession, VolkitError>>;
+}
+
 /**
  * Logs one path in unless its session exists, under the session's lock, and holds the session.
  * The node gets `node.session.scan=manual` (no whole-target scans), CHAP when the connection has
  * it, and `node.startup=automatic` (os-brick's settings), in one update.
+ *
+ * Connects of other LUNs needing the same session while this runs join it instead of queueing on
+ * the lock one after the other: each gets the session and its hold in the same step, under the
+ * lock. A joined connect whose own operation ends stops waiting; one whose leader was cancelled
+ * (and not itself) logs in anew.
  */
 export function logIn(tools: IscsiTools, s: LoginState, chap: ChapSettings | undefined, ctx: OperationContext): ResultAsync<IscsiSession, VolkitError> {
+  const key = sessionLockKey(s.path);
+  const flight = tools.logins.get(key);
+  if (flight !== undefined) return join(tools, flight, s, chap, ctx);
+  const joined = new Set<LoginState>([s]);
+  const leave = (): void => {
+    if (tools.logins.get(key) === mine) tools.logins.delete(key);
+  };
+  const led = lead(tools, s, joined, leave, chap, ctx).mapErr((e) => {
+    leave();
+    return e;
+  });
+  const mine: LoginFlight = { joined, done: Promise.resolve(led) };
+  tools.logins.set(key, mine);
+  return new ResultAsync(mine.done);
+}
+
+/** Waits for a login in flight (see {@link logIn}). */
+function join(tools: IscsiTools, flight: LoginFlight, s: LoginState, chap: ChapSettings | undefined, ctx: OperationContext): ResultAsync<IscsiSession, VolkitError> {
+  flight.joined.add(s);
+  return new ResultAsync(
+    raceAbort(flight.done, ctx.signal).then((raced): Promise<Result<IscsiSession, VolkitError>> | Result<IscsiSession, VolkitError> => {
+      if (raced.aborted) {
+        flight.joined.delete(s); // no hold for it from now on; one it already got is dropped by its undo
+        return err(abortReasonToError(raced.reason, "iscsi"));
+      }
+      const r = raced.value;
+      if (r.isOk() && s.session !== undefined) return ok(s.session);
+      flight.joined.delete(s);
+      const e = r.isErr() ? r.error : new VolkitError("INTERNAL", "a joined login ended without a session", { source: "iscsi" });
+      // The leader's operation was cancelled, not this one: log in on our own.
+      if ((e.code === "ABORTED" || e.code === "TIMEOUT") && ctx.abortError() === undefined) return Promise.resolve(logIn(tools, s, chap, ctx));
+      return err(e);
+    }),
+  );
+}
+
+/** The login itself, for every connect that joined it. */
+function lead(tools: IscsiTools, s: LoginState, joined: ReadonlySet<LoginState>, leave: () => void, chap: ChapSettings | undefined, ctx: OperationContext): ResultAsync<IscsiSession, VolkitError> {
   const t = s.path;
   const adm = tools.iscsiadm;
   return withLock(tools.locks, sessionLockKey(t), ctx.signal, () =>
@@ -92,9 +144,14 @@ export function logIn(tools: IscsiTools, s: LoginState, chap: ChapSettings | und
           new VolkitError("LOGIN_FAILED", `iscsiadm logged in to ${t.iqn} at ${t.portal} but no session appeared in sysfs`, { source: "iscsi", details: { target: t.iqn, portal: t.portal } }),
         );
       }
-      s.session = session;
-      holdPending(tools, sessionLockKey(t), 1);
-      s.holdsSession = true;
+      // Every connect that joined gets the session and its hold now, under the lock, and later
+      // ones start a login of their own (which finds the session).
+      leave();
+      for (const m of joined) {
+        m.session = session;
+        holdPending(tools, sessionLockKey(t), 1);
+        m.holdsSession = true;
+      }
       return ok(session);
     }),
   );
@@ -150,7 +207,8 @@ export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext,
           })
           .orElse((e) => {
             report.fail("node", name, `could not delete the node record: ${e.message}`, e);
-            return okAsync(undefined);
+            // The record stays: at least it must not log in again at boot.
+            return tools.iscsiadm.updateNode(t.iqn, t.portal, "node.startup", "manual", ctx).orElse(() => okAsync(undefined));
           });
   const body = (): ResultAsync<void, VolkitError> => {
     drop();
@@ -175,9 +233,10 @@ export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext,
           }
           return okAsync(undefined);
         }
-        return tools.iscsiadm
-          .updateNode(t.iqn, t.portal, "node.startup", "manual", ctx)
-          .orElse(() => okAsync(undefined))
+        // A record that stays gets node.startup=manual first (no login at boot). One about to be
+        // deleted does not: it had `automatic` for the whole attachment, and a failed delete sets it.
+        const startupManual = options.deleteNode ? okAsync(undefined) : tools.iscsiadm.updateNode(t.iqn, t.portal, "node.startup", "manual", ctx).orElse(() => okAsync(undefined));
+        return startupManual
           .andThen(() => tools.iscsiadm.logout(t.iqn, t.portal, ctx))
           .andThen(() =>
             waitSysfs(tools, ctx, tools.config.timeouts.removeMs, (fs) => findSession(fs, t).map((s) => (s?.id === session.id ? undefined : true)), () =>
@@ -189,10 +248,39 @@ export function logOut(tools: IscsiTools, t: PlannedPath, ctx: OperationContext,
       });
     });
   };
-  return withLock(tools.locks, key, ctx.signal, body).orElse((e) => {
-    drop(); // the lock was never obtained: the hold must not outlive this operation
-    report.fail("session", name, `could not log out: ${e.message}`, e);
-    nodeLeft("its session could not be logged out");
-    return okAsync(undefined);
-  });
+  const locked = (): ResultAsync<void, never> =>
+    withLock(tools.locks, key, ctx.signal, body).orElse((e) => {
+      drop(); // the lock was never obtained: the hold must not outlive this operation
+      report.fail("session", name, `could not log out: ${e.message}`, e);
+      nodeLeft("its session could not be logged out");
+      return okAsync(undefined);
+    });
+  if (options.dropPending || options.keepSession) return locked();
+  // A detach whose session still serves another LUN's disk keeps it without queueing on the lock
+  // (sixteen detaches of one target otherwise take it one after the other). Safe: keeping never
+  // loses data, and the last detach to look sees no disk of a detach that looked before it (those
+  // were gone before their detach looked), so it takes the lock and decides.
+  return usedByAnotherDisk(tools, t, options.ourDisks)
+    .orElse(() => okAsync(undefined))
+    .andThen((others) => {
+      if (others === undefined) return locked();
+      report.keep("session", name, `in use by LUN ${others.join(", ")} of this target (not an error)`);
+      return okAsync(undefined);
+    });
+}
+
+/**
+ * The other LUNs of a path's session with a disk bound; undefined when there are none, when there
+ * is no session, or when our own LUN is still there (the locked check reports that).
+ */
+function usedByAnotherDisk(tools: IscsiTools, t: PlannedPath, ourDisks: ReadonlySet<string>): ResultAsync<number[] | undefined, VolkitError> {
+  return findSession(tools.fs, t).andThen((session) =>
+    session === undefined
+      ? okAsync(undefined)
+      : sessionLuns(tools.fs, session).map((luns) => {
+          if (luns.some((l) => l.lun === t.lun && (l.disk === undefined || ourDisks.has(l.disk)))) return undefined;
+          const others = luns.filter((l) => l.lun !== t.lun && l.disk !== undefined).map((l) => l.lun);
+          return others.length > 0 ? others : undefined;
+        }),
+  );
 }

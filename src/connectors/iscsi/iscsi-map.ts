@@ -3,6 +3,7 @@ import type { OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
 import { blockDeviceSize, blockHolders, deviceOpeners, dmDevice, dmSlaves, dmSuspended, multipathHolder, sameWwid, scsiDeviceState, scsiWwid, type DmDevice } from "../../host/block-sysfs.js";
 import type { HostFs } from "../../host/host-fs.js";
+import type { FindMultipaths } from "./iscsi-parsers.js";
 import type { RemovalReport } from "./iscsi-report.js";
 import { poll, waitSysfs, type IscsiTools } from "./iscsi-tools.js";
 
@@ -58,11 +59,18 @@ function handToMultipathd(tools: IscsiTools, wwid: string | undefined, disks: re
  * connector's sysfs rounds — never polling `multipathd show maps json`. multipathd builds the map
  * itself from the disks' uevents unless its `find_multipaths` is `strict`: then the paths are
  * handed to it at once (`multipath -a`, `multipathd add path`); otherwise only if no complete map
- * shows within `timeouts.mapFallbackMs`, as a fallback.
+ * shows within `timeouts.mapFallbackMs`, as a fallback. `asked` is the policy when the caller
+ * asked for it ahead (while logging in), so that the first connect of a process does not wait for it.
  */
-export function assembleMap(tools: IscsiTools, wwid: string | undefined, disks: readonly string[], ctx: OperationContext): ResultAsync<DmDevice, VolkitError> {
+export function assembleMap(
+  tools: IscsiTools,
+  wwid: string | undefined,
+  disks: readonly string[],
+  ctx: OperationContext,
+  asked: ResultAsync<FindMultipaths, VolkitError> = tools.multipath.policy(ctx),
+): ResultAsync<DmDevice, VolkitError> {
   const started = Date.now();
-  return tools.multipath.policy(ctx).andThen((policy) => {
+  return asked.andThen((policy) => {
     let handed = policy === "strict";
     const now = handed ? handToMultipathd(tools, wwid, disks, ctx) : okAsync(undefined);
     return now.andThen(() =>

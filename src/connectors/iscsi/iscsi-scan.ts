@@ -1,11 +1,10 @@
-import { type ResultAsync, errAsync, okAsync } from "neverthrow";
+import { ResultAsync, errAsync, okAsync } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
-import { blockDeviceExists, deleteScsiDisk } from "../../host/block-sysfs.js";
-import { isNotFound } from "../../host/host-fs.js";
+import { blockDeviceExists } from "../../host/block-sysfs.js";
 import type { PlannedPath } from "./iscsi-plan.js";
 import type { RemovalReport } from "./iscsi-report.js";
-import { findSessionLun, scanSessionLun, type IscsiSession, type SessionLun } from "./iscsi-sysfs.js";
+import { findSessionLun, type IscsiSession, type SessionLun } from "./iscsi-sysfs.js";
 import { waitSysfs, type IscsiTools } from "./iscsi-tools.js";
 
 /**
@@ -21,49 +20,74 @@ export interface ScanState {
   lun: SessionLun | undefined;
   /** The session our scan went through (to find a disk that appeared after the wait ended). */
   session: IscsiSession | undefined;
+  /** Our last scan write, queued or running (an undo waits for it before it looks for the disk). */
+  scanning: Promise<unknown> | undefined;
 }
 
 /** Fresh scan state of a path. */
 export function newScanState(): ScanState {
-  return { createdDisk: false, lun: undefined, session: undefined };
+  return { createdDisk: false, lun: undefined, session: undefined, scanning: undefined };
 }
 
 /**
  * Finds the path's LUN under `session`, scanning it when the kernel has no device for it, and
- * waits for its disk in the connector's sysfs rounds (shared with every other wait). While the
- * kernel has no device for the LUN, only that LUN is scanned again, at growing intervals (a device
- * without its disk is still binding: wait).
+ * waits for its disk in the connector's sysfs rounds (shared with every other wait). The scan goes
+ * through the session's {@link ScanQueue} (joined with every other LUN waiting on the session) and
+ * the wait does not stop for it: the round's reads go on while the kernel probes. While the kernel
+ * has no device for the LUN, only that LUN is scanned again, at growing intervals (a device without
+ * its disk is still binding: wait).
  */
 export function scanLun(tools: IscsiTools, path: PlannedPath, session: IscsiSession, s: ScanState, ctx: OperationContext): ResultAsync<SessionLun, VolkitError> {
-  const first = findSessionLun(tools.fs, session, path.lun).andThen((lun) => {
-    if (lun !== undefined) return okAsync(undefined);
-    s.createdDisk = true;
-    s.session = session;
-    return scanSessionLun(tools.fs, session, path.lun).map(() => undefined);
-  });
   let lastScan = Date.now();
   let rescanAfter = Math.max(1, Math.floor(tools.config.poll.maxMs / 4));
-  return first
-    .andThen(() =>
-      waitSysfs(
-        tools,
-        ctx,
-        tools.config.timeouts.deviceMs,
-        (fs) =>
-          findSessionLun(fs, session, path.lun).andThen((lun) => {
-            if (lun?.disk !== undefined) return okAsync(lun);
-            if (lun !== undefined || Date.now() - lastScan < rescanAfter) return okAsync(undefined);
-            lastScan = Date.now();
-            rescanAfter = Math.min(rescanAfter * 2, tools.config.poll.maxMs);
-            return scanSessionLun(tools.fs, session, path.lun).map(() => undefined);
-          }),
-        () =>
-          new VolkitError("DEVICE_NOT_FOUND", `LUN ${path.lun} of ${path.iqn} at ${path.portal} did not appear within ${tools.config.timeouts.deviceMs} ms (session ${session.id})`, {
-            source: "iscsi",
-            details: { target: path.iqn, portal: path.portal, lun: path.lun, session: session.id },
-          }),
-      ),
-    )
+  let failed: VolkitError | undefined;
+  let writing = false;
+  const requestScan = (): void => {
+    lastScan = Date.now();
+    writing = true;
+    // The next rescan is timed from when the kernel took this one (it may wait in the queue).
+    s.scanning = tools.scans.scan(tools.fs, session, path.lun).match(
+      () => {
+        writing = false;
+        lastScan = Date.now();
+      },
+      (e) => {
+        writing = false;
+        failed = e;
+      },
+    );
+  };
+  let first = true;
+  return waitSysfs(
+    tools,
+    ctx,
+    tools.config.timeouts.deviceMs,
+    (fs) => {
+      if (failed !== undefined) return errAsync(failed);
+      return findSessionLun(fs, session, path.lun).map((lun) => {
+        const wasFirst = first;
+        first = false;
+        if (lun?.disk !== undefined) return lun;
+        if (wasFirst) {
+          if (lun !== undefined) return undefined; // the kernel has the LUN already: not ours, no scan
+          s.createdDisk = true;
+          s.session = session;
+          requestScan();
+          return undefined;
+        }
+        if (lun !== undefined || writing || Date.now() - lastScan < rescanAfter) return undefined;
+        rescanAfter = Math.min(rescanAfter * 2, tools.config.poll.maxMs);
+        requestScan();
+        return undefined;
+      });
+    },
+    () =>
+      new VolkitError("DEVICE_NOT_FOUND", `LUN ${path.lun} of ${path.iqn} at ${path.portal} did not appear within ${tools.config.timeouts.deviceMs} ms (session ${session.id})`, {
+        source: "iscsi",
+        details: { target: path.iqn, portal: path.portal, lun: path.lun, session: session.id },
+      }),
+  )
+    .andThen((lun) => ResultAsync.fromSafePromise(Promise.resolve(s.scanning)).map(() => lun)) // never leave a write of ours behind
     .map((lun) => {
       s.lun = lun;
       return lun;
@@ -80,7 +104,10 @@ export function scannedDisk(tools: IscsiTools, path: PlannedPath, s: ScanState, 
   if (!s.createdDisk) return okAsync(undefined);
   if (s.lun?.disk !== undefined) return okAsync(s.lun.disk);
   if (session === undefined) return okAsync(undefined);
-  return findSessionLun(tools.fs, session, path.lun)
+  // A scan still queued or running makes the disk after we looked: wait for the write first.
+  const written = ResultAsync.fromSafePromise(Promise.resolve(s.scanning));
+  return written
+    .andThen(() => findSessionLun(tools.fs, session, path.lun))
     .andThen((lun) => {
       if (lun === undefined || lun.disk !== undefined) return okAsync(lun?.disk);
       return waitSysfs(tools, ctx, settleMs, (fs) => findSessionLun(fs, session, path.lun).map((l) => (l === undefined ? null : l.disk)), () =>
@@ -94,14 +121,14 @@ export function scannedDisk(tools: IscsiTools, path: PlannedPath, s: ScanState, 
 }
 
 /**
- * Undo of {@link scanLun}: deletes a SCSI disk — `multipathd del path` first when multipath is in
- * play (errors ignored), then `echo 1 > /sys/block/<name>/device/delete` — and waits until the
- * disk left sysfs.
+ * Undo of {@link scanLun}: deletes a SCSI disk — `multipathd del path` first when asked (errors
+ * ignored), then `echo 1 > /sys/block/<name>/device/delete` through its SCSI host's queue — and
+ * waits until the disk left sysfs.
  */
 export function removeDisk(tools: IscsiTools, name: string, ctx: OperationContext, report: RemovalReport, viaMultipathd: boolean): ResultAsync<boolean, never> {
   const forget = viaMultipathd ? tools.multipath.delPath(`/dev/${name}`, ctx).orElse(() => okAsync(undefined)) : okAsync(undefined);
   return forget
-    .andThen(() => deleteScsiDisk(tools.fs, name).orElse((e) => (isNotFound(e) ? okAsync(undefined) : errAsync(e))))
+    .andThen(() => tools.scans.deleteDisk(tools.fs, name))
     .andThen(() =>
       waitSysfs(tools, ctx, tools.config.timeouts.removeMs, (fs) => blockDeviceExists(fs, name).map((present) => (present ? undefined : true)), () =>
         new VolkitError("DETACH_INCOMPLETE", `/dev/${name} is still present after its SCSI delete`, { source: "iscsi", details: { device: `/dev/${name}` } }),

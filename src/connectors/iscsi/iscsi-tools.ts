@@ -8,6 +8,8 @@ import { type PollGroup, waitFor } from "../../host/wait.js";
 import type { ParsedIscsiConnectorConfig } from "./iscsi-config.js";
 import type { ResolveHost } from "./iscsi-plan.js";
 import type { Iscsiadm } from "./iscsiadm.js";
+import type { LoginFlight } from "./iscsi-login.js";
+import type { ScanQueue } from "./iscsi-scan-queue.js";
 import type { Multipath } from "./multipath.js";
 
 /**
@@ -49,6 +51,10 @@ export interface IscsiTools {
    * only answer "no records".
    */
   readonly forgottenNodes: Set<string>;
+  /** LUN scans, queued per SCSI host and written back to back (see {@link ScanQueue}). */
+  readonly scans: ScanQueue;
+  /** Logins in flight per session lock key: a connect needing the same session joins it (see `logIn`). */
+  readonly logins: Map<string, LoginFlight>;
 }
 
 /**

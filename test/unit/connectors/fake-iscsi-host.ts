@@ -70,6 +70,8 @@ export interface TimelineEntry {
 }
 
 const udev = (w: string): string => `3${w.slice(4)}`;
+/** The kernel's disk suffix of the n-th disk: a…z, aa…az, ba… */
+const diskLetters = (n: number): string => (n < 26 ? "" : diskLetters(Math.floor(n / 26) - 1)) + String.fromCharCode(97 + (n % 26));
 /** open-iscsi's node database write lock. */
 export const NODE_DB_LOCK = "/run/lock/iscsi/lock.write";
 const key = (iqn: string, portal: string): string => `${iqn}|${portal}`;
@@ -212,7 +214,7 @@ export class FakeIscsiHost {
     this.scansSeen.set(k, seen);
     if (!l || (!force && seen < (this.scansNeeded.get(k) ?? 1))) return;
     if (this.#diskOf(s, lun) !== undefined) return;
-    const name = `sd${String.fromCharCode(97 + this.#nextDisk++)}`;
+    const name = `sd${diskLetters(this.#nextDisk++)}`;
     addScsiDisk(this.tree, { host: s.host, session: s.id, lun, name, wwid: l.wwid, sizeBytes: l.sizeBytes });
     const st = this.newDiskState;
     if (st) {

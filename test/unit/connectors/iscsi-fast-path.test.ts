@@ -33,6 +33,17 @@ describe("attach: multipathd builds the map", () => {
     ]);
   });
 
+  it("asks multipathd's policy while logging in, not after the disks are there", async () => {
+    lioHost();
+    host.findMultipaths = "off";
+    host.loginDelayMs = 20;
+    (await host.connector({ multipath: true, enforceMultipath: true }).connectVolume(multipathInfo()))._unsafeUnwrap();
+    const isConfig = (a: readonly string[]): boolean => a.join(" ") === "multipathd show config";
+    const isLogin = (a: readonly string[]): boolean => a.includes("--login");
+    expect(startOf(host.timeline, isConfig)).toHaveLength(1);
+    expect(Math.max(...startOf(host.timeline, isConfig))).toBeLessThan(Math.min(...endOf(host.timeline, isLogin)));
+  });
+
   it("find_multipaths strict: whitelists the WWID and hands each path over at once", async () => {
     lioHost();
     host.findMultipaths = "strict";
@@ -114,16 +125,17 @@ describe("detach at the floor", () => {
     host.findMultipaths = "off";
     const c = host.connector({ multipath: true });
     const dev = (await c.connectVolume(multipathInfo()))._unsafeUnwrap();
-    host.delPathDelayMs = 20;
     host.logoutDelayMs = 20;
+    host.tree.writes.length = 0;
     const report = (await c.disconnectVolume(multipathInfo(), dev))._unsafeUnwrap();
     expect(report.leftBehind).toEqual([]);
-    const tl = host.timeline;
-    for (const pred of [(a: readonly string[]) => a[1] === "del", (a: readonly string[]) => a.includes("--logout")]) {
-      const starts = startOf(tl, pred);
-      expect(starts).toHaveLength(2);
-      expect(Math.max(...starts)).toBeLessThan(Math.min(...endOf(tl, pred)));
-    }
+    // Both disks deleted (no `multipathd del path` once the map is gone), then both logouts at once.
+    expect(host.tree.writes.filter((w) => w.path.endsWith("/device/delete"))).toHaveLength(2);
+    expect(host.fake.commands().filter((a) => a[0] === "multipathd" && a[1] === "del")).toEqual([]);
+    const isLogout = (a: readonly string[]): boolean => a.includes("--logout");
+    const starts = startOf(host.timeline, isLogout);
+    expect(starts).toHaveLength(2);
+    expect(Math.max(...starts)).toBeLessThan(Math.min(...endOf(host.timeline, isLogout)));
     expect(host.disks()).toEqual([]);
     expect(host.sessions.size + host.nodes.size).toBe(0);
   });
