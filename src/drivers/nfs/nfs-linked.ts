@@ -6,7 +6,7 @@ import { GiB } from "../base.js";
 import { qemuError } from "./nfs-files.js";
 import type { Flow, NfsImages } from "./nfs-images.js";
 import { infoFileName, tempFileName, volumeFileName } from "./nfs-names.js";
-import { parseNameList } from "./nfs-parsers.js";
+import { parseInfoFilePaths } from "./nfs-parsers.js";
 import type { Located } from "./nfs-share-set.js";
 
 /**
@@ -45,9 +45,7 @@ export function linkedClonesOf(images: NfsImages, loc: Located, volumeId: string
   const argv = ["find", loc.dir, "-mindepth", "1", "-maxdepth", "1", "-type", "f", "-name", "volume-*.info", "-exec", "grep", "-l", "-F", "-e", `"${base}"`, "--", "{}", "+"] as const;
   return images.files.run(argv, ctx, { okExitCodes: [0, 1] }).andThen((out) => {
     if (out.exitCode !== 0 && out.stderr.trim() !== "") return errAsync(new VolkitError("COMMAND_FAILED", `cannot search ${loc.dir} for linked clones of ${volumeId}: ${out.stderr.trim()}`, { source: "nfs" }));
-    const ids = parseNameList(out.stdout)
-      .map((path) => /\/volume-([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.info$/.exec(path)?.[1])
-      .filter((id): id is string => id !== undefined && id !== volumeId);
+    const ids = parseInfoFilePaths(out.stdout).filter((id) => id !== volumeId);
     return ids.reduce<ResultAsync<string[], VolkitError>>(
       (chain, id) => chain.andThen((found) => images.readInfo(loc, id, ctx).map((info) => (info.backing === base ? [...found, id] : found))),
       okAsync([]),

@@ -98,6 +98,21 @@ export function parseDu(stdout: string): Result<number, VolkitError> {
   return m ? ok(Number(m[1])) : err(new VolkitError("PARSE_ERROR", `unexpected du output: ${stdout.trim().slice(0, 200)}`, { source: "nfs" }));
 }
 
+/**
+ * Volume ids of the `.info` files a search printed (one path per line, `…/volume-<id>.info`, from
+ * `find … -name 'volume-*.info' -exec grep -l …`); other lines are ignored.
+ *
+ * @example
+ * ```ts
+ * parseInfoFilePaths("/mnt/s/volume-aaaa.info\n/mnt/s/volume-cccc.info\n"); // ["aaaa", "cccc"]
+ * ```
+ */
+export function parseInfoFilePaths(stdout: string): string[] {
+  return parseNameList(stdout)
+    .map((path) => /\/volume-([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.info$/.exec(path)?.[1])
+    .filter((id): id is string => id !== undefined);
+}
+
 /** Parses one file name per line (`find … -printf '%f\n'`). */
 export function parseNameList(stdout: string): string[] {
   return stdout.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
