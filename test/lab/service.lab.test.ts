@@ -11,6 +11,8 @@
  *   `reconcile()` then leaves no LV, LIO target, iSCSI session or multipath map behind and the
  *   record matches;
  * - a 10 GiB bootable volume from a cached image vs the first (converting) one, timings printed;
+ * - on NFS a cache hit is a qcow2 overlay on the cache volume's file: attached over the real NFS
+ *   mount with `type='qcow2'` in the XML, a guest write leaves the cached base's sha256 unchanged;
  * - a third backend, the IP-SAN array simulator (REST + its private tgtd on 127.0.0.1 and 127.0.0.2,
  *   started inside the guest): a type routes to it by `volume_backend_name`; attach through the
  *   service over both portals (multipath, CHAP), data kept across a re-attach, snapshot and a
@@ -204,6 +206,43 @@ describe("volume service on real backends", () => {
     await must(service.detachVolume({ attachmentId: att.attachment.id }));
     for (const v of [first, second]) await must(service.deleteVolume(v.id));
     expectHostClean("after the image volumes");
+  });
+
+  it("a volume from a cached image on NFS is a qcow2 overlay on the cache volume's file: XML type qcow2, guest writes leave the base unchanged", async () => {
+    const image = join(work, "nfs-image.qcow2");
+    sh(["qemu-img", "create", "-q", "-f", "qcow2", image, "256M"]);
+    sh(["qemu-io", "-f", "qcow2", "-c", `write -q -P 0x4b 0 ${16 * MiB}`, image]);
+    const source = { kind: "image" as const, imageId: "nfs-image", path: image, sha256: sha256(readFileSync(image)), format: "qcow2" as const };
+    const first = await time("1 GiB from image on nfs, cache miss (verify, convert, overlay)", () => must(service.createVolume({ id: uid("i"), sizeGiB: 1, volumeType: "files", source })));
+    const second = await time("1 GiB from image on nfs, cache hit (qcow2 overlay)", () => must(service.createVolume({ id: uid("i"), sizeGiB: 1, volumeType: "files", source })));
+    const entry = (await must(service.listImageCache())).find((e) => e.backend === "nfs");
+    expect(entry).toMatchObject({ imageId: "nfs-image", hits: 2 });
+    const cacheFile = join(SHARE_DIR, `volume-${entry?.volumeId ?? ""}`);
+    const fileSha = (path: string): string => sh(["sha256sum", path]).split(" ")[0] ?? "";
+    const baseSha = fileSha(cacheFile);
+    for (const v of [first, second]) {
+      expect(v.source).toEqual({ kind: "image", imageId: "nfs-image", cacheVolumeId: entry?.volumeId });
+      const info = JSON.parse(sh(["qemu-img", "info", "--output=json", "-U", join(SHARE_DIR, `volume-${v.id}`)])) as Record<string, unknown>;
+      expect(info).toMatchObject({ format: "qcow2", "backing-filename": `volume-${entry?.volumeId ?? ""}`, "virtual-size": GiB });
+    }
+    const att = await time("attach the nfs overlay (mount, check chain) + XML", () => must(service.attachVolume({ volumeId: second.id, disk: { target: { dev: "vdc", bus: "virtio" } } })));
+    expect(att.device).toMatchObject({ type: "file", format: "qcow2" });
+    expect(att.xml).toContain("type='qcow2'");
+    // A guest write through the mounted share (qemu-io opens the chain as QEMU would).
+    sh(["qemu-io", "-f", "qcow2", "-c", `write -q -P 0x66 ${MiB} ${MiB}`, att.device.path]);
+    await must(service.detachVolume({ attachmentId: att.attachment.id }));
+    expect(fileSha(cacheFile), "the cached base is never written").toBe(baseSha);
+    const view = join(work, "nfs-view.raw");
+    sh(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", "bs=1M", "count=16", `if=${join(SHARE_DIR, `volume-${second.id}`)}`, `of=${view}`]);
+    const expected = Buffer.alloc(16 * MiB, 0x4b);
+    expected.fill(0x66, MiB, 2 * MiB);
+    expect(sha256(readFileSync(view)), "overlay = image + the write").toBe(sha256(expected));
+    // The entry is kept while its clones exist; then purged with its file.
+    expect((await must(service.purgeImageCache({ backend: "nfs" }))).failed.map((f) => f.error.code)).toEqual(["VOLUME_BUSY"]);
+    for (const v of [first, second]) await must(service.deleteVolume(v.id));
+    expect((await must(service.purgeImageCache({ backend: "nfs" }))).removed.map((e) => e.imageId)).toEqual(["nfs-image"]);
+    expect(nfsFiles()).toEqual([]);
+    expectHostClean("after the nfs image volumes");
   });
 
   it("routes the array type to the IP-SAN simulator: attach over both portals (multipath), data kept across a re-attach, snapshot, LUN-copy cache hit, nothing left behind", async () => {
