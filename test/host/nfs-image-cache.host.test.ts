@@ -14,7 +14,8 @@ import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ok } from "neverthrow";
+import { ok, type Result } from "neverthrow";
+import type { VolkitError } from "../../src/core/errors.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineDriver } from "../../src/drivers/driver-definition.js";
@@ -96,11 +97,11 @@ afterAll(async () => {
   console.log(`\n==== NFS image cache (host, real qemu-img) ====\n${timings.join("\n")}\n`);
 });
 
-const must = async <T>(pending: PromiseLike<{ isErr(): boolean; _unsafeUnwrap(): T; _unsafeUnwrapErr(): { code: string; message: string } }>): Promise<T> => {
+async function must<T>(pending: PromiseLike<Result<T, VolkitError>>): Promise<T> {
   const r = await pending;
-  if (r.isErr()) throw new Error(`${r._unsafeUnwrapErr().code}: ${r._unsafeUnwrapErr().message}`);
-  return r._unsafeUnwrap();
-};
+  if (r.isErr()) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.value;
+}
 
 describe("image cache on the NFS driver (real qemu-img)", () => {
   it("the second volume from an image is a qcow2 overlay on the cached base; writes leave the base unchanged; the guest view is the image plus the write", async () => {
