@@ -49,8 +49,11 @@ describe("image cache with linked clones", () => {
     for (const v of [first, second]) expect(v.source).toEqual({ kind: "image", imageId: "debian", cacheVolumeId: cacheId });
     expect(Object.fromEntries(linked().links)).toEqual({ vm1: cacheId, vm2: cacheId });
     for (const id of ["vm1", "vm2"]) expect((await readVolume(w.a, id, content.length)).equals(content)).toBe(true);
-    // Backends without linked clones record no link: their clones are independent (the other world tests).
-    expect(typeof (w.b as { createLinkedClone?: unknown }).createLinkedClone).toBe("undefined");
+    // A backend without linked clones (mem-b) makes an ordinary clone and records no link.
+    const plain = await must(service.createVolume({ id: "vm3", sizeGiB: 1, volumeType: "silver", source: { kind: "image", imageId: "debian", ...img } }));
+    expect(plain).toMatchObject({ backend: "mem-b", source: { kind: "image", imageId: "debian" } });
+    expect(plain.source).not.toHaveProperty("cacheVolumeId");
+    expect((await readVolume(w.b, "vm3", content.length)).equals(content)).toBe(true);
   });
 
   it("LRU eviction skips a cache volume that clones read (the entry stays over the limit) and evicts it once its last clone is gone", async () => {

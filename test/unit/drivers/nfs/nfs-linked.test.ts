@@ -173,6 +173,10 @@ describe("NFS linked clones", () => {
     fs.put(`${D2}/volume-snapped`, { kind: "image", format: "raw", size: GiB });
     (await backend.createSnapshot({ id: "s1", volumeId: "snapped", volumeSizeGiB: 1 }, withSnapshot))._unsafeUnwrap();
     expect((await backend.createLinkedClone({ id: "vm4", sizeGiB: 2 }, withSnapshot))._unsafeUnwrapErr().message).toContain("has snapshots");
+    // The runtime checks the sizes first: nothing runs.
+    fs.runner.clearCalls();
+    expect((await backend.createLinkedClone({ id: "small", sizeGiB: 1 }, { id: "vm1", sizeGiB: 2, providerLocation: S2 }))._unsafeUnwrapErr().code).toBe("INVALID_ARGUMENT");
+    expect(fs.runner.commands()).toEqual([]);
     const exists = (await backend.createLinkedClone({ id: "vm1", sizeGiB: 2 }, { id: "cache", sizeGiB: 1, providerLocation: S2 }))._unsafeUnwrapErr();
     expect(exists.code).toBe("VOLUME_EXISTS");
     fs.runner.once(["qemu-img", "create"], { exitCode: 1, stderr: "qemu-img: No space left on device\n" });
