@@ -290,12 +290,13 @@ describe("volume service on real backends", () => {
     await must(service.deleteSnapshot(snap.id));
     expect(sim.snapshot().snapshots).toEqual([]);
 
+    // A small image: the miss converts it through an attach of the LUN (qemu-img writes its whole virtual size).
     const image = join(work, "array-image.qcow2");
-    sh(["qemu-img", "create", "-q", "-f", "qcow2", image, "1G"]);
+    sh(["qemu-img", "create", "-q", "-f", "qcow2", image, "64M"]);
     sh(["qemu-io", "-f", "qcow2", "-c", `write -q -P 0x3c 0 ${8 * MiB}`, image]);
     const source = { kind: "image" as const, imageId: "array-image", path: image, sha256: sha256(readFileSync(image)), format: "qcow2" as const };
-    const miss = await time("2 GiB from image on ipsan, cache miss (convert through an attach, LUN copy)", () => must(service.createVolume({ id: uid("a"), sizeGiB: 2, volumeType: "array", source })));
-    const hit = await time("2 GiB from image on ipsan, cache hit (LUN copy)", () => must(service.createVolume({ id: uid("a"), sizeGiB: 2, volumeType: "array", source })));
+    const miss = await time("2 GiB from a 64 MiB image on ipsan, cache miss (convert through an attach, LUN copy)", () => must(service.createVolume({ id: uid("a"), sizeGiB: 2, volumeType: "array", source })));
+    const hit = await time("2 GiB from a 64 MiB image on ipsan, cache hit (LUN copy)", () => must(service.createVolume({ id: uid("a"), sizeGiB: 2, volumeType: "array", source })));
     const entry = (await must(service.listImageCache())).find((e) => e.backend === "ipsan");
     expect(entry).toMatchObject({ imageId: "array-image", pool: ARRAY_POOL, hits: 2 });
     const expected = sha256(Buffer.alloc(8 * MiB, 0x3c));
@@ -309,7 +310,7 @@ describe("volume service on real backends", () => {
     await must(service.purgeImageCache({ backend: "ipsan" }));
     expect(sim.snapshot().luns, "no LUN left on the array").toEqual([]);
     expectArrayClean("after the ipsan deletes");
-  });
+  }, 900_000);
 });
 
 // ------------------------------------------------------------------ SIGKILL at every step
