@@ -185,6 +185,29 @@ export class VolumeBackend {
     );
   }
 
+  /** True when the driver makes linked clones (see {@link VolumeBackend.createLinkedClone}). */
+  get linkedClones(): boolean {
+    return typeof this.driver.createLinkedClone === "function";
+  }
+
+  /**
+   * A clone that may keep reading shared data from `source` (`VolumeDriver.createLinkedClone`), or
+   * an ordinary clone when the driver has no linked clones. Only for sources never written again.
+   */
+  createLinkedClone(spec: VolumeSpecInput, source: VolumeInput, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
+    const linked = this.driver.createLinkedClone?.bind(this.driver);
+    if (linked === undefined) return this.createClonedVolume(spec, source, options);
+    return this.#spec(spec).asyncAndThen((s) =>
+      this.#volume(source).asyncAndThen((src) =>
+        s.sizeGiB < src.sizeGiB
+          ? errAsync(new VolkitError("INVALID_ARGUMENT", `clone (${s.sizeGiB} GiB) is smaller than its source (${src.sizeGiB} GiB)`, { source: this.name }))
+          : this.#run("createLinkedClone", s.id, [`volume:${s.id}`, `volume:${src.id}`], options, "setup", (ctx) =>
+              linked(s, src, ctx).andThen((v) => this.#output.volume("createLinkedClone", v, s.id, s.sizeGiB)),
+            ),
+      ),
+    );
+  }
+
   /** Grows a volume; shrinking is refused with `INVALID_ARGUMENT`. Returns the record at its new size. */
   extendVolume(volume: VolumeInput, newSizeGiB: number, options: OperationOptions = {}): ResultAsync<Volume, VolkitError> {
     return this.#volume(volume).asyncAndThen((v) =>

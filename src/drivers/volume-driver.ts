@@ -130,6 +130,16 @@ export interface VolumeDriver {
   createVolumeFromSnapshot(spec: VolumeSpec, snapshot: Snapshot, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError>;
   /** New volume with another volume's data, grown to `spec.sizeGiB` when larger. */
   createClonedVolume(spec: VolumeSpec, source: Volume, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError>;
+  /**
+   * Optional: a new volume that keeps reading the data it shares with `source` from `source`
+   * itself (an NFS qcow2 overlay on the source's file) instead of a copy, so it is made in about a
+   * second whatever the size. For sources that are never written again (image-cache volumes): the
+   * driver refuses writes to `source` from then on, and its delete (`VOLUME_BUSY`) while such clones
+   * exist. Clones, snapshots' volumes and migrations of a linked clone are independent copies.
+   * Drivers whose native clones are independent anyway (thin snapshots, array copies) leave it out;
+   * `VolumeBackend.createLinkedClone` then makes an ordinary clone.
+   */
+  createLinkedClone?(spec: VolumeSpec, source: Volume, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError>;
   /** Grows a volume to `newSizeGiB` (never shrinks). */
   extendVolume(volume: Volume, newSizeGiB: number, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError>;
   /** Restores a volume's data to a snapshot's; keeps the volume's size and the snapshot. */

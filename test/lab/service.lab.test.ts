@@ -10,7 +10,14 @@
  * - a process running the service is SIGKILLed at every step of create, attach, detach and delete;
  *   `reconcile()` then leaves no LV, LIO target, iSCSI session or multipath map behind and the
  *   record matches;
- * - a 10 GiB bootable volume from a cached image vs the first (converting) one, timings printed.
+ * - a 10 GiB bootable volume from a cached image vs the first (converting) one, timings printed;
+ * - on NFS a cache hit is a qcow2 overlay on the cache volume's file: attached over the real NFS
+ *   mount with `type='qcow2'` in the XML, a guest write leaves the cached base's sha256 unchanged;
+ * - a third backend, the IP-SAN array simulator (REST + its private tgtd on 127.0.0.1 and 127.0.0.2,
+ *   started inside the guest): a type routes to it by `volume_backend_name`; attach through the
+ *   service over both portals (multipath, CHAP), data kept across a re-attach, snapshot and a
+ *   volume from it (LUN copy), a cache hit from an image is a LUN copy of the cache LUN; no session,
+ *   map, node record or array host mapping left.
  *
  *   VOLKIT_LAB_KEEP=8 flock /tmp/volkit-lab.lock npx tsx lab/run.ts --timeout 3000 -- npx vitest run --project lab test/lab/service.lab.test.ts
  */
@@ -20,7 +27,9 @@ import { join } from "node:path";
 import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createVolumeService, type VolumeService, type VolumeServiceConfig } from "../../src/service/index.js";
+import { startArraySimulator, type ArraySimulator } from "../../src/testing/array-simulator/index.js";
 import { deviceSize, lab, lvsRows, must, pattern, readAt, sh, sha256, uid, writeAt } from "./helpers.js";
+import { nodeRecords, pathVia, sessionsOf } from "./iscsi-host-state.js";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -30,22 +39,37 @@ const SHARE_DIR = SHARE.slice(SHARE.indexOf(":") + 1);
 const work = mkdtempSync("/var/tmp/volkit-service-lab-");
 const IQN_PREFIX = "iqn.2010-10.org.openstack:";
 
-const config: VolumeServiceConfig = {
-  backends: [
-    { name: "lvm-thin", availabilityZone: "lab", config: { driver: "lvm", volumeGroup: lab.vgThin, lvmType: "thin", target: { helper: "lio", portals: lab.portals.map((p) => `${p}:${lab.lioPort}`), chap: true } } },
-    { name: "nfs", availabilityZone: "lab", config: { driver: "nfs", shares: [SHARE] } },
-    { name: "small", availabilityZone: "lab", config: { driver: "lvm", volumeGroup: lab.vgThick, lvmType: "default", volumeClear: "none" } },
-  ],
-  qosSpecs: [{ name: "fast-qos", consumer: "front-end", specs: { total_iops_sec_per_gb: 500, total_bytes_sec: 209715200 } }],
-  volumeTypes: [
-    { name: "fast", extraSpecs: { volume_backend_name: "lvm-thin", "provisioning:type": "thin" }, qosSpecs: "fast-qos" },
-    { name: "files", extraSpecs: { storage_protocol: "nfs" } },
-    { name: "small", extraSpecs: { volume_backend_name: "small" } },
-  ],
-  store: { kind: "sqlite", path: join(work, "service.db") },
-  host: { connectors: { iscsi: { multipath: true, enforceMultipath: true } } },
-  imageCache: { enabled: true, maxCount: 4 },
-};
+const ARRAY_CHAP = { user: "volkit-lab", password: "Lab-Chap-Secret1" };
+const ARRAY_POOL = "StoragePool001";
+
+/** The service's config; the IP-SAN backend points at the simulator started in `beforeAll`. */
+function serviceConfig(array: ArraySimulator): VolumeServiceConfig {
+  return {
+    backends: [
+      { name: "lvm-thin", availabilityZone: "lab", config: { driver: "lvm", volumeGroup: lab.vgThin, lvmType: "thin", target: { helper: "lio", portals: lab.portals.map((p) => `${p}:${lab.lioPort}`), chap: true } } },
+      { name: "nfs", availabilityZone: "lab", config: { driver: "nfs", shares: [SHARE] } },
+      { name: "small", availabilityZone: "lab", config: { driver: "lvm", volumeGroup: lab.vgThick, lvmType: "default", volumeClear: "none" } },
+      {
+        name: "ipsan",
+        availabilityZone: "lab",
+        config: { driver: "ipsan", ...array.connection(), storagePools: [ARRAY_POOL], iscsi: { initiators: [{ iqn: lab.initiator, chap: ARRAY_CHAP }] } },
+      },
+    ],
+    qosSpecs: [{ name: "fast-qos", consumer: "front-end", specs: { total_iops_sec_per_gb: 500, total_bytes_sec: 209715200 } }],
+    volumeTypes: [
+      { name: "fast", extraSpecs: { volume_backend_name: "lvm-thin", "provisioning:type": "thin" }, qosSpecs: "fast-qos" },
+      { name: "files", extraSpecs: { storage_protocol: "nfs" } },
+      { name: "small", extraSpecs: { volume_backend_name: "small" } },
+      { name: "array", extraSpecs: { volume_backend_name: "ipsan" } },
+    ],
+    store: { kind: "sqlite", path: join(work, "service.db") },
+    host: { connectors: { iscsi: { multipath: true, enforceMultipath: true } } },
+    imageCache: { enabled: true, maxCount: 4 },
+  };
+}
+
+let sim: ArraySimulator;
+let config: VolumeServiceConfig;
 
 let service: VolumeService;
 const timings: string[] = [];
@@ -76,7 +100,10 @@ function expectHostClean(context: string): void {
 
 beforeAll(async () => {
   mkdirSync(work, { recursive: true });
-  service = await time("open the service (3 backends, reconcile)", () => must(createVolumeService(config)));
+  // Plain http: the lab guest has no openssl for the simulator's certificate (TLS is tested on the host).
+  sim = await startArraySimulator({ protocol: "http", portals: lab.portals, copyDurationMs: 100 });
+  config = serviceConfig(sim);
+  service = await time("open the service (4 backends, reconcile)", () => must(createVolumeService(config)));
 }, 300_000);
 
 afterAll(async () => {
@@ -85,6 +112,7 @@ afterAll(async () => {
     if (left.isOk()) for (const v of left.value) (await service.forceDelete(v.id)).match(() => undefined, (e) => console.error(`cleanup of ${v.id}: ${e.message}`));
     (await service.close()).match(() => undefined, (e) => console.error(`close: ${e.message}`));
   }
+  await sim?.stop();
   rmSync(work, { recursive: true, force: true });
   console.log(`\n==== volume service lab timings ====\n${timings.join("\n")}\n`);
 }, 600_000);
@@ -102,7 +130,7 @@ describe("volume service on real backends", () => {
     const why = service.evaluate({ sizeGiB: 1, extraSpecs: { storage_protocol: "nfs" } });
     // The share is small (the guest's root file system): a sparse file volume takes no free space in the scheduler.
     expect(why.candidates.map((c) => c.pool.ref), JSON.stringify(why.rejections)).toEqual([`nfs#${SHARE}`]);
-    expect(why.rejections.map((r) => r.filter)).toEqual(["CapabilitiesFilter", "CapabilitiesFilter"]);
+    expect(why.rejections.map((r) => r.filter)).toEqual(["CapabilitiesFilter", "CapabilitiesFilter", "CapabilitiesFilter"]);
     await must(service.deleteVolume(file.id));
     expect(nfsFiles()).not.toContain(`volume-${file.id}`);
     data = { id: fast.id, sha: "" };
@@ -179,6 +207,110 @@ describe("volume service on real backends", () => {
     for (const v of [first, second]) await must(service.deleteVolume(v.id));
     expectHostClean("after the image volumes");
   });
+
+  it("a volume from a cached image on NFS is a qcow2 overlay on the cache volume's file: XML type qcow2, guest writes leave the base unchanged", async () => {
+    const image = join(work, "nfs-image.qcow2");
+    sh(["qemu-img", "create", "-q", "-f", "qcow2", image, "256M"]);
+    sh(["qemu-io", "-f", "qcow2", "-c", `write -q -P 0x4b 0 ${16 * MiB}`, image]);
+    const source = { kind: "image" as const, imageId: "nfs-image", path: image, sha256: sha256(readFileSync(image)), format: "qcow2" as const };
+    const first = await time("1 GiB from image on nfs, cache miss (verify, convert, overlay)", () => must(service.createVolume({ id: uid("i"), sizeGiB: 1, volumeType: "files", source })));
+    const second = await time("1 GiB from image on nfs, cache hit (qcow2 overlay)", () => must(service.createVolume({ id: uid("i"), sizeGiB: 1, volumeType: "files", source })));
+    const entry = (await must(service.listImageCache())).find((e) => e.backend === "nfs");
+    expect(entry).toMatchObject({ imageId: "nfs-image", hits: 2 });
+    const cacheFile = join(SHARE_DIR, `volume-${entry?.volumeId ?? ""}`);
+    const fileSha = (path: string): string => sh(["sha256sum", path]).split(" ")[0] ?? "";
+    const baseSha = fileSha(cacheFile);
+    for (const v of [first, second]) {
+      expect(v.source).toEqual({ kind: "image", imageId: "nfs-image", cacheVolumeId: entry?.volumeId });
+      const info = JSON.parse(sh(["qemu-img", "info", "--output=json", "-U", join(SHARE_DIR, `volume-${v.id}`)])) as Record<string, unknown>;
+      expect(info).toMatchObject({ format: "qcow2", "backing-filename": `volume-${entry?.volumeId ?? ""}`, "virtual-size": GiB });
+    }
+    const att = await time("attach the nfs overlay (mount, check chain) + XML", () => must(service.attachVolume({ volumeId: second.id, disk: { target: { dev: "vdc", bus: "virtio" } } })));
+    expect(att.device).toMatchObject({ type: "file", format: "qcow2" });
+    expect(att.xml).toContain("type='qcow2'");
+    // A guest write through the mounted share (qemu-io opens the chain as QEMU would).
+    sh(["qemu-io", "-f", "qcow2", "-c", `write -q -P 0x66 ${MiB} ${MiB}`, att.device.path]);
+    await must(service.detachVolume({ attachmentId: att.attachment.id }));
+    expect(fileSha(cacheFile), "the cached base is never written").toBe(baseSha);
+    const view = join(work, "nfs-view.raw");
+    sh(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", "bs=1M", "count=16", `if=${join(SHARE_DIR, `volume-${second.id}`)}`, `of=${view}`]);
+    const expected = Buffer.alloc(16 * MiB, 0x4b);
+    expected.fill(0x66, MiB, 2 * MiB);
+    expect(sha256(readFileSync(view)), "overlay = image + the write").toBe(sha256(expected));
+    // The entry is kept while its clones exist; then purged with its file.
+    expect((await must(service.purgeImageCache({ backend: "nfs" }))).failed.map((f) => f.error.code)).toEqual(["VOLUME_BUSY"]);
+    for (const v of [first, second]) await must(service.deleteVolume(v.id));
+    expect((await must(service.purgeImageCache({ backend: "nfs" }))).removed.map((e) => e.imageId)).toEqual(["nfs-image"]);
+    expect(nfsFiles()).toEqual([]);
+    expectHostClean("after the nfs image volumes");
+  });
+
+  it("routes the array type to the IP-SAN simulator: attach over both portals (multipath), data kept across a re-attach, snapshot, LUN-copy cache hit, nothing left behind", async () => {
+    const iqns = sim.iscsi.targets.map((t) => t.iqn);
+    const lunFile = (providerId: string | undefined): string => {
+      const file = sim.snapshot().luns.find((l) => l.id === providerId)?.file;
+      if (file === undefined) throw new Error(`no LUN ${String(providerId)} on the array`);
+      return file;
+    };
+    const expectArrayClean = (context: string): void => {
+      expectHostClean(context);
+      for (const iqn of iqns) {
+        expect(sessionsOf(iqn), `${context}: sessions of ${iqn}`).toEqual([]);
+        expect(nodeRecords(iqn), `${context}: node records of ${iqn}`).toBe(0);
+      }
+      expect(sim.snapshot().views, `${context}: mapping views on the array`).toEqual([]);
+      expect(sim.snapshot().hosts, `${context}: hosts on the array`).toEqual([]);
+    };
+    const vol = await time("create 1 GiB on array (ipsan simulator)", () => must(service.createVolume({ id: uid("a"), sizeGiB: 1, volumeType: "array" })));
+    expect(vol).toMatchObject({ backend: "ipsan", pool: ARRAY_POOL, status: "available" });
+    expect(readFileSync(lunFile(vol.providerId)).length).toBe(GiB);
+
+    const att = await time("attach ipsan LUN, 2 portals, multipath + CHAP", () => must(service.attachVolume({ volumeId: vol.id, instanceId: "vm-2" })));
+    expect(att.device.multipathId).toBeDefined();
+    expect(att.device.paths).toHaveLength(2);
+    // One path through each of the simulator's portals.
+    expect(lab.portals.map((p) => pathVia(att.device, p)).sort()).toEqual(att.device.paths.map((p) => p.replace("/dev/", "")).sort());
+    expect(att.attachment.connectionInfo).toMatchObject({ type: "iscsi", authMethod: "CHAP", authUsername: ARRAY_CHAP.user });
+    const p = pattern(16 * MiB);
+    writeAt(att.device.path, 0, p.data);
+    expect(sha256(readFileSync(lunFile(vol.providerId)).subarray(0, 16 * MiB)), "the data is in the LUN").toBe(p.sha);
+    const detached = await time("detach ipsan LUN", () => must(service.detachVolume({ attachmentId: att.attachment.id })));
+    expect(detached.report.disconnect.leftBehind.filter((l) => !l.expected)).toEqual([]);
+    expectArrayClean("after the ipsan detach");
+    const again = await must(service.attachVolume({ volumeId: vol.id }));
+    expect(sha256(readAt(again.device.path, 0, 16 * MiB)), "read back after a re-attach").toBe(p.sha);
+    await must(service.detachVolume({ attachmentId: again.attachment.id }));
+    expectArrayClean("after the second ipsan detach");
+
+    const snap = await time("snapshot on ipsan", () => must(service.createSnapshot(vol.id)));
+    expect(sim.snapshot().snapshots.map((s) => s.id)).toContain(snap.providerId ?? "");
+    const copy = await time("1 GiB from the snapshot on ipsan (LUN copy)", () => must(service.createVolume({ id: uid("a"), sizeGiB: 1, source: { kind: "snapshot", snapshotId: snap.id } })));
+    expect(copy).toMatchObject({ backend: "ipsan", status: "available" });
+    expect(sha256(readFileSync(lunFile(copy.providerId)).subarray(0, 16 * MiB)), "the snapshot's data in the new LUN").toBe(p.sha);
+    await must(service.deleteSnapshot(snap.id));
+    expect(sim.snapshot().snapshots).toEqual([]);
+
+    // A small image: the miss converts it through an attach of the LUN (qemu-img writes its whole virtual size).
+    const image = join(work, "array-image.qcow2");
+    sh(["qemu-img", "create", "-q", "-f", "qcow2", image, "64M"]);
+    sh(["qemu-io", "-f", "qcow2", "-c", `write -q -P 0x3c 0 ${8 * MiB}`, image]);
+    const source = { kind: "image" as const, imageId: "array-image", path: image, sha256: sha256(readFileSync(image)), format: "qcow2" as const };
+    const miss = await time("2 GiB from a 64 MiB image on ipsan, cache miss (convert through an attach, LUN copy)", () => must(service.createVolume({ id: uid("a"), sizeGiB: 2, volumeType: "array", source })));
+    const hit = await time("2 GiB from a 64 MiB image on ipsan, cache hit (LUN copy)", () => must(service.createVolume({ id: uid("a"), sizeGiB: 2, volumeType: "array", source })));
+    const entry = (await must(service.listImageCache())).find((e) => e.backend === "ipsan");
+    expect(entry).toMatchObject({ imageId: "array-image", pool: ARRAY_POOL, hits: 2 });
+    const expected = sha256(Buffer.alloc(8 * MiB, 0x3c));
+    for (const v of [miss, hit]) {
+      expect(v).toMatchObject({ backend: "ipsan", bootable: true, sizeGiB: 2 });
+      expect(sha256(readFileSync(lunFile(v.providerId)).subarray(0, 8 * MiB))).toBe(expected);
+    }
+    expectArrayClean("after the ipsan image volumes");
+
+    for (const v of [vol, copy, miss, hit]) await must(service.deleteVolume(v.id));
+    await must(service.purgeImageCache({ backend: "ipsan" }));
+    expect(sim.snapshot().luns, "no LUN left on the array").toEqual([]);
+    expectArrayClean("after the ipsan deletes");
+  }, 900_000);
 });
 
 // ------------------------------------------------------------------ SIGKILL at every step

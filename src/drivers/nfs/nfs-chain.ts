@@ -16,7 +16,9 @@ import type { InfoFile, VolumeFormat, VolumeImage } from "./nfs-parsers.js";
  *     volume-<id>  ←  volume-<id>.S1  ←  volume-<id>.S2  ←  volume-<id>.S3 (active)
  *     (data of S1)    (data of S2)       (data of S3)       (current data)
  *
- * Backing pointers are relative file names, so a share can be mounted anywhere.
+ * Backing pointers are relative file names, so a share can be mounted anywhere. A linked clone's
+ * base image is itself a qcow2 overlay on another volume's base image (see nfs-linked.ts); its
+ * chain ends at its own base.
  */
 
 /** One image of the chain. */
@@ -31,15 +33,20 @@ const MAX_CHAIN = 512;
 /**
  * Reads the chain from the active image down to the base, checking every backing pointer names
  * an image of this volume. Overlays are read with `-f qcow2`; only the base image's format is
- * probed (and a probed base may not have a backing file or an external data file).
+ * probed (and a probed base may not have a backing file or an external data file). With `linkedTo`
+ * (from the `.info` file) the base is read as qcow2 and must be backed by exactly that file.
  */
-export function walkChain(files: ShareFiles, dir: string, volumeId: string, active: string, ctx: OperationContext): ResultAsync<ChainImage[], VolkitError> {
+export function walkChain(files: ShareFiles, dir: string, volumeId: string, active: string, ctx: OperationContext, linkedTo?: string): ResultAsync<ChainImage[], VolkitError> {
   const base = volumeFileName(volumeId);
   const step = (name: string, format: VolumeFormat | undefined, acc: ChainImage[]): ResultAsync<ChainImage[], VolkitError> => {
     if (acc.length >= MAX_CHAIN || acc.some((c) => c.name === name)) {
       return errAsync(new VolkitError("INVALID_STATE", `snapshot chain of volume ${volumeId} loops or is longer than ${MAX_CHAIN}`, { source: "nfs" }));
     }
     const isBase = name === base;
+    // A linked clone's base is a qcow2 overlay on another volume's base: the chain ends there.
+    if (isBase && linkedTo !== undefined) {
+      return files.imageInfo(`${dir}/${name}`, "qcow2", { name, volumeId, backing: true, linkedTo }, ctx).map((img) => [...acc, { ...img, name }]);
+    }
     const fmt = isBase ? format : "qcow2";
     return files.imageInfo(`${dir}/${name}`, fmt, { name, volumeId, backing: !isBase }, ctx).andThen((img) => {
       const chain = [...acc, { ...img, name }];

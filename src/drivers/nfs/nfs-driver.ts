@@ -23,6 +23,7 @@ import { ShareFiles, qemuError } from "./nfs-files.js";
 import { checkSnapshotId, infoFileName, volumeFileName } from "./nfs-names.js";
 import { ShareSet } from "./nfs-share-set.js";
 import { NfsImages, type Flow } from "./nfs-images.js";
+import { checkWritable, linkedCloneFlow, mustHaveNoLinkedClones } from "./nfs-linked.js";
 import { createSnapshotFlow, deleteSnapshotFlow, fromSnapshotFlow, revertFlow } from "./nfs-snapshots.js";
 
 /** Dependencies of {@link NfsDriver}. */
@@ -37,8 +38,9 @@ export interface NfsDriverDeps {
  * Cinder-compatible NFS driver: one file per volume on a set of NFS shares — sparse raw (default),
  * fully allocated raw, or qcow2 with preallocated metadata — placed on the least-allocated eligible
  * share; qcow2 overlay snapshots described by Cinder's `.info` file with relative backing paths;
- * clones and volumes from snapshots by `qemu-img convert`; extend by `qemu-img resize`; NFS
- * connection info for the NFS connector (or nova).
+ * clones and volumes from snapshots by `qemu-img convert`; linked clones (qcow2 overlays on a
+ * volume that is never written again, for the image cache, see nfs-linked.ts); extend by
+ * `qemu-img resize`; NFS connection info for the NFS connector (or nova).
  *
  * Every command goes through the runner (so file work runs unprivileged, through a root helper or
  * over SSH), every share is probed with a bounded `statfs` before use, and temporaries are renamed
@@ -133,7 +135,7 @@ export class NfsDriver extends VolumeDriverBase {
 
   /**
    * Deletes the volume's files (base image, overlays, `.info`, leftovers); `VOLUME_BUSY` while
-   * `.info` lists snapshots; success when it does not exist.
+   * `.info` lists snapshots or linked clones read its base image; success when it does not exist.
    */
   deleteVolume(volume: Volume, ctx: OperationContext): ResultAsync<void, VolkitError> {
     return safeTry(() => this.#deleteVolume(volume, ctx));
@@ -147,6 +149,7 @@ export class NfsDriver extends VolumeDriverBase {
     if (snaps.length > 0) {
       return err(new VolkitError("VOLUME_BUSY", `volume ${volume.id} has ${snaps.length} snapshot(s); delete them first`, { source: "nfs", details: { volumeId: volume.id, snapshots: snaps } }));
     }
+    if (info.frozen === true) yield* ctx.phase("linked-clones", () => mustHaveNoLinkedClones(this.#images, loc, volume.id, ctx));
     const base = volumeFileName(volume.id);
     const names = yield* this.files.list(loc.dir, [base, `${base}.*`], ctx);
     const infoName = infoFileName(volume.id);
@@ -192,6 +195,14 @@ export class NfsDriver extends VolumeDriverBase {
     return ok(yield* this.#images.copyInto(spec, { path: `${loc.dir}/${active.name}`, format: active.format, virtualSize: active.virtualSize }, ctx));
   }
 
+  /**
+   * A linked clone: a qcow2 overlay on `source`'s base image, on its share (see nfs-linked.ts).
+   * `source` is frozen from then on: never written again, not deletable while clones exist.
+   */
+  createLinkedClone(spec: VolumeSpec, source: Volume, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
+    return safeTry(() => linkedCloneFlow(this.#images, spec, source, ctx));
+  }
+
   /** `qemu-img resize` of the active image after checking the share has room; a retry is a no-op. */
   extendVolume(volume: Volume, newSizeGiB: number, ctx: OperationContext): ResultAsync<VolumeInput, VolkitError> {
     return safeTry(() => this.#extend(volume, newSizeGiB, ctx));
@@ -204,8 +215,10 @@ export class NfsDriver extends VolumeDriverBase {
     const bytes = newSizeGiB * GiB;
     const grown = { ...volume, sizeGiB: newSizeGiB, providerLocation: loc.share };
     if (active.virtualSize >= bytes) return ok(grown);
+    yield* checkWritable(info, volume.id, "extend");
     yield* ctx.phase("capacity", () => this.shares.checkRoom(loc.share, bytes - active.virtualSize, ctx));
-    const isBase = active.name === volumeFileName(volume.id);
+    // A linked clone's base is an overlay: grown without preallocation, like a snapshot overlay.
+    const isBase = active.name === volumeFileName(volume.id) && info.backing === undefined;
     yield* ctx.phase("resize", () => this.files.resize(`${loc.dir}/${active.name}`, active.format, bytes, isBase ? this.#images.preallocation(active.format) : "off", ctx));
     return ok(grown);
   }
@@ -231,6 +244,7 @@ export class NfsDriver extends VolumeDriverBase {
   async *#connection(volume: Volume, host: HostProperties, ctx: OperationContext): Flow<ConnectionInfoInput> {
     const loc = yield* this.#images.locateVolume(volume, ctx);
     const info = yield* this.#images.readInfo(loc, volume.id, ctx);
+    if (!host.readOnly) yield* checkWritable(info, volume.id, "a read-write connection");
     const active = yield* this.#images.activeImage(loc, volume.id, info, ctx);
     const expected = volume.sizeGiB * GiB;
     if (active.virtualSize !== expected) {
@@ -284,6 +298,8 @@ export class NfsDriver extends VolumeDriverBase {
     if (Object.keys(info.snapshots).length > 0) {
       return err(new VolkitError("VOLUME_BUSY", `volume ${volume.id} has snapshots; an image can only be written into a volume without them`, { source: "nfs" }));
     }
+    yield* checkWritable(info, volume.id, "writing an image");
+    if (info.backing !== undefined) return err(new VolkitError("INVALID_STATE", `volume ${volume.id} is a linked clone; an image can only be written into a volume of its own`, { source: "nfs" }));
     const active = yield* this.#images.activeImage(loc, volume.id, info, ctx);
     const source = yield* this.#images.checkImage(image, ctx);
     const bytes = volume.sizeGiB * GiB;

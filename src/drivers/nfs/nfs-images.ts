@@ -72,12 +72,19 @@ export class NfsImages {
     return this.files.writeAtomic(`${loc.dir}/${infoFileName(volumeId)}`, formatInfoFile(info), ctx);
   }
 
-  /** The active image, validated: the base image (format probed, no backing) or a qcow2 overlay. */
+  /**
+   * The active image, validated: the base image (format probed, no backing), a linked clone's base
+   * (qcow2 backed by exactly the file its `.info` names) or a qcow2 overlay.
+   */
   activeImage(loc: Located, volumeId: string, info: InfoFile, ctx: OperationContext): ResultAsync<ChainImage, VolkitError> {
-    const isBase = info.active === volumeFileName(volumeId);
-    return this.files
-      .imageInfo(`${loc.dir}/${info.active}`, isBase ? undefined : "qcow2", { name: info.active, volumeId, backing: !isBase }, ctx)
-      .map((img) => ({ ...img, name: info.active }));
+    return this.imageOf(loc, volumeId, info, info.active, ctx);
+  }
+
+  /** One image of the volume's chain (`name`), validated as {@link NfsImages.activeImage} does. */
+  imageOf(loc: Located, volumeId: string, info: InfoFile, name: string, ctx: OperationContext): ResultAsync<ChainImage, VolkitError> {
+    const isBase = name === volumeFileName(volumeId);
+    const expect = isBase && info.backing !== undefined ? { name, volumeId, backing: true, linkedTo: info.backing } : { name, volumeId, backing: !isBase };
+    return this.files.imageInfo(`${loc.dir}/${name}`, isBase && info.backing === undefined ? undefined : "qcow2", expect, ctx).map((img) => ({ ...img, name }));
   }
 
   /** How new space is allocated: qcow2 metadata, full zeros for thick raw, else sparse. */

@@ -17,8 +17,11 @@ export const infoFileName = (volumeId: string): string => `volume-${volumeId}.in
 /** A temporary next to `name`, renamed into place when complete. */
 export const tempFileName = (name: string, purpose: string): string => `${name}.${purpose}.tmp`;
 
-/** Snapshot ids that would collide with `.info` keys or file names. */
-export const RESERVED_SNAPSHOT_IDS: readonly string[] = ["info", "active"];
+/**
+ * Snapshot ids that would collide with `.info` keys or file names: Cinder's `info` and `active`,
+ * and volkit's linked-clone keys `backing` and `frozen` (see nfs-linked.ts).
+ */
+export const RESERVED_SNAPSHOT_IDS: readonly string[] = ["info", "active", "backing", "frozen"];
 
 /** Rejects snapshot ids whose file or `.info` key would collide with ours. */
 export function checkSnapshotId(id: string): Result<string, VolkitError> {

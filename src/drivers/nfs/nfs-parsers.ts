@@ -3,7 +3,7 @@ import { VolkitError } from "../../core/errors.js";
 import { parseJson } from "../../core/parse-json.js";
 import { IdSchema } from "../../core/validation.js";
 import { parseImageInfo } from "../../data/qemu-img.js";
-import { isChainFile } from "./nfs-names.js";
+import { isChainFile, volumeFileName, volumeIdOfFile } from "./nfs-names.js";
 
 /**
  * Pure parsers of what the NFS driver reads from a share, tested against captured output
@@ -20,6 +20,16 @@ export interface InfoFile {
   readonly active: string;
   /** Snapshot id → the overlay created when it was taken (its data is that file's backing). */
   readonly snapshots: Readonly<Record<string, string>>;
+  /**
+   * Linked clone (volkit's key `backing`): the volume's base image is a qcow2 overlay on this
+   * other volume's base image (`volume-<id>`, same directory), which it reads unchanged data from.
+   */
+  readonly backing?: string;
+  /**
+   * Linked-clone base (volkit's key `frozen`, value `"true"`): linked clones may read this volume's
+   * base image, so it is never written again and cannot be deleted while one exists.
+   */
+  readonly frozen?: boolean;
 }
 
 /**
@@ -41,7 +51,20 @@ export function parseInfoFile(text: string, volumeId: string): Result<InfoFile, 
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return bad("not a JSON object");
   const snapshots: Record<string, string> = {};
   let active: string | undefined;
+  let backing: string | undefined;
+  let frozen = false;
   for (const [key, value] of Object.entries(raw)) {
+    if (key === "backing") {
+      // Another volume's base image, never one of this volume's files or anything else.
+      if (typeof value !== "string" || volumeIdOfFile(value) === undefined || value === volumeFileName(volumeId)) return bad("entry 'backing' does not name another volume's base image");
+      backing = value;
+      continue;
+    }
+    if (key === "frozen") {
+      if (value !== "true") return bad("entry 'frozen' is not \"true\"");
+      frozen = true;
+      continue;
+    }
     // Keys are shown only when they are ids: the file is read from a share, not trusted.
     const shown = key === "active" || IdSchema.safeParse(key).success ? `'${key}'` : "a key that is not a snapshot id";
     if (typeof value !== "string" || !isChainFile(volumeId, value)) return bad(`entry ${shown} does not name a file of this volume`);
@@ -50,12 +73,14 @@ export function parseInfoFile(text: string, volumeId: string): Result<InfoFile, 
     else return bad(`${shown} is not allowed`);
   }
   if (active === undefined) return bad("no 'active' entry");
-  return ok({ active, snapshots });
+  return ok({ active, snapshots, ...(backing === undefined ? {} : { backing }), ...(frozen ? { frozen } : {}) });
 }
 
 /** Serializes an `.info` file the way Cinder writes it (sorted keys, one-space indent). */
 export function formatInfoFile(info: InfoFile): string {
   const entries: [string, string][] = [["active", info.active], ...Object.entries(info.snapshots)];
+  if (info.backing !== undefined) entries.push(["backing", info.backing]);
+  if (info.frozen === true) entries.push(["frozen", "true"]);
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `${JSON.stringify(Object.fromEntries(entries), null, 1)}\n`;
 }
@@ -71,6 +96,21 @@ export function formatInfoFile(info: InfoFile): string {
 export function parseDu(stdout: string): Result<number, VolkitError> {
   const m = /^(\d+)\s/.exec(stdout.trim() + " ");
   return m ? ok(Number(m[1])) : err(new VolkitError("PARSE_ERROR", `unexpected du output: ${stdout.trim().slice(0, 200)}`, { source: "nfs" }));
+}
+
+/**
+ * Volume ids of the `.info` files a search printed (one path per line, `…/volume-<id>.info`, from
+ * `find … -name 'volume-*.info' -exec grep -l …`); other lines are ignored.
+ *
+ * @example
+ * ```ts
+ * parseInfoFilePaths("/mnt/s/volume-aaaa.info\n/mnt/s/volume-cccc.info\n"); // ["aaaa", "cccc"]
+ * ```
+ */
+export function parseInfoFilePaths(stdout: string): string[] {
+  return parseNameList(stdout)
+    .map((path) => /\/volume-([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.info$/.exec(path)?.[1])
+    .filter((id): id is string => id !== undefined);
 }
 
 /** Parses one file name per line (`find … -printf '%f\n'`). */
@@ -98,6 +138,11 @@ export interface ImageExpectations {
   readonly volumeId: string;
   /** Whether a backing file is required (`true`), forbidden (`false`) or either (undefined). */
   readonly backing?: boolean;
+  /**
+   * The base image of a linked clone: its backing file must be exactly this other volume's base
+   * image (what the clone's `.info` names), instead of a file of its own chain.
+   */
+  readonly linkedTo?: string;
 }
 
 /**
@@ -124,7 +169,9 @@ export function parseVolumeImage(stdout: string, expect: ImageExpectations): Res
       return expect.backing === true ? unsafe("a snapshot overlay without a backing file") : ok({ format, virtualSize: info.virtualSize });
     }
     if (expect.backing === false) return unsafe(`unexpected backing file ${backing}`);
-    if (!isChainFile(expect.volumeId, backing) || backing === expect.name) return unsafe(`backing file ${backing} is not an image of volume ${expect.volumeId}`);
+    if (expect.linkedTo !== undefined) {
+      if (backing !== expect.linkedTo) return unsafe(`backing file ${backing} is not ${expect.linkedTo}, the base its .info names`);
+    } else if (!isChainFile(expect.volumeId, backing) || backing === expect.name) return unsafe(`backing file ${backing} is not an image of volume ${expect.volumeId}`);
     const fmt = info.backingFormat;
     if (fmt !== "raw" && fmt !== "qcow2") return unsafe(`backing format ${fmt ?? "(none)"} (expected raw or qcow2)`);
     return ok({ format, virtualSize: info.virtualSize, backing, backingFormat: fmt });

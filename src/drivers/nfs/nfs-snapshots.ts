@@ -5,6 +5,7 @@ import type { Snapshot, SnapshotSpec, Volume, VolumeSpec } from "../../core/reco
 import { planRevert, planSnapshotDelete, walkChain } from "./nfs-chain.js";
 import { qemuError } from "./nfs-files.js";
 import type { Flow, NfsImages } from "./nfs-images.js";
+import { frozenError } from "./nfs-linked.js";
 import { snapshotFileName, tempFileName, volumeFileName } from "./nfs-names.js";
 
 /**
@@ -19,6 +20,7 @@ export async function* createSnapshotFlow(images: NfsImages, snapshot: SnapshotS
   const info = yield* images.readInfo(loc, volume.id, ctx);
   const record: Snapshot = { ...snapshot, providerLocation: loc.share };
   if (info.snapshots[snapshot.id] !== undefined) return ok(record);
+  if (info.frozen === true) return err(frozenError(volume.id, "snapshot"));
   const active = yield* images.activeImage(loc, volume.id, info, ctx);
   const file = snapshotFileName(volume.id, snapshot.id);
   const path = `${loc.dir}/${file}`;
@@ -29,7 +31,7 @@ export async function* createSnapshotFlow(images: NfsImages, snapshot: SnapshotS
         .andThen(() => images.files.qemu.create({ path, format: "qcow2", sizeBytes: active.virtualSize, backingFile: active.name, backingFormat: active.format }, ctx).mapErr(qemuError))
         .andThen(() => images.files.chmod(path, ctx)),
     )
-    .andThen(() => ctx.phase("info", () => images.writeInfo(loc, volume.id, { active: file, snapshots: { ...info.snapshots, [snapshot.id]: file } }, ctx)));
+    .andThen(() => ctx.phase("info", () => images.writeInfo(loc, volume.id, { ...info, active: file, snapshots: { ...info.snapshots, [snapshot.id]: file } }, ctx)));
   yield* created.orElse((e) => images.cleanup([path], ctx, e));
   return ok(record);
 }
@@ -42,7 +44,7 @@ export async function* deleteSnapshotFlow(images: NfsImages, snapshot: Snapshot,
   const vid = snapshot.volumeId;
   const info = yield* images.readInfo(loc, vid, ctx);
   if (info.snapshots[snapshot.id] === undefined) return ok(undefined);
-  const chain = yield* ctx.phase("chain", () => walkChain(images.files, loc.dir, vid, info.active, ctx));
+  const chain = yield* ctx.phase("chain", () => walkChain(images.files, loc.dir, vid, info.active, ctx, info.backing));
   const plan = yield* planSnapshotDelete(chain, info, snapshot.id);
   const snapshots = Object.fromEntries(Object.entries(info.snapshots).filter(([id]) => id !== snapshot.id));
   const at = (name: string): string => `${loc.dir}/${name}`;
@@ -50,16 +52,16 @@ export async function* deleteSnapshotFlow(images: NfsImages, snapshot: Snapshot,
     case "absent":
       return ok(undefined);
     case "forget":
-      yield* images.writeInfo(loc, vid, { active: info.active, snapshots }, ctx);
+      yield* images.writeInfo(loc, vid, { ...info, snapshots }, ctx);
       break;
     case "commit-active":
       yield* ctx.phase("commit", () => images.files.qemu.commit(at(plan.file), "qcow2", ctx).mapErr(qemuError));
-      yield* ctx.phase("info", () => images.writeInfo(loc, vid, { active: plan.into.name, snapshots }, ctx));
+      yield* ctx.phase("info", () => images.writeInfo(loc, vid, { ...info, active: plan.into.name, snapshots }, ctx));
       break;
     case "commit-middle":
       yield* ctx.phase("commit", () => images.files.qemu.commit(at(plan.file), "qcow2", ctx).mapErr(qemuError));
       yield* ctx.phase("rebase", () => images.files.qemu.rebase(at(plan.higher.name), plan.into.name, plan.into.format, true, ctx).mapErr(qemuError));
-      yield* ctx.phase("info", () => images.writeInfo(loc, vid, { active: info.active, snapshots }, ctx));
+      yield* ctx.phase("info", () => images.writeInfo(loc, vid, { ...info, snapshots }, ctx));
       break;
   }
   yield* images.files.remove([at(plan.file)], ctx);
@@ -77,7 +79,9 @@ export async function* fromSnapshotFlow(images: NfsImages, spec: VolumeSpec, sna
   if (file === undefined) return err(missing);
   const overlay = yield* images.files.imageInfo(`${loc.dir}/${file}`, "qcow2", { name: file, volumeId: snapshot.volumeId, backing: true }, ctx);
   const backing = overlay.backing as string;
-  const data = yield* images.files.imageInfo(`${loc.dir}/${backing}`, overlay.backingFormat, { name: backing, volumeId: snapshot.volumeId, backing: backing !== volumeFileName(snapshot.volumeId) }, ctx);
+  const isBase = backing === volumeFileName(snapshot.volumeId);
+  const linkedTo = isBase ? info.backing : undefined;
+  const data = yield* images.files.imageInfo(`${loc.dir}/${backing}`, overlay.backingFormat, { name: backing, volumeId: snapshot.volumeId, backing: !isBase || linkedTo !== undefined, ...(linkedTo === undefined ? {} : { linkedTo }) }, ctx);
   return ok(yield* images.copyInto(spec, { path: `${loc.dir}/${backing}`, format: data.format, virtualSize: data.virtualSize }, ctx));
 }
 
@@ -87,7 +91,7 @@ export async function* revertFlow(images: NfsImages, volume: Volume, snapshot: S
   const loc = yield* images.locateVolume(volume, ctx);
   const info = yield* images.readInfo(loc, volume.id, ctx);
   if (info.snapshots[snapshot.id] === undefined) return err(new VolkitError("SNAPSHOT_NOT_FOUND", `snapshot ${snapshot.id} not found`, { source: "nfs" }));
-  const chain = yield* ctx.phase("chain", () => walkChain(images.files, loc.dir, volume.id, info.active, ctx));
+  const chain = yield* ctx.phase("chain", () => walkChain(images.files, loc.dir, volume.id, info.active, ctx, info.backing));
   const plan = yield* planRevert(chain, info, snapshot.id);
   const target = `${loc.dir}/${plan.file}`;
   const tmp = `${loc.dir}/${tempFileName(plan.file, "revert")}`;

@@ -6,6 +6,7 @@ import { BackendNameSchema } from "../records/record-fields.js";
 import type { ImageCacheEntry } from "../records/image-cache-record.js";
 import type { ServiceContext } from "../service-context.js";
 import { deleteVolumeOp } from "../ops/delete-volume.js";
+import { linkedCacheVolumes } from "./image-cache.js";
 import { ImageSourceSchema } from "./image-source.js";
 
 /** Which image-cache entries to remove: every entry, or those of one image and/or one backend. */
@@ -33,9 +34,11 @@ export interface ImageCachePurge {
 
 /**
  * Removes the matching image-cache entries, least recently used first, by deleting each cache
- * volume through the ordinary delete (its entry goes with it). Volumes already cloned from an entry
- * keep their data: clones are independent of their cache volume. An entry whose delete fails is
- * reported in `failed` and the purge goes on; the request is validated before anything is deleted.
+ * volume through the ordinary delete (its entry goes with it). Volumes cloned from an entry keep
+ * their data: on most backends clones are independent of their cache volume; an entry whose cache
+ * volume linked clones still read (NFS overlays) is kept and reported in `failed` as `VOLUME_BUSY`,
+ * nothing touched. An entry whose delete fails is reported in `failed` and the purge goes on; the
+ * request is validated before anything is deleted.
  */
 export function purgeImageCacheOp(sc: ServiceContext, input: PurgeImageCacheRequest): ResultAsync<ImageCachePurge, VolkitError> {
   const parsed = validate(PurgeImageCacheRequestSchema, input, "image cache purge request");
@@ -46,9 +49,16 @@ export function purgeImageCacheOp(sc: ServiceContext, input: PurgeImageCacheRequ
     entries.reduce<ResultAsync<ImageCachePurge, VolkitError>>(
       (chain, entry) =>
         chain.andThen((report) =>
-          deleteVolumeOp(sc, entry.volumeId)
+          linkedCacheVolumes(sc, entry.backend).andThen((linked) => {
+            const clones = linked.get(entry.volumeId) ?? 0;
+            if (clones > 0) {
+              const error = { code: "VOLUME_BUSY", message: `cache volume ${entry.volumeId} is the base of ${clones} linked clone(s); it is removed after the last one is deleted` };
+              return okAsync<ImageCachePurge, VolkitError>({ ...report, failed: [...report.failed, { entry, error }] });
+            }
+            return deleteVolumeOp(sc, entry.volumeId)
             .map((): ImageCachePurge => ({ ...report, removed: [...report.removed, entry] }))
-            .orElse((e) => okAsync<ImageCachePurge, VolkitError>({ ...report, failed: [...report.failed, { entry, error: { code: e.code, message: e.message } }] })),
+            .orElse((e) => okAsync<ImageCachePurge, VolkitError>({ ...report, failed: [...report.failed, { entry, error: { code: e.code, message: e.message } }] }));
+          }),
         ),
       okAsync({ removed: [], failed: [] }),
     ),

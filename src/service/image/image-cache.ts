@@ -16,10 +16,13 @@ import { checkImage, imageChecksum, type CheckedImage, type ImageSource } from "
  * The image-volume cache (Cinder's `image_volume_cache_*`, per backend pool). The first volume
  * from an image converts it once into a cache volume (an internal volume record, `bootable`, marked
  * with `volkit:purpose = image-cache`); every volume from that image is then the backend's native
- * clone of it (an LVM thin snapshot, an array LUN copy, an RBD clone…). Entries are keyed by image
- * id, sha256 and `backend#pool`; the least recently used go first when a backend's entries exceed
- * `maxCount` or `maxSizeGiB`. A cache hit never reads the image file: the entry was made from a
- * file with that checksum.
+ * clone of it (an LVM thin snapshot, an array LUN copy, an RBD clone…), or its linked clone where
+ * the backend makes them (an NFS qcow2 overlay backed by the cache volume's file, which is never
+ * written again). Entries are keyed by image id, sha256 and `backend#pool`; the least recently used
+ * go first when a backend's entries exceed `maxCount` or `maxSizeGiB`, except an entry whose cache
+ * volume linked clones still read: it stays until the last of them is deleted (eviction never
+ * breaks a volume; the NFS driver refuses the delete too). A cache hit never reads the image file:
+ * the entry was made from a file with that checksum.
  */
 
 /** Metadata key marking the service's internal volumes (image cache, migration targets). */
@@ -79,13 +82,24 @@ function usableEntry(sc: ServiceContext, image: ImageSource, record: VolumeRecor
   });
 }
 
-/** A native clone of the cache volume, grown to the new volume's size. */
+/**
+ * A native clone of the cache volume, grown to the new volume's size: a linked clone where the
+ * backend makes them (an NFS qcow2 overlay on the cache volume's file). The link is recorded on the
+ * new volume's record before the clone is made, so a crash in between can only keep an entry too
+ * long, never evict one a volume reads.
+ */
 function cloneFrom(sc: ServiceContext, args: FromImage, hit: { entry: ImageCacheEntry; cache: VolumeRecord }, step: string): ResultAsync<Volume, VolkitError> {
   if (hit.cache.sizeGiB > args.spec.sizeGiB) {
     return errAsync(new VolkitError("INVALID_ARGUMENT", `image ${args.image.imageId} needs ${hit.cache.sizeGiB} GiB, the volume has ${args.spec.sizeGiB}`, { source: "service", details: { imageId: args.image.imageId } }));
   }
-  return args.ctx
-    .phase("clone-cached-image", () => args.backend.createClonedVolume(args.spec, coreVolume(hit.cache), opts(args.ctx)))
+  const link = args.backend.linkedClones
+    ? sc.store.volumes
+        .update(args.record.id, { source: { kind: "image", imageId: args.image.imageId, cacheVolumeId: hit.cache.id } }, { status: ["creating"] })
+        .andThen((t) => mustWin(t, `record the cache volume of ${args.record.id}`))
+        .map(() => undefined)
+    : okAsync(undefined);
+  return link
+    .andThen(() => args.ctx.phase("clone-cached-image", () => args.backend.createLinkedClone(args.spec, coreVolume(hit.cache), opts(args.ctx))))
     .andThen((volume) =>
       sc.store.imageCache
         .touch(hit.entry.id)
@@ -180,23 +194,41 @@ function fill(sc: ServiceContext, args: FromImage): ResultAsync<{ entry: ImageCa
 }
 
 /**
- * Evicts least-recently-used entries of `backend` (never `keep`) until its entries fit
- * `maxCount` and `maxSizeGiB`; each eviction deletes the cache volume (its entry goes with it).
- * Failures are logged: eviction never fails a create.
+ * Cache volumes of `backend` that volumes are linked clones of (their records name it as
+ * `source.cacheVolumeId`), with how many each: those must not be deleted.
+ */
+export function linkedCacheVolumes(sc: ServiceContext, backend: string): ResultAsync<ReadonlyMap<string, number>, VolkitError> {
+  return sc.store.volumes.list({ backend }).map((volumes) => {
+    const linked = new Map<string, number>();
+    for (const v of volumes) {
+      const cacheVolumeId = v.source?.kind === "image" ? v.source.cacheVolumeId : undefined;
+      if (cacheVolumeId !== undefined) linked.set(cacheVolumeId, (linked.get(cacheVolumeId) ?? 0) + 1);
+    }
+    return linked;
+  });
+}
+
+/**
+ * Evicts least-recently-used entries of `backend` (never `keep`, never one whose cache volume
+ * linked clones read) until its entries fit `maxCount` and `maxSizeGiB`, as far as they can; each
+ * eviction deletes the cache volume (its entry goes with it). Failures are logged: eviction never
+ * fails a create.
  */
 export function evict(sc: ServiceContext, backend: string, keep: string): ResultAsync<readonly string[], never> {
   const { maxCount, maxSizeGiB } = sc.config.imageCache;
   if (maxCount === 0 && maxSizeGiB === 0) return okAsync([]);
   return sc.store.imageCache
     .list({ backend }, { orderBy: "lastUsedAt" })
-    .map((entries) => {
+    .andThen((entries) => linkedCacheVolumes(sc, backend).map((linked) => ({ entries, linked })))
+    .map(({ entries, linked }) => {
       const victims: ImageCacheEntry[] = [];
       let count = entries.length;
       let size = entries.reduce((sum, e) => sum + e.sizeGiB, 0);
       for (const e of entries) {
         const over = (maxCount > 0 && count > maxCount) || (maxSizeGiB > 0 && size > maxSizeGiB);
         if (!over) break;
-        if (e.id === keep) continue;
+        // A cache volume that linked clones read stays (over the limit) until the last one is deleted.
+        if (e.id === keep || linked.has(e.volumeId)) continue;
         victims.push(e);
         count--;
         size -= e.sizeGiB;

@@ -8,7 +8,16 @@ import { BackendNameSchema, DisplayNameSchema, MetadataSchema, OperationTaskSche
 export const VolumeSourceSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("snapshot"), snapshotId: RecordIdSchema }),
   z.object({ kind: z.literal("volume"), volumeId: RecordIdSchema }),
-  z.object({ kind: z.literal("image"), imageId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$/, "must be an image id") }),
+  z.object({
+    kind: z.literal("image"),
+    imageId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$/, "must be an image id"),
+    /**
+     * The image-cache volume this volume is a linked clone of (it reads unchanged data from it, e.g.
+     * an NFS qcow2 overlay): set only on backends with linked clones; the cache entry is kept while
+     * such a volume exists.
+     */
+    cacheVolumeId: RecordIdSchema.optional(),
+  }),
 ]);
 /** A volume's source. */
 export type VolumeSource = z.output<typeof VolumeSourceSchema>;

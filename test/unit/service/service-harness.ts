@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
-import { ResultAsync, ok, okAsync, type Result } from "neverthrow";
+import { ResultAsync, errAsync, ok, okAsync, type Result } from "neverthrow";
 import { z } from "zod";
 import { createHost } from "../../../src/attach/host.js";
 import type { OperationContext, OperationOptions } from "../../../src/core/context.js";
-import type { VolkitError } from "../../../src/core/errors.js";
+import { VolkitError } from "../../../src/core/errors.js";
 import type { AttachedDevice, ConnectionInfoInput, ExistingRef, Snapshot, SnapshotSpec, Volume, VolumeInput, VolumeSpec } from "../../../src/core/records.js";
 import { defineDriver } from "../../../src/drivers/driver-definition.js";
 import { commandFailed, type CommandOutput, type CommandRunner, type CommandSpec } from "../../../src/exec/runner.js";
@@ -108,6 +108,29 @@ export class GatedDriver extends MemoryVolumeDriver {
         this.shelf.set(`unmanaged-${volume.id}`, { sizeGiB: volume.sizeGiB, data });
       }),
     );
+  }
+}
+
+/**
+ * Memory driver with linked clones, like the NFS driver's qcow2 overlays: a linked clone is a copy
+ * here, but the driver remembers its source and refuses to delete a source (`VOLUME_BUSY`) while a
+ * linked clone of it exists.
+ */
+export class LinkedCloneDriver extends GatedDriver {
+  /** Linked clone id → the volume it reads. */
+  readonly links = new Map<string, string>();
+  createLinkedClone(spec: VolumeSpec, source: Volume, ctx: OperationContext): ResultAsync<Volume, VolkitError> {
+    return super.createClonedVolume(spec, source, ctx).map((v) => {
+      this.links.set(spec.id, source.id);
+      return v;
+    });
+  }
+  override deleteVolume(volume: Volume, ctx: OperationContext): ResultAsync<void, VolkitError> {
+    const clones = [...this.links].filter(([, source]) => source === volume.id).map(([clone]) => clone);
+    if (clones.length > 0) return errAsync(new VolkitError("VOLUME_BUSY", `volume ${volume.id} is the base of linked clones ${clones.join(", ")}`, { source: "memory" }));
+    return super.deleteVolume(volume, ctx).map(() => {
+      this.links.delete(volume.id);
+    });
   }
 }
 
@@ -240,10 +263,10 @@ function memoryDefinition(pick: (key: string) => GatedDriver) {
 }
 
 /** Builds a world over `store` (memory or SQLite, opened by the test). */
-export function world(store: ServiceStore, options: { readonly capacityA?: number; readonly capacityB?: number; readonly latencyMs?: number } = {}): World {
+export function world(store: ServiceStore, options: { readonly capacityA?: number; readonly capacityB?: number; readonly latencyMs?: number; readonly linkedClonesA?: boolean } = {}): World {
   const drivers: GatedDriver[] = [];
   const runner = new MemoryHostRunner(() => drivers);
-  const a = new GatedDriver("a", { capacityGiB: options.capacityA ?? 100, runner, ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }) });
+  const a = new (options.linkedClonesA === true ? LinkedCloneDriver : GatedDriver)("a", { capacityGiB: options.capacityA ?? 100, runner, ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }) });
   const b = new GatedDriver("b", { capacityGiB: options.capacityB ?? 50, runner, ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }) });
   drivers.push(a, b);
   const connector = new GatedConnector({ host: { host: "node-1" } });

@@ -132,7 +132,17 @@ export class FakeShares {
     const dir = String(argv[1]);
     const patterns = argv.flatMap((a, i) => (a === "-name" ? [String(argv[i + 1])] : []));
     const re = patterns.map((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`));
-    return { stdout: this.names(dir).filter((n) => re.some((r) => r.test(n))).map((n) => `${n}\n`).join("") };
+    const names = this.names(dir).filter((n) => re.some((r) => r.test(n)));
+    // `-exec grep -l -F -e <text> -- {} +`: the paths of the text files containing <text>; exit 1 when none.
+    if (argv.includes("-exec")) {
+      const text = String(argv[argv.indexOf("-e") + 1]);
+      const hits = names.filter((n) => {
+        const f = this.get(`${dir}/${n}`);
+        return f?.kind === "text" && f.text.includes(text);
+      });
+      return { exitCode: hits.length > 0 ? 0 : 1, stdout: hits.map((n) => `${dir}/${n}\n`).join("") };
+    }
+    return { stdout: names.map((n) => `${n}\n`).join("") };
   }
 
   #du(dir: string): FakeReply {
