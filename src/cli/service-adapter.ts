@@ -7,8 +7,9 @@ import type { ImageCacheEntry } from "../service/records/image-cache-record.js";
 import type { SnapshotRecord } from "../service/records/snapshot-record.js";
 import type { VolumeRecord } from "../service/records/volume-record.js";
 import type { VolumeTypeRecord } from "../service/records/volume-type-record.js";
+import type { HostFs } from "../host/host-fs.js";
 import type { VolumeService } from "../service/volume-service.js";
-import { createType, deleteType, getType, planHostCleanupNotBound, purgeImageCache, reconcileThrough } from "./service-adapter-admin.js";
+import { createType, deleteType, getType, purgeImageCache, reconcileThrough } from "./service-adapter-admin.js";
 import type {
   AttachRequest,
   AttachResult,
@@ -50,6 +51,8 @@ import type {
 export interface AdapterOptions {
   /** Names of the types the config file declares (re-written at every open: not deletable from the CLI). */
   readonly configTypes: readonly string[];
+  /** Where `host cleanup` reads /sys (default: this machine's). */
+  readonly hostFs?: HostFs;
 }
 
 /** The operation options of a call, without the CLI's event bus. */
@@ -348,12 +351,16 @@ export class VolumeServiceAdapter implements ServiceLike {
   }
 
   /** {@inheritDoc ServiceLike.planHostCleanup} */
-  planHostCleanup(): ResultAsync<readonly HostResidue[], VolkitError> {
-    return errAsync(planHostCleanupNotBound());
+  planHostCleanup(options?: ServiceCallOptions): ResultAsync<readonly HostResidue[], VolkitError> {
+    return this.#service.planHostCleanup({ ...operationOptions(options), ...this.#hostFs() });
   }
 
   /** {@inheritDoc ServiceLike.hostCleanup} */
-  hostCleanup(_items: readonly HostResidue[]): ResultAsync<HostCleanupReport, VolkitError> {
-    return errAsync(planHostCleanupNotBound());
+  hostCleanup(items: readonly HostResidue[], options?: ServiceCallOptions): ResultAsync<HostCleanupReport, VolkitError> {
+    return this.#service.hostCleanup(items, { ...operationOptions(options), ...this.#hostFs() });
+  }
+
+  #hostFs(): { hostFs?: HostFs } {
+    return this.#options.hostFs === undefined ? {} : { hostFs: this.#options.hostFs };
   }
 }

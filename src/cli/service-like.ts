@@ -3,6 +3,7 @@ import type { OperationOptions } from "../core/context.js";
 import type { VolkitError } from "../core/errors.js";
 import type { EventBus } from "../core/events.js";
 import type { DisconnectReport, ExistingRef } from "../core/records.js";
+import type { HostCleanupReport as ServiceHostCleanupReport, HostResidue as ServiceHostResidue } from "../service/host-cleanup/host-residue.js";
 import type { AttachmentRecord } from "../service/records/attachment-record.js";
 import type { BackupRecord } from "../service/records/backup-record.js";
 import type { ImageCacheEntry } from "../service/records/image-cache-record.js";
@@ -409,22 +410,8 @@ export interface ReconcileReport {
   readonly dryRun: boolean;
 }
 
-/** Something on this host that no attachment record claims. */
-export interface HostResidue {
-  /** What it is. */
-  readonly kind: "iscsi-session" | "scsi-device" | "multipath-map" | "nfs-mount" | "rbd-mapping" | "export";
-  /** Its name (`/dev/dm-3`, a target IQN and portal, a mount point). */
-  readonly name: string;
-  /** The volume it belongs to, when the name tells. */
-  readonly volumeId?: string;
-  /** Why it is residue. */
-  readonly reason: string;
-}
+/** Something on this host that no attachment record claims (the service's type: kind, name, why, the command group that removes it). */
+export type HostResidue = ServiceHostResidue;
 
-/** What `host cleanup` did. */
-export interface HostCleanupReport {
-  /** Removed. */
-  readonly removed: readonly HostResidue[];
-  /** Not removed, with why. */
-  readonly failed: readonly (HostResidue & { readonly errorCode: string; readonly message: string })[];
-}
+/** What `host cleanup` did: removed, failed (with the error code), skipped (no longer residue). */
+export type HostCleanupReport = ServiceHostCleanupReport;

@@ -62,8 +62,8 @@ export class FakeService implements ServiceLike {
   opened = 0;
   closed = 0;
   residue = [
-    { kind: "multipath-map" as const, name: "/dev/mapper/3600140512345", volumeId: "vol-9", reason: "no attachment record claims it" },
-    { kind: "iscsi-session" as const, name: "127.0.0.1:3260,iqn.2010-10.org.openstack:vol-9", reason: "no LUN of it is attached" },
+    { kind: "multipath-map" as const, name: "/dev/mapper/3600140512345", volumeId: "vol-9", reason: "no attachment record claims it", removal: "iscsi-disconnect" as const, unit: "iscsi:iqn.2010-10.org.openstack:volume-vol-9:lun0" },
+    { kind: "iscsi-session" as const, name: "127.0.0.1:3260,iqn.2010-10.org.openstack:vol-9", reason: "no LUN of it is attached", removal: "iscsi-disconnect" as const, unit: "iscsi:iqn.2010-10.org.openstack:vol-9:lun0" },
   ];
 
   /** The factory the CLI gets. */
@@ -200,6 +200,6 @@ export class FakeService implements ServiceLike {
     return this.#answer("planHostCleanup", [], o, () => this.residue);
   }
   hostCleanup(items: Parameters<ServiceLike["hostCleanup"]>[0], o?: ServiceCallOptions) {
-    return this.#answer("hostCleanup", [items], o, () => ({ removed: items.slice(0, 1), failed: items.slice(1).map((i) => ({ ...i, errorCode: "VOLUME_BUSY", message: "session in use" })) }));
+    return this.#answer("hostCleanup", [items], o, () => ({ removed: items.slice(0, 1), failed: items.slice(1).map((i) => ({ ...i, errorCode: "VOLUME_BUSY", message: "session in use" })), skipped: [] }));
   }
 }
