@@ -6,6 +6,7 @@ import { validate } from "../../core/validation.js";
 import { BackendNameSchema, DisplayNameSchema } from "../../service/records/record-fields.js";
 import { ExtraSpecKeySchema } from "../../service/records/volume-type-record.js";
 import { group, leaf, type CliRun, type CommandContext } from "../command-kit.js";
+import { EXIT_CODES, EXIT_OK } from "../exit-codes.js";
 import { fields, table } from "../output.js";
 import type { HostResidue } from "../service-like.js";
 import { registerBackupCommands } from "./service-backup-commands.js";
@@ -190,7 +191,11 @@ function registerHostCleanup(host: Command, run: CliRun): void {
                 : (ctx.env.stderr.write(`${table(header, residueRows(planned), ctx.paintErr)}\n`), confirm(ctx, `Remove these ${planned.length} items?`));
           return ask.andThen((yes) => (yes ? service.hostCleanup(planned, opts).map((r) => ({ planned: [...planned], confirmed: true, removed: [...r.removed], failed: [...r.failed], skipped: [...r.skipped] })) : okAsync(nothing)));
         }),
-      ).map((data) => ({ data })),
+      ).map((data) => {
+        // A failed item exits with its error's code (the report is still printed in full).
+        const failed = data.failed[0]?.errorCode;
+        return { data, exitCode: failed === undefined ? EXIT_OK : ((EXIT_CODES as Record<string, number>)[failed] ?? EXIT_CODES.INTERNAL) };
+      }),
   });
 }
 

@@ -157,7 +157,8 @@ describe("service-backed commands", () => {
     expect(no.stderr).toContain("/dev/mapper/3600140512345");
     expect(service.calls.filter((c) => c.method === "hostCleanup")).toEqual([]);
     const yes = await run(["host", "cleanup"], { stdinTTY: true, stdinLines: ["y"] });
-    expect(yes.code).toBe(0);
+    expect(yes.code).toBe(EXIT_CODES.VOLUME_BUSY); // the failed item's code
+
     expect(yes.stdout).toContain("removed 1, failed 1");
     const forced = await run(["host", "cleanup", "--yes", "--json"]);
     const out = SERVICE_OUTPUT_SCHEMAS["host cleanup"].parse(forced.json());
