@@ -122,7 +122,7 @@ export const SERVICE_OUTPUT_SCHEMAS = {
   "backup show": z.object({ backup: BackupOutSchema }),
   "backup restore": z.object({ backup: BackupOutSchema, volume: VolumeOutSchema }),
   "backup verify": z.object({ backupId: z.string(), level: z.enum(["content", "stored"]), chunksChecked: z.number().int(), bytesFetched: z.number().int(), durationMs: z.number() }),
-  "backup delete": z.object({ backupId: z.string(), deleted: z.literal(true) }),
+  "backup delete": z.object({ backupId: z.string(), deleted: z.literal(true), deletedIds: z.array(z.string()) }),
   "backup export-record": z.object({ backupId: z.string(), file: z.string().optional(), record: z.record(z.string(), z.unknown()) }),
   "backup import-record": z.object({ backup: BackupOutSchema }),
   "image-cache list": z.object({ entries: z.array(ImageCacheOutSchema) }),

@@ -174,14 +174,14 @@ export class FakeService implements ServiceLike {
   verifyBackup(id: string, o?: ServiceCallOptions) {
     return this.#answer("verifyBackup", [id], o, () => ({ backupId: id, level: "content" as const, chunksChecked: 12, bytesFetched: 3_000_000, durationMs: 420 }));
   }
-  deleteBackup(id: string, o?: ServiceCallOptions) {
-    return this.#answer("deleteBackup", [id], o, () => undefined);
+  deleteBackup(id: string, request?: Parameters<ServiceLike["deleteBackup"]>[1], o?: ServiceCallOptions) {
+    return this.#answer("deleteBackup", request === undefined ? [id] : [id, request], o, (): readonly string[] => (request?.cascade === true ? [`${id}-incr`, id] : [id]));
   }
   exportBackupRecord(id: string, o?: ServiceCallOptions) {
     return this.#answer("exportBackupRecord", [id], o, () => JSON.stringify({ format: "volkit-backup-record", version: 1, backupId: id, manifests: [{ backupId: id, sha256: "0".repeat(64), manifest: "e30=" }] }));
   }
-  importBackupRecord(record: string, o?: ServiceCallOptions) {
-    return this.#answer("importBackupRecord", [record], o, () => backupRecord({ id: (JSON.parse(record) as { backupId: string }).backupId }));
+  importBackupRecord(record: string, request?: Parameters<ServiceLike["importBackupRecord"]>[1], o?: ServiceCallOptions) {
+    return this.#answer("importBackupRecord", request === undefined ? [record] : [record, request], o, () => backupRecord({ id: (JSON.parse(record) as { backupId: string }).backupId }));
   }
   listImageCache(o?: ServiceCallOptions) {
     return this.#answer("listImageCache", [], o, () => [ImageCacheEntrySchema.parse({ id: "c-1", imageId: "debian-12", imageChecksum: `sha256:${"ab".repeat(32)}`, backend: "lvm-a", pool: "thin", volumeId: "vol-c1", sizeGiB: 2, lastUsedAt: at, createdAt: at, updatedAt: at })]);

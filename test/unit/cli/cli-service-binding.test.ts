@@ -213,10 +213,25 @@ describe("volkit bound to the volume service (memory driver, SQLite file store)"
     expect(reset.volume.status).toBe("error");
     const listed = await ok0<{ volumes: { id: string }[] }>(["volume", "list", "--status", "error"], "volume list");
     expect(listed.volumes.map((v) => v.id)).toEqual(["vol-x"]);
-    await failed(["volume", "reset-status", "vol-x", "--migration-status", "error"], "NOT_SUPPORTED");
+    // The migration status alone: the volume status stays, the field is written and cleared.
+    const migrating = await ok0<{ volume: { status: string; migrationStatus?: string } }>(["volume", "reset-status", "vol-x", "--migration-status", "error"], "volume reset-status");
+    expect(migrating.volume).toMatchObject({ status: "error", migrationStatus: "error" });
+    const cleared = await ok0<{ volume: { status: string; migrationStatus?: string } }>(["volume", "reset-status", "vol-x", "--migration-status", "none", "--status", "available"], "volume reset-status");
+    expect(cleared.volume.status).toBe("available");
+    expect(cleared.volume.migrationStatus).toBeUndefined();
+    await failed(["volume", "reset-status", "vol-x", "--migration-status", "flying"], "INVALID_ARGUMENT");
     await ok0(["volume", "force-delete", "vol-x"], "volume force-delete");
     expect(driver.volumeIds()).toEqual([]);
     await ok0(["volume", "force-delete", "vol-x"], "volume force-delete");
+  });
+
+  it("volume create --multiattach takes the type's multiattach spec, and refuses a type without it", async () => {
+    await failed(["volume", "create", "--size", "1", "--multiattach"], "INVALID_ARGUMENT");
+    expect((await failed(["volume", "create", "--size", "1", "--type", "gold", "--multiattach"], "INVALID_ARGUMENT")).message).toContain("gold");
+    expect(driver.volumeIds()).toEqual([]);
+    await ok0(["type", "create", "shared", "--extra-spec", "volume_backend_name=mem-a", "--extra-spec", "multiattach=<is> True"], "type create");
+    const { volume } = await ok0<{ volume: { multiattach: boolean } }>(["volume", "create", "--size", "1", "--type", "shared", "--multiattach"], "volume create");
+    expect(volume.multiattach).toBe(true);
   });
 
   it("host cleanup plans from this host's sysfs against the store's attachment records", async () => {
