@@ -148,8 +148,9 @@ function iscsiResidue(fs: HostFs, owner: ResidueOwnership, claims: ResidueClaims
         units.get(unit)?.paths.push({ session, disk: undefined });
         items.push({ kind: "iscsi-session", name, ...withVolume(session.targetIqn), reason: "session to a volkit target with no LUN at all", removal: "iscsi-disconnect", unit });
       } else if (claimedHere.length === 0) {
-        // Logged out by the disconnect of its (last) LUN; a session a claimed LUN uses is never listed.
-        const unit = `iscsi:${session.targetIqn}:lun${free[0]?.lun.lun ?? 0}`;
+        // Logged out by the disconnect of its last LUN (units run in the order they first appear);
+        // a session a claimed LUN uses is never listed.
+        const unit = `iscsi:${session.targetIqn}:lun${free.at(-1)?.lun.lun ?? 0}`;
         items.push({ kind: "iscsi-session", name, ...withVolume(session.targetIqn), reason: `no live attachment record claims any of its ${luns.length} LUN(s)`, removal: "iscsi-disconnect", unit });
       }
     }

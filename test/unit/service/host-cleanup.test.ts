@@ -130,6 +130,25 @@ describe("host cleanup: run", () => {
     expect((await runHostCleanup(d, plan))._unsafeUnwrap()).toEqual({ removed: [], failed: [], skipped: plan });
   });
 
+  it("a session whose LUNs are all unclaimed is logged out with its last LUN, and only then", async () => {
+    host = new FakeIscsiHost();
+    host.addTarget(ARRAY_IQN, [P1], { 1: { wwid: "naa.6001405000000000000000000000a001", sizeBytes: 64 * MiB }, 2: { wwid: "naa.6001405000000000000000000000a002", sizeBytes: 64 * MiB } });
+    host.preLogin(ARRAY_IQN, P1, [1, 2]);
+    const d = deps(host.connector(), [attachment("old", iscsi(ARRAY_IQN, 1), "detached")]);
+    const plan = (await planHostCleanup(d))._unsafeUnwrap();
+    expect(plan.map((i) => [i.kind, i.unit])).toEqual([
+      ["scsi-device", `iscsi:${ARRAY_IQN}:lun1`],
+      ["scsi-device", `iscsi:${ARRAY_IQN}:lun2`],
+      ["iscsi-session", `iscsi:${ARRAY_IQN}:lun2`],
+    ]);
+    host.fake.clearCalls();
+    const report = (await runHostCleanup(d, plan))._unsafeUnwrap();
+    expect(report).toEqual({ removed: plan, failed: [], skipped: [] });
+    expect(host.disks()).toEqual([]);
+    expect(host.sessions.size + host.nodes.size).toBe(0);
+    expect(host.fake.commandsOf("iscsiadm").filter((a) => a.includes("--logout"))).toHaveLength(1);
+  });
+
   it("leaves an item alone when a record claims it between the plan and the run", async () => {
     host = new FakeIscsiHost();
     host.addTarget(LIO_IQN, [P1], { 0: { wwid: "naa.6001405000000000000000000000b000", sizeBytes: 64 * MiB } });
