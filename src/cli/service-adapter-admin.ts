@@ -119,11 +119,3 @@ export function reconcileThrough(service: VolumeService, request: ReconcileReque
     .reconcile({ ...(dryRun ? { dryRun: true } : {}), ...(request.volumeId === undefined ? {} : { volumeId: request.volumeId }) })
     .map((report): ReconcileReport => ({ examined: report.actions.length, dryRun, actions: report.actions.map((a) => (dryRun ? { ...reconcileActionOf(a), applied: false } : reconcileActionOf(a))) }));
 }
-
-/** What `host cleanup` answers until the service can list this host's residue. */
-export function planHostCleanupNotBound(): VolkitError {
-  return new VolkitError("NOT_SUPPORTED", "host cleanup is not available yet: the service has no scan of this host's sessions, maps and mounts against its attachment records (use `volume force-delete` or `reconcile` per volume)", {
-    source: "cli",
-    details: { missing: "host residue scan in volkit/service", cliCommand: "host cleanup" },
-  });
-}

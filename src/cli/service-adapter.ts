@@ -7,8 +7,10 @@ import type { ImageCacheEntry } from "../service/records/image-cache-record.js";
 import type { SnapshotRecord } from "../service/records/snapshot-record.js";
 import type { VolumeRecord } from "../service/records/volume-record.js";
 import type { VolumeTypeRecord } from "../service/records/volume-type-record.js";
+import type { HostFs } from "../host/host-fs.js";
+import { specIsTrue } from "../service/type-catalog.js";
 import type { VolumeService } from "../service/volume-service.js";
-import { createType, deleteType, getType, planHostCleanupNotBound, purgeImageCache, reconcileThrough } from "./service-adapter-admin.js";
+import { createType, deleteType, getType, purgeImageCache, reconcileThrough } from "./service-adapter-admin.js";
 import type {
   AttachRequest,
   AttachResult,
@@ -16,11 +18,13 @@ import type {
   CreateBackupRequest,
   CreateTypeRequest,
   CreateVolumeRequest,
+  DeleteBackupRequest,
   DeleteVolumeRequest,
   DetachRequest,
   DetachResult,
   HostCleanupReport,
   HostResidue,
+  ImportBackupRecordRequest,
   ManageRequest,
   MigrateRequest,
   PurgeImageCacheRequest,
@@ -50,6 +54,8 @@ import type {
 export interface AdapterOptions {
   /** Names of the types the config file declares (re-written at every open: not deletable from the CLI). */
   readonly configTypes: readonly string[];
+  /** Where `host cleanup` reads /sys (default: this machine's). */
+  readonly hostFs?: HostFs;
 }
 
 /** The operation options of a call, without the CLI's event bus. */
@@ -63,7 +69,6 @@ function splitPoolRef(ref: string): { readonly backend: string; readonly pool?: 
   return pool === undefined ? { backend } : { backend, pool };
 }
 
-const notSupported = (what: string, missing: string): VolkitError => new VolkitError("NOT_SUPPORTED", `${what} is not available: ${missing}`, { source: "cli", details: { missing } });
 
 /** Succeeds when `code` says the record is already gone (a repeated delete). */
 function goneIsDone(codes: readonly string[]) {
@@ -126,10 +131,18 @@ export class VolumeServiceAdapter implements ServiceLike {
   /** {@inheritDoc ServiceLike.createVolume} */
   createVolume(request: CreateVolumeRequest, options?: ServiceCallOptions): ResultAsync<VolumeRecord, VolkitError> {
     const { source } = request;
-    if (request.multiattach === true) {
-      return errAsync(new VolkitError("INVALID_ARGUMENT", "--multiattach comes from the volume type: give --type of a type with extra spec multiattach='<is> True'", { source: "cli" }));
-    }
-    return this.#withProgress(options, (opts) =>
+    // Multiattach comes from the type (the service's rule, Cinder's too): --multiattach checks the type gives it.
+    const multiattach: ResultAsync<void, VolkitError> =
+      request.multiattach !== true
+        ? okAsync(undefined)
+        : request.type === undefined
+          ? errAsync(new VolkitError("INVALID_ARGUMENT", "--multiattach comes from the volume type: give --type of a type with extra spec multiattach='<is> True'", { source: "cli" }))
+          : getType(this.#service.store, request.type).andThen((t) =>
+              specIsTrue(t.extraSpecs.multiattach)
+                ? okAsync(undefined)
+                : errAsync(new VolkitError("INVALID_ARGUMENT", `--multiattach: volume type ${t.name} has no extra spec multiattach='<is> True'`, { source: "cli", details: { type: t.name } })),
+            );
+    return multiattach.andThen(() => this.#withProgress(options, (opts) =>
       this.#service.createVolume(
         {
           sizeGiB: request.sizeGiB,
@@ -142,7 +155,7 @@ export class VolumeServiceAdapter implements ServiceLike {
         },
         opts,
       ),
-    );
+    ));
   }
 
   /** {@inheritDoc ServiceLike.listVolumes} */
@@ -221,8 +234,7 @@ export class VolumeServiceAdapter implements ServiceLike {
 
   /** {@inheritDoc ServiceLike.migrateVolume} */
   migrateVolume(id: string, request: MigrateRequest, options?: ServiceCallOptions): ResultAsync<VolumeRecord, VolkitError> {
-    // The service always copies through this host (no driver-assisted migration yet): --force-host-copy changes nothing.
-    return this.#withProgress(options, (opts) => this.#service.migrateVolume(id, splitPoolRef(request.destination), opts));
+    return this.#withProgress(options, (opts) => this.#service.migrateVolume(id, { ...splitPoolRef(request.destination), ...(request.forceHostCopy === true ? { forceHostCopy: true } : {}) }, opts));
   }
 
   /** {@inheritDoc ServiceLike.retypeVolume} */
@@ -253,10 +265,17 @@ export class VolumeServiceAdapter implements ServiceLike {
 
   /** {@inheritDoc ServiceLike.resetVolumeStatus} */
   resetVolumeStatus(id: string, request: ResetStatusRequest): ResultAsync<VolumeRecord, VolkitError> {
-    if (request.migrationStatus !== undefined) return errAsync(notSupported("volume reset-status --migration-status", "the service's resetStatus sets the volume and attach statuses only"));
-    return this.#service
-      .getVolume(id)
-      .andThen((current) => this.#service.resetStatus(id, request.status ?? current.status, request.attachStatus === undefined ? {} : { attachStatus: request.attachStatus }))
+    const statuses =
+      request.status === undefined && request.attachStatus === undefined
+        ? this.#service.getVolume(id).map(() => undefined)
+        : this.#service
+            .getVolume(id)
+            .andThen((current) => this.#service.resetStatus(id, request.status ?? current.status, request.attachStatus === undefined ? {} : { attachStatus: request.attachStatus }))
+            .map(() => undefined);
+    // Cinder's `reset-state --reset-migration-status`: the field alone, written as given (`none` clears it).
+    const migration = request.migrationStatus;
+    return statuses
+      .andThen(() => (migration === undefined ? okAsync(undefined) : this.#service.store.volumes.update(id, { migrationStatus: migration === "none" ? undefined : migration }).map(() => undefined)))
       .andThen(() => this.#service.getVolume(id));
   }
 
@@ -314,8 +333,8 @@ export class VolumeServiceAdapter implements ServiceLike {
   }
 
   /** {@inheritDoc ServiceLike.deleteBackup} */
-  deleteBackup(id: string, options?: ServiceCallOptions): ResultAsync<void, VolkitError> {
-    return this.#withProgress(options, (opts) => this.#service.deleteBackup(id, {}, opts)).map(() => undefined);
+  deleteBackup(id: string, request: DeleteBackupRequest = {}, options?: ServiceCallOptions): ResultAsync<readonly string[], VolkitError> {
+    return this.#withProgress(options, (opts) => this.#service.deleteBackup(id, request.cascade === true ? { cascade: true } : {}, opts));
   }
 
   /** {@inheritDoc ServiceLike.exportBackupRecord} */
@@ -324,8 +343,8 @@ export class VolumeServiceAdapter implements ServiceLike {
   }
 
   /** {@inheritDoc ServiceLike.importBackupRecord} */
-  importBackupRecord(record: string, options?: ServiceCallOptions): ResultAsync<BackupRecord, VolkitError> {
-    return this.#service.importBackupRecord(record, {}, operationOptions(options));
+  importBackupRecord(record: string, request: ImportBackupRecordRequest = {}, options?: ServiceCallOptions): ResultAsync<BackupRecord, VolkitError> {
+    return this.#service.importBackupRecord(record, request.repository === undefined ? {} : { repository: request.repository }, operationOptions(options));
   }
 
   // ------------------------------------------------------------------ image cache
@@ -348,12 +367,16 @@ export class VolumeServiceAdapter implements ServiceLike {
   }
 
   /** {@inheritDoc ServiceLike.planHostCleanup} */
-  planHostCleanup(): ResultAsync<readonly HostResidue[], VolkitError> {
-    return errAsync(planHostCleanupNotBound());
+  planHostCleanup(options?: ServiceCallOptions): ResultAsync<readonly HostResidue[], VolkitError> {
+    return this.#service.planHostCleanup({ ...operationOptions(options), ...this.#hostFs() });
   }
 
   /** {@inheritDoc ServiceLike.hostCleanup} */
-  hostCleanup(_items: readonly HostResidue[]): ResultAsync<HostCleanupReport, VolkitError> {
-    return errAsync(planHostCleanupNotBound());
+  hostCleanup(items: readonly HostResidue[], options?: ServiceCallOptions): ResultAsync<HostCleanupReport, VolkitError> {
+    return this.#service.hostCleanup(items, { ...operationOptions(options), ...this.#hostFs() });
+  }
+
+  #hostFs(): { hostFs?: HostFs } {
+    return this.#options.hostFs === undefined ? {} : { hostFs: this.#options.hostFs };
   }
 }

@@ -7,6 +7,7 @@ import { FileLocks, type LockBackend } from "../core/locks.js";
 import type { ConnectorSource } from "../connectors/connector.js";
 import type { DriverDefinition } from "../drivers/driver-definition.js";
 import type { CommandRunner } from "../exec/runner.js";
+import type { HostFs } from "../host/host-fs.js";
 import type { ServiceStore } from "../service/store/store.js";
 import type { ServiceQosSpecsConfig, ServiceVolumeTypeConfig, VolumeServiceConfig } from "../service/service-config.js";
 import type { ServiceBackupRepositoryConfig } from "../service/backup-repositories.js";
@@ -41,6 +42,8 @@ export interface ServiceBindingDeps {
   readonly locks?: LockBackend;
   /** Logger. */
   readonly logger?: Logger;
+  /** Where `host cleanup` reads /sys (default: this machine's). */
+  readonly hostFs?: HostFs;
 }
 
 /** The service configuration a CLI config describes (validated by the service when it opens). */
@@ -113,7 +116,7 @@ export function openServiceHandle(loaded: LoadedConfig, deps: ServiceBindingDeps
     )
     .andThen((service) =>
       applyTypeVisibility(service, config)
-        .map((): ServiceHandle => ({ service: new VolumeServiceAdapter(service, { configTypes: Object.keys(config.types) }), close: () => service.close() }))
+        .map((): ServiceHandle => ({ service: new VolumeServiceAdapter(service, { configTypes: Object.keys(config.types), ...(deps.hostFs === undefined ? {} : { hostFs: deps.hostFs }) }), close: () => service.close() }))
         .orElse((e) => service.close().orElse(() => okAsync(undefined)).andThen(() => errAsync(e))),
     );
 }

@@ -3,6 +3,7 @@ import type { OperationOptions } from "../core/context.js";
 import type { VolkitError } from "../core/errors.js";
 import type { EventBus } from "../core/events.js";
 import type { DisconnectReport, ExistingRef } from "../core/records.js";
+import type { HostCleanupReport as ServiceHostCleanupReport, HostResidue as ServiceHostResidue } from "../service/host-cleanup/host-residue.js";
 import type { AttachmentRecord } from "../service/records/attachment-record.js";
 import type { BackupRecord } from "../service/records/backup-record.js";
 import type { ImageCacheEntry } from "../service/records/image-cache-record.js";
@@ -92,12 +93,15 @@ export interface ServiceLike {
   restoreBackup(id: string, request?: RestoreRequest, options?: ServiceCallOptions): ResultAsync<RestoreResult, VolkitError>;
   /** Re-reads a backup and checks every chunk; `BACKUP_CORRUPT` naming the problems. */
   verifyBackup(id: string, options?: ServiceCallOptions): ResultAsync<VerifyResult, VolkitError>;
-  /** Deletes a backup (`BACKUP_IN_USE` while an incremental depends on it). */
-  deleteBackup(id: string, options?: ServiceCallOptions): ResultAsync<void, VolkitError>;
+  /**
+   * Deletes a backup (`CONFLICT` while an incremental depends on it, unless `cascade`, which deletes
+   * the dependents too, newest first); returns the ids deleted (none when it did not exist).
+   */
+  deleteBackup(id: string, request?: DeleteBackupRequest, options?: ServiceCallOptions): ResultAsync<readonly string[], VolkitError>;
   /** The backup's self-checking record (volkit/backup's `exportBackupRecord` JSON), to import elsewhere. */
   exportBackupRecord(id: string, options?: ServiceCallOptions): ResultAsync<string, VolkitError>;
-  /** Imports a record exported by {@link ServiceLike.exportBackupRecord}; returns the new backup record. */
-  importBackupRecord(record: string, options?: ServiceCallOptions): ResultAsync<BackupRecord, VolkitError>;
+  /** Imports a record exported by {@link ServiceLike.exportBackupRecord} (into `request.repository`, default: the default one); returns the new backup record. */
+  importBackupRecord(record: string, request?: ImportBackupRecordRequest, options?: ServiceCallOptions): ResultAsync<BackupRecord, VolkitError>;
 
   // ------------------------------------------------------------------ image cache
   /** Image-cache entries, least recently used first. */
@@ -177,7 +181,7 @@ export interface CreateVolumeRequest {
   readonly availabilityZone?: string;
   /** Where its first bytes come from. */
   readonly source?: VolumeSourceRequest;
-  /** Several hosts may attach it. */
+  /** Several hosts may attach it: the type must give it (extra spec `multiattach: "<is> True"`), else `INVALID_ARGUMENT`. */
   readonly multiattach?: boolean;
   /** Metadata. */
   readonly metadata?: Readonly<Record<string, string>>;
@@ -295,8 +299,8 @@ export interface ResetStatusRequest {
   readonly status?: VolumeStatus;
   /** Attach status. */
   readonly attachStatus?: AttachStatus;
-  /** Migration status. */
-  readonly migrationStatus?: MigrationStatus;
+  /** Migration status (`none` clears it). */
+  readonly migrationStatus?: MigrationStatus | "none";
 }
 
 /** Filter of `snapshot list`. */
@@ -318,6 +322,18 @@ export interface CreateBackupRequest {
   /** Back up an in-use volume. */
   readonly force?: boolean;
   /** Configured backup repository (`backupRepositories` in the config file); default: the default one. */
+  readonly repository?: string;
+}
+
+/** `backup delete`. */
+export interface DeleteBackupRequest {
+  /** Delete the incrementals that depend on it too (newest first). */
+  readonly cascade?: boolean;
+}
+
+/** `backup import-record`. */
+export interface ImportBackupRecordRequest {
+  /** Configured backup repository holding the backup's objects (default: the default one). */
   readonly repository?: string;
 }
 
@@ -409,22 +425,8 @@ export interface ReconcileReport {
   readonly dryRun: boolean;
 }
 
-/** Something on this host that no attachment record claims. */
-export interface HostResidue {
-  /** What it is. */
-  readonly kind: "iscsi-session" | "scsi-device" | "multipath-map" | "nfs-mount" | "rbd-mapping" | "export";
-  /** Its name (`/dev/dm-3`, a target IQN and portal, a mount point). */
-  readonly name: string;
-  /** The volume it belongs to, when the name tells. */
-  readonly volumeId?: string;
-  /** Why it is residue. */
-  readonly reason: string;
-}
+/** Something on this host that no attachment record claims (the service's type: kind, name, why, the command group that removes it). */
+export type HostResidue = ServiceHostResidue;
 
-/** What `host cleanup` did. */
-export interface HostCleanupReport {
-  /** Removed. */
-  readonly removed: readonly HostResidue[];
-  /** Not removed, with why. */
-  readonly failed: readonly (HostResidue & { readonly errorCode: string; readonly message: string })[];
-}
+/** What `host cleanup` did: removed, failed (with the error code), skipped (no longer residue). */
+export type HostCleanupReport = ServiceHostCleanupReport;

@@ -42,7 +42,16 @@ export * from "./scheduler/scheduler.js";
 export * from "./scheduler/qos.js";
 export * from "./service-config.js";
 export * from "./service-events.js";
-export { VolumeService, createVolumeService, type VolumeServiceDeps, type ListVolumesFilter } from "./volume-service.js";
+export { VolumeService, createVolumeService, type VolumeServiceDeps, type ListVolumesFilter, type HostCleanupOptions } from "./volume-service.js";
+export {
+  HOST_RESIDUE_KINDS,
+  HOST_CLEANUP_REMOVALS,
+  type HostResidue,
+  type HostResidueKind,
+  type HostCleanupRemoval,
+  type HostCleanupReport,
+  type HostCleanupFailure,
+} from "./host-cleanup/host-residue.js";
 export { CreateVolumeRequestSchema, CreateSourceSchema, type CreateVolumeRequest } from "./ops/create-volume.js";
 export { AttachRequestSchema, DetachRequestSchema, type AttachRequest, type ParsedAttachRequest, type DetachRequest, type ServiceAttachment, type ServiceDetach } from "./ops/attach-volume.js";
 export type { DeleteVolumeOptions } from "./ops/delete-volume.js";

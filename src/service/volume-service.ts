@@ -54,6 +54,10 @@ import { forceDeleteOp, forceDetachOp, resetStatusOp, type ResetStatusOptions } 
 import { newOwner, ownerClosed, ownerOpened } from "./recovery/owners.js";
 import type { RepositoryOpener } from "./backup-repositories.js";
 import { reconcileOp, type ReconcileOptions } from "./recovery/reconcile.js";
+import { planHostCleanup, runHostCleanup, type HostCleanupDeps } from "./host-cleanup/host-cleanup.js";
+import type { HostCleanupReport, HostResidue } from "./host-cleanup/host-residue.js";
+import { createHostFs, type HostFs } from "../host/host-fs.js";
+import { DEFAULT_MOUNT_POINT_BASE } from "../remotefs/nfs-share.js";
 import type { AdminReport, ReconcileReport } from "./recovery/recovery-report.js";
 
 /** What a service is built with besides its config (all optional: defaults are this machine's). */
@@ -72,6 +76,12 @@ export interface VolumeServiceDeps {
   readonly locks?: LockBackend;
   /** Opens the configured backup repositories (default: `openRepository`; tests inject faults with it). */
   readonly openRepository?: RepositoryOpener;
+}
+
+/** Options of {@link VolumeService.planHostCleanup} and {@link VolumeService.hostCleanup}. */
+export interface HostCleanupOptions extends ServiceOperationOptions {
+  /** Where /sys is read (default: this machine's; tests pass a fake tree). */
+  readonly hostFs?: HostFs;
 }
 
 /** Filter of {@link VolumeService.listVolumes}. */
@@ -278,6 +288,36 @@ export class VolumeService {
   /** Removes an attachment (or all) on the storage and, when it is this host's, on this host (admin). */
   forceDetach(volumeId: string, attachmentId?: string, options: ServiceOperationOptions = {}): ResultAsync<AdminReport, VolkitError> {
     return forceDetachOp(this.#sc, volumeId, attachmentId, options);
+  }
+
+  /**
+   * What on this host no live attachment record claims (iSCSI LUNs, their sessions and maps, NFS
+   * mounts under the mount point base, krbd mappings of volkit's pools), each with why and the
+   * command group that removes it. Reads only.
+   */
+  planHostCleanup(options: HostCleanupOptions = {}): ResultAsync<readonly HostResidue[], VolkitError> {
+    return planHostCleanup(this.#cleanupDeps(options), options);
+  }
+
+  /** Removes residue of a plan (re-scanned first: only what is still residue goes) through the connectors' disconnects. */
+  hostCleanup(items: readonly HostResidue[], options: HostCleanupOptions = {}): ResultAsync<HostCleanupReport, VolkitError> {
+    return runHostCleanup(this.#cleanupDeps(options), items, options);
+  }
+
+  #cleanupDeps(options: HostCleanupOptions): HostCleanupDeps {
+    const sc = this.#sc;
+    const nfs = sc.config.host.connectors.nfs as { readonly mount?: { readonly mountPointBase?: string } } | undefined;
+    return {
+      fs: options.hostFs ?? createHostFs(),
+      runner: sc.runner,
+      host: sc.host,
+      hostName: sc.hostName,
+      backends: sc.config.backends,
+      attachments: () => sc.store.attachments.list({}),
+      mountPointBase: nfs?.mount?.mountPointBase ?? DEFAULT_MOUNT_POINT_BASE,
+      logger: sc.logger,
+      events: sc.operations,
+    };
   }
 
   // ---------------------------------------------------------------- reading

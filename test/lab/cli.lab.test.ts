@@ -6,7 +6,11 @@
  * with CHAP on 127.0.0.1 and this host's iSCSI connector. Every command's `--json` output is
  * parsed with the command's schema and checked against what the tools themselves show (lvs,
  * sysfs iSCSI sessions, LIO's configfs), and the data written through the attached device is read
- * back (sha256) through the device, the LV and the snapshot.
+ * back (sha256) through the device, the LV and the snapshot. The second session leaves residue on
+ * purpose (an attachment record deleted by hand), removes it with `host cleanup` (checked with the
+ * iSCSI host-state probes) while a claimed attachment keeps its session and data, then backs a
+ * volume up into a directory repository, restores it into a new volume and reads it back through an
+ * attach (sha256 against the source LV).
  *
  *   VOLKIT_LAB_KEEP=8 flock /tmp/volkit-lab.lock npx tsx lab/run.ts -- npx vitest run --project lab test/lab/cli.lab.test.ts
  */
@@ -17,6 +21,9 @@ import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { HostShowOutputSchema } from "../../src/cli/commands/host-inventory.js";
+import { sysfsWwidToUdev } from "../../src/host/block-sysfs.js";
+import { openStore } from "../../src/service/store/open-store.js";
+import { disksWithWwid, expectClean, mapsWithWwid, nodeRecords, sessionsOf } from "./iscsi-host-state.js";
 import { SERVICE_OUTPUT_SCHEMAS } from "../../src/cli/commands/service-schemas.js";
 import { EXIT_CODES } from "../../src/cli/exit-codes.js";
 import { ErrorOutputSchema } from "../../src/cli/output.js";
@@ -37,6 +44,7 @@ const PORTAL = `127.0.0.1:${lab.lioPort}`;
 const work = mkdtempSync("/var/tmp/volkit-cli-lab-");
 const configPath = join(work, "volkit.yaml");
 const storePath = join(work, "state", "volkit.db");
+const backupDir = join(work, "backups");
 const timings: string[] = [];
 
 type Schemas = typeof SERVICE_OUTPUT_SCHEMAS;
@@ -98,6 +106,8 @@ beforeAll(async () => {
       "  lab: { description: LVM thick over LIO, extraSpecs: { volume_backend_name: lvm-lab } }",
       "host:",
       "  connectors: { iscsi: { multipath: false } }",
+      "backupRepositories:",
+      `  lab-dir: { type: directory, default: true, options: { directory: ${backupDir} } }`,
       "",
     ].join("\n"),
   );
@@ -209,4 +219,82 @@ describe("an operator's session with volkit on LVM + LIO + open-iscsi", () => {
     expect(ok("volume delete", ["volume", "delete", volume.id])).toEqual({ volumeId: volume.id, deleted: true });
     expect(lioTargets()).toEqual([]);
   }, 900_000);
+
+  it("host cleanup removes what a lost attachment record left and keeps a claimed attachment; backup, restore into a new volume, delete", async () => {
+    // ---------------------------------------------------------------- two attached volumes, one record lost
+    const kept = ok("volume create", ["volume", "create", "--size", "1", "--type", "lab", "--name", "kept"]).volume;
+    const lost = ok("volume create", ["volume", "create", "--size", "1", "--type", "lab", "--name", "lost"]).volume;
+    const keptAtt = ok("volume attach", ["volume", "attach", kept.id]);
+    const lostAtt = ok("volume attach", ["volume", "attach", lost.id]);
+    const keptIqn = `${IQN_PREFIX}volume-${kept.id}`;
+    const lostIqn = `${IQN_PREFIX}volume-${lost.id}`;
+    const keptDisk = basename(realpathSync(keptAtt.devicePath));
+    const lostDisk = basename(realpathSync(lostAtt.devicePath));
+    const lostWwid = sysfsWwidToUdev(readFileSync(`/sys/block/${lostDisk}/device/wwid`, "utf8"));
+    const data = pattern(4 * MiB);
+    writeAt(keptAtt.devicePath, 0, data.data);
+    // The lost volume's attachment record goes (a hand edit of the database): its session, disk and
+    // node record are now residue no record claims.
+    const store = (await openStore({ kind: "sqlite", path: storePath }))._unsafeUnwrap();
+    (await store.attachments.remove(lostAtt.attachment.id))._unsafeUnwrap();
+    (await store.close())._unsafeUnwrap();
+    expect(sessionsOf(lostIqn)).toHaveLength(1);
+    expect(nodeRecords(lostIqn)).toBeGreaterThan(0);
+
+    // ---------------------------------------------------------------- the plan, then the cleanup
+    const plan = ok("host cleanup", ["host", "cleanup"]);
+    expect(plan.confirmed).toBe(false);
+    // The lab's multipathd (find_multipaths no) builds a map over every new disk on its own: when
+    // it did, the map is residue of the same unit.
+    const maps = plan.planned.filter((i) => i.kind === "multipath-map");
+    expect(maps.map((m) => [m.name.includes(lostWwid), m.volumeId, m.unit])).toEqual(mapsWithWwid(lostWwid).map(() => [true, lost.id, plan.planned[0]?.unit]));
+    expect(plan.planned.filter((i) => i.kind !== "multipath-map").map((i) => [i.kind, i.name, i.volumeId, i.removal])).toEqual([
+      ["scsi-device", `/dev/${lostDisk}`, lost.id, "iscsi-disconnect"],
+      ["iscsi-session", `${PORTAL},${lostIqn}`, lost.id, "iscsi-disconnect"],
+    ]);
+    expect(JSON.stringify(plan.planned)).not.toContain(kept.id);
+    const cleaned = ok("host cleanup", ["host", "cleanup", "--yes"]);
+    expect(cleaned).toMatchObject({ confirmed: true, failed: [], skipped: [] });
+    expect(cleaned.removed).toEqual(plan.planned);
+    expectClean(lostIqn, lostWwid);
+    expect(existsSync(`/sys/block/${lostDisk}`)).toBe(false);
+    // The claimed attachment is untouched: its session, its disk, its data.
+    expect(sessionsOf(keptIqn)).toHaveLength(1);
+    expect(basename(realpathSync(keptAtt.devicePath))).toBe(keptDisk);
+    expect(sha256(readAt(keptAtt.devicePath, 0, 4 * MiB))).toBe(data.sha);
+    // Nothing is left to clean.
+    expect(ok("host cleanup", ["host", "cleanup", "--yes"])).toEqual({ planned: [], confirmed: false, removed: [], failed: [], skipped: [] });
+    // The lost volume goes with force-delete (its target and LV on the storage side).
+    expect(ok("volume force-delete", ["volume", "force-delete", lost.id])).toEqual({ volumeId: lost.id, deleted: true });
+    expect(lioTargets()).toEqual([keptIqn]);
+
+    // ---------------------------------------------------------------- backup, restore into a new volume
+    ok("volume detach", ["volume", "detach", kept.id]);
+    expect(sessionTargets()).toEqual([]);
+    const { backup } = ok("backup create", ["backup", "create", kept.id, "--name", "lab-full"]);
+    expect(backup).toMatchObject({ volumeId: kept.id, status: "available", repository: "lab-dir", name: "lab-full", sizeGiB: 1 });
+    expect(readdirSync(backupDir).length).toBeGreaterThan(0);
+    expect(ok("backup list", ["backup", "list", "--volume", kept.id]).backups.map((b) => b.id)).toEqual([backup.id]);
+    const restored = ok("backup restore", ["backup", "restore", backup.id, "--name", "restored"]);
+    expect(restored.volume).toMatchObject({ status: "available", sizeGiB: 1, name: "restored", backend: "lvm-lab" });
+    expect(restored.volume.id).not.toBe(kept.id);
+    // The restored bytes, read through an iSCSI attach of the new volume.
+    const back = ok("volume attach", ["volume", "attach", restored.volume.id]);
+    expect(sha256(readAt(back.devicePath, 0, 4 * MiB))).toBe(data.sha);
+    // Beyond what was written: the same bytes as the source LV (zeros or not), head and tail.
+    const keptLv = `/dev/${lab.vgThick}/volume-${kept.id}`;
+    expect(sha256(readAt(back.devicePath, 0, 16 * MiB))).toBe(sha256(readAt(keptLv, 0, 16 * MiB)));
+    expect(sha256(readAt(back.devicePath, GiB - 16 * MiB, 16 * MiB))).toBe(sha256(readAt(keptLv, GiB - 16 * MiB, 16 * MiB)));
+    ok("volume detach", ["volume", "detach", restored.volume.id]);
+
+    // ---------------------------------------------------------------- delete everything
+    expect(ok("backup delete", ["backup", "delete", backup.id])).toMatchObject({ backupId: backup.id, deleted: true });
+    expect(ok("backup list", ["backup", "list"]).backups).toEqual([]);
+    fails(["backup", "show", backup.id], "BACKUP_NOT_FOUND");
+    for (const id of [kept.id, restored.volume.id]) expect(ok("volume delete", ["volume", "delete", id])).toEqual({ volumeId: id, deleted: true });
+    expect(lvNames()).toEqual([]);
+    expect(lioTargets()).toEqual([]);
+    expect(sessionTargets().filter((t) => t.startsWith(IQN_PREFIX))).toEqual([]);
+    expect(disksWithWwid(lostWwid)).toEqual([]);
+  }, 1_500_000);
 });

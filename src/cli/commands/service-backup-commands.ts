@@ -126,10 +126,17 @@ export function registerBackupCommands(program: Command, run: CliRun): void {
   });
   leaf(backup, run, {
     name: "delete <id>",
-    description: "delete a backup (not while an incremental depends on it)",
-    examples: ["backup delete b-1"],
-    output: { schema: S["backup delete"], human: (out, paint) => done(paint, `deleted backup ${out.backupId}`) },
-    run: (ctx, a) => check(idArg(a[0], "backup id")).andThen((id) => withService(ctx, (s, opts) => s.deleteBackup(id, opts)).map(() => ({ data: { backupId: id, deleted: true as const } }))),
+    description: "delete a backup (not while an incremental depends on it, unless --cascade deletes those too)",
+    examples: ["backup delete b-1", "backup delete b-1 --cascade --json"],
+    configure: (c) => c.option("--cascade", "also delete the incrementals that depend on it (newest first)"),
+    output: {
+      schema: S["backup delete"],
+      human: (out, paint) => done(paint, out.deletedIds.length > 1 ? `deleted backups ${out.deletedIds.join(", ")}` : `deleted backup ${out.backupId}`),
+    },
+    run: (ctx, a, o) =>
+      check(idArg(a[0], "backup id")).andThen((id) =>
+        withService(ctx, (s, opts) => s.deleteBackup(id, o.cascade === true ? { cascade: true } : {}, opts)).map((deletedIds) => ({ data: { backupId: id, deleted: true as const, deletedIds: [...deletedIds] } })),
+      ),
   });
   leaf(backup, run, {
     name: "export-record <id>",
@@ -156,8 +163,12 @@ export function registerBackupCommands(program: Command, run: CliRun): void {
   leaf(backup, run, {
     name: "import-record <file>",
     description: "import a record made by export-record (`-` reads stdin); the repository must hold the backup's objects",
-    examples: ["backup import-record /srv/records/b-1.json", "backup import-record - < b-1.record.json"],
+    examples: ["backup import-record /srv/records/b-1.json", "backup import-record - < b-1.record.json", "backup import-record b-1.json --repository offsite --json"],
+    configure: (c) => c.option("--repository <name>", "configured backup repository holding the backup's objects (default: the default one)"),
     output: { schema: S["backup import-record"], human: (out, paint) => backupFields(out.backup, paint) },
-    run: (ctx, a) => readRecord(ctx, a[0]).andThen((text) => withService(ctx, (s, opts) => s.importBackupRecord(text, opts)).map((b) => ({ data: { backup: b } }))),
+    run: (ctx, a, o) =>
+      ResultAsync.combine([readRecord(ctx, a[0]), optionalId(o.repository, "--repository")] as const).andThen(([text, repository]) =>
+        withService(ctx, (s, opts) => s.importBackupRecord(text, defined({ repository }), opts)).map((b) => ({ data: { backup: b } })),
+      ),
   });
 }

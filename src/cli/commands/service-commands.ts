@@ -6,6 +6,7 @@ import { validate } from "../../core/validation.js";
 import { BackendNameSchema, DisplayNameSchema } from "../../service/records/record-fields.js";
 import { ExtraSpecKeySchema } from "../../service/records/volume-type-record.js";
 import { group, leaf, type CliRun, type CommandContext } from "../command-kit.js";
+import { EXIT_CODES, EXIT_OK } from "../exit-codes.js";
 import { fields, table } from "../output.js";
 import type { HostResidue } from "../service-like.js";
 import { registerBackupCommands } from "./service-backup-commands.js";
@@ -157,7 +158,9 @@ function confirm(ctx: CommandContext, question: string): ResultAsync<boolean, ne
 }
 
 function registerHostCleanup(host: Command, run: CliRun): void {
-  const residueRows = (items: readonly { kind: string; name: string; volumeId?: string | undefined; reason: string }[]): string[][] => items.map((r) => [r.kind, r.name, r.volumeId ?? "", r.reason]);
+  const residueRows = (items: readonly { kind: string; name: string; volumeId?: string | undefined; reason: string; removal: string }[]): string[][] =>
+    items.map((r) => [r.kind, r.name, r.volumeId ?? "", r.reason, r.removal]);
+  const header = ["kind", "name", "volume", "why", "removed by"];
   leaf(host, run, {
     name: "cleanup",
     description: "remove what volumes left on this host that no attachment record claims: shows the list, then asks (or --yes)",
@@ -167,15 +170,17 @@ function registerHostCleanup(host: Command, run: CliRun): void {
       schema: S["host cleanup"],
       human: (out, paint) =>
         [
-          table(["kind", "name", "volume", "why"], residueRows(out.planned), paint),
-          out.confirmed ? done(paint, `removed ${out.removed.length}, failed ${out.failed.length}`) : paint.paint("dim", "nothing removed (pass --yes, or answer y)"),
+          out.planned.length === 0 ? done(paint, "nothing to clean up: every volkit object on this host is claimed by an attachment record") : table(header, residueRows(out.planned), paint),
+          ...(out.planned.length === 0
+            ? []
+            : [out.confirmed ? done(paint, `removed ${out.removed.length}, failed ${out.failed.length}, skipped ${out.skipped.length}`) : paint.paint("dim", "nothing removed (pass --yes, or answer y)")]),
           ...out.failed.map((f) => paint.paint("bad", `  ${f.kind} ${f.name}: ${f.errorCode}: ${f.message}`)),
         ].join("\n"),
     },
     run: (ctx, _a, o) =>
       withService(ctx, (service, opts) =>
         service.planHostCleanup(opts).andThen((planned) => {
-          const nothing = { planned: [...planned], confirmed: false, removed: [] as HostResidue[], failed: [] };
+          const nothing = { planned: [...planned], confirmed: false, removed: [] as HostResidue[], failed: [], skipped: [] as HostResidue[] };
           if (planned.length === 0 || o.dryRun === true) return okAsync(nothing);
           // Ask only a person at a terminal; --json and scripts without --yes get the plan alone.
           const ask =
@@ -183,10 +188,14 @@ function registerHostCleanup(host: Command, run: CliRun): void {
               ? okAsync(true)
               : ctx.json || ctx.env.stdin.isTTY !== true
                 ? okAsync(false)
-                : (ctx.env.stderr.write(`${table(["kind", "name", "volume", "why"], residueRows(planned), ctx.paintErr)}\n`), confirm(ctx, `Remove these ${planned.length} items?`));
-          return ask.andThen((yes) => (yes ? service.hostCleanup(planned, opts).map((r) => ({ planned: [...planned], confirmed: true, removed: [...r.removed], failed: [...r.failed] })) : okAsync(nothing)));
+                : (ctx.env.stderr.write(`${table(header, residueRows(planned), ctx.paintErr)}\n`), confirm(ctx, `Remove these ${planned.length} items?`));
+          return ask.andThen((yes) => (yes ? service.hostCleanup(planned, opts).map((r) => ({ planned: [...planned], confirmed: true, removed: [...r.removed], failed: [...r.failed], skipped: [...r.skipped] })) : okAsync(nothing)));
         }),
-      ).map((data) => ({ data })),
+      ).map((data) => {
+        // A failed item exits with its error's code (the report is still printed in full).
+        const failed = data.failed[0]?.errorCode;
+        return { data, exitCode: failed === undefined ? EXIT_OK : ((EXIT_CODES as Record<string, number>)[failed] ?? EXIT_CODES.INTERNAL) };
+      }),
   });
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DisconnectReportSchema } from "../../core/records.js";
+import { HOST_CLEANUP_REMOVALS, HOST_RESIDUE_KINDS, type HostCleanupRemoval } from "../../service/host-cleanup/host-residue.js";
 import { AttachmentRecordSchema, type AttachmentRecord } from "../../service/records/attachment-record.js";
 import { BackupRecordSchema } from "../../service/records/backup-record.js";
 import { ImageCacheEntrySchema } from "../../service/records/image-cache-record.js";
@@ -78,6 +79,22 @@ export function attachmentOut(a: AttachmentRecord): Record<string, unknown> {
 }
 
 /** Outputs keyed by command path (`volume show`). */
+/** One item of a `host cleanup` plan. */
+export const HostResidueOutSchema = z.object({
+  /** `iscsi-session`, `scsi-device`, `multipath-map`, `nfs-mount`, `rbd-mapping`. */
+  kind: z.enum(HOST_RESIDUE_KINDS),
+  /** `/dev/sdc`, `dm-3 (<map>)`, `<portal>,<target iqn>`, a mount point, `/dev/rbd0`. */
+  name: z.string(),
+  /** The volume it belongs to, when its name tells. */
+  volumeId: z.string().optional(),
+  /** Why it is residue. */
+  reason: z.string(),
+  /** The command group that removes it (see `HOST_CLEANUP_REMOVALS`). */
+  removal: z.enum(Object.keys(HOST_CLEANUP_REMOVALS) as [HostCleanupRemoval, ...HostCleanupRemoval[]]),
+  /** Items of one unit are removed together (`iscsi:<iqn>:lun<N>`, `nfs:<mount point>`, `rbd:<id>`). */
+  unit: z.string(),
+});
+
 export const SERVICE_OUTPUT_SCHEMAS = {
   "type create": z.object({ type: TypeOutSchema }),
   "type list": z.object({ types: z.array(TypeOutSchema) }),
@@ -105,7 +122,7 @@ export const SERVICE_OUTPUT_SCHEMAS = {
   "backup show": z.object({ backup: BackupOutSchema }),
   "backup restore": z.object({ backup: BackupOutSchema, volume: VolumeOutSchema }),
   "backup verify": z.object({ backupId: z.string(), level: z.enum(["content", "stored"]), chunksChecked: z.number().int(), bytesFetched: z.number().int(), durationMs: z.number() }),
-  "backup delete": z.object({ backupId: z.string(), deleted: z.literal(true) }),
+  "backup delete": z.object({ backupId: z.string(), deleted: z.literal(true), deletedIds: z.array(z.string()) }),
   "backup export-record": z.object({ backupId: z.string(), file: z.string().optional(), record: z.record(z.string(), z.unknown()) }),
   "backup import-record": z.object({ backup: BackupOutSchema }),
   "image-cache list": z.object({ entries: z.array(ImageCacheOutSchema) }),
@@ -129,13 +146,15 @@ export const SERVICE_OUTPUT_SCHEMAS = {
   }),
   "host cleanup": z.object({
     /** Everything found, whether removed or not. */
-    planned: z.array(z.object({ kind: z.string(), name: z.string(), volumeId: z.string().optional(), reason: z.string() })),
+    planned: z.array(HostResidueOutSchema),
     /** Whether removal was confirmed (`--yes` or an answer `y`); false = only shown. */
     confirmed: z.boolean(),
-    /** Removed. */
-    removed: z.array(z.object({ kind: z.string(), name: z.string(), volumeId: z.string().optional(), reason: z.string() })),
-    /** Not removed. */
-    failed: z.array(z.object({ kind: z.string(), name: z.string(), volumeId: z.string().optional(), reason: z.string(), errorCode: z.string(), message: z.string() })),
+    /** Removed (or already gone). */
+    removed: z.array(HostResidueOutSchema),
+    /** Not removed, with the error's code and message. */
+    failed: z.array(HostResidueOutSchema.extend({ errorCode: z.string(), message: z.string() })),
+    /** Left alone: no longer residue when the cleanup looked again (claimed since the plan). */
+    skipped: z.array(HostResidueOutSchema),
   }),
 } as const;
 

@@ -58,7 +58,7 @@ export function registerVolumeCommands(program: Command, run: CliRun): void {
   leaf(volume, run, {
     name: "create",
     description: "schedule and create a volume (blank, or from a snapshot, a volume or an image)",
-    examples: ["volume create --size 10 --type fast --name db1", "volume create --size 20 --snapshot snap-1 --json", "volume create --size 8 --image debian-12 --image-file /srv/images/debian-12.qcow2 --image-sha256 <hex> --metadata owner=ops"],
+    examples: ["volume create --size 10 --type fast --name db1", "volume create --size 20 --snapshot snap-1 --json", "volume create --size 8 --image debian-12 --image-file /srv/images/debian-12.qcow2 --image-sha256 <hex> --metadata owner=ops", "volume create --size 10 --type shared --multiattach"],
     configure: (c) =>
       c
         .requiredOption("-s, --size <GiB>", "size in GiB")
@@ -72,7 +72,7 @@ export function registerVolumeCommands(program: Command, run: CliRun): void {
         .option("--image-file <path>", "the image file of --image on this host")
         .option("--image-sha256 <hex>", "its sha256, checked before use")
         .option("--image-format <format>", "raw or qcow2 (default: probed)")
-        .option("--multiattach", "several hosts may attach it")
+        .option("--multiattach", "several hosts may attach it (the --type must have extra spec multiattach='<is> True')")
         .option("--metadata <key=value>", "metadata (repeatable)", collect),
     output: { schema: S["volume create"], human: (out, paint) => volumeFields(out.volume, paint) },
     run: (ctx, _a, o) =>
@@ -277,15 +277,19 @@ export function registerVolumeCommands(program: Command, run: CliRun): void {
 
   leaf(volume, run, {
     ...one("reset-status", "admin: set a volume's statuses without touching the backend (Cinder's reset-state)"),
-    examples: ["volume reset-status vol-1 --status available", "volume reset-status vol-1 --status available --attach-status detached"],
-    configure: (c) => c.option("--status <status>", "volume status").option("--attach-status <status>", "attach status").option("--migration-status <status>", "migration status"),
+    examples: ["volume reset-status vol-1 --status available", "volume reset-status vol-1 --status available --attach-status detached", "volume reset-status vol-1 --migration-status none"],
+    configure: (c) =>
+      c
+        .option("--status <status>", "volume status")
+        .option("--attach-status <status>", "attach status (of the volume and its unfinished attachments)")
+        .option("--migration-status <status>", "migration status (`none` clears it)"),
     output: { schema: S["volume reset-status"], human: (out, paint) => volumeFields(out.volume, paint) },
     run: (ctx, a, o) =>
       ResultAsync.combine([
         check(idArg(a[0], "volume id")),
         check(validate(VolumeStatusSchema.optional(), o.status, "--status")),
         check(validate(AttachStatusSchema.optional(), o.attachStatus, "--attach-status")),
-        check(validate(MigrationStatusSchema.optional(), o.migrationStatus, "--migration-status")),
+        check(validate(z.union([MigrationStatusSchema, z.literal("none")]).optional(), o.migrationStatus, "--migration-status")),
       ] as const).andThen(([id, status, attachStatus, migrationStatus]) =>
         status === undefined && attachStatus === undefined && migrationStatus === undefined
           ? errAsync(new VolkitError("INVALID_ARGUMENT", "give at least one of --status, --attach-status, --migration-status", { source: "cli" }))

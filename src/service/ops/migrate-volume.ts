@@ -20,6 +20,11 @@ export const MigrateRequestSchema = z
     backend: BackendNameSchema.optional(),
     /** Destination pool of that backend. */
     pool: PoolNameSchema.optional(),
+    /**
+     * Copy through this host even when the driver could move the volume itself. Every migration is
+     * a host copy today (no driver has a native migration), so this is always honoured.
+     */
+    forceHostCopy: z.boolean().optional(),
   })
   .refine((r) => r.pool === undefined || r.backend !== undefined, { message: "pool needs backend" });
 /** A migrate request as a caller writes it. */

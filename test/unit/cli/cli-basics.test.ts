@@ -112,6 +112,11 @@ describe("help and the command tree", () => {
     expect(complete("volkit", "--json", "backend", "s")).toEqual(["stats", "setup"]);
     expect(complete("volkit", "volume", "extend", "--s")).toEqual(["--size"]);
     expect(complete("volkit", "host", "")).toEqual(expect.arrayContaining(["show", "cleanup"]));
+    // The new flags complete too.
+    expect(complete("volkit", "backup", "delete", "--c")).toEqual(expect.arrayContaining(["--cascade"]));
+    expect(complete("volkit", "backup", "import-record", "--r")).toEqual(["--repository"]);
+    expect(complete("volkit", "host", "cleanup", "--")).toEqual(expect.arrayContaining(["--yes", "--dry-run"]));
+    expect(complete("volkit", "volume", "migrate", "--f")).toEqual(["--force-host-copy"]);
   });
 
   it("generates zsh completion naming every command path", async () => {

@@ -62,8 +62,8 @@ export class FakeService implements ServiceLike {
   opened = 0;
   closed = 0;
   residue = [
-    { kind: "multipath-map" as const, name: "/dev/mapper/3600140512345", volumeId: "vol-9", reason: "no attachment record claims it" },
-    { kind: "iscsi-session" as const, name: "127.0.0.1:3260,iqn.2010-10.org.openstack:vol-9", reason: "no LUN of it is attached" },
+    { kind: "multipath-map" as const, name: "/dev/mapper/3600140512345", volumeId: "vol-9", reason: "no attachment record claims it", removal: "iscsi-disconnect" as const, unit: "iscsi:iqn.2010-10.org.openstack:volume-vol-9:lun0" },
+    { kind: "iscsi-session" as const, name: "127.0.0.1:3260,iqn.2010-10.org.openstack:vol-9", reason: "no LUN of it is attached", removal: "iscsi-disconnect" as const, unit: "iscsi:iqn.2010-10.org.openstack:vol-9:lun0" },
   ];
 
   /** The factory the CLI gets. */
@@ -174,14 +174,14 @@ export class FakeService implements ServiceLike {
   verifyBackup(id: string, o?: ServiceCallOptions) {
     return this.#answer("verifyBackup", [id], o, () => ({ backupId: id, level: "content" as const, chunksChecked: 12, bytesFetched: 3_000_000, durationMs: 420 }));
   }
-  deleteBackup(id: string, o?: ServiceCallOptions) {
-    return this.#answer("deleteBackup", [id], o, () => undefined);
+  deleteBackup(id: string, request?: Parameters<ServiceLike["deleteBackup"]>[1], o?: ServiceCallOptions) {
+    return this.#answer("deleteBackup", request === undefined ? [id] : [id, request], o, (): readonly string[] => (request?.cascade === true ? [`${id}-incr`, id] : [id]));
   }
   exportBackupRecord(id: string, o?: ServiceCallOptions) {
     return this.#answer("exportBackupRecord", [id], o, () => JSON.stringify({ format: "volkit-backup-record", version: 1, backupId: id, manifests: [{ backupId: id, sha256: "0".repeat(64), manifest: "e30=" }] }));
   }
-  importBackupRecord(record: string, o?: ServiceCallOptions) {
-    return this.#answer("importBackupRecord", [record], o, () => backupRecord({ id: (JSON.parse(record) as { backupId: string }).backupId }));
+  importBackupRecord(record: string, request?: Parameters<ServiceLike["importBackupRecord"]>[1], o?: ServiceCallOptions) {
+    return this.#answer("importBackupRecord", request === undefined ? [record] : [record, request], o, () => backupRecord({ id: (JSON.parse(record) as { backupId: string }).backupId }));
   }
   listImageCache(o?: ServiceCallOptions) {
     return this.#answer("listImageCache", [], o, () => [ImageCacheEntrySchema.parse({ id: "c-1", imageId: "debian-12", imageChecksum: `sha256:${"ab".repeat(32)}`, backend: "lvm-a", pool: "thin", volumeId: "vol-c1", sizeGiB: 2, lastUsedAt: at, createdAt: at, updatedAt: at })]);
@@ -200,6 +200,6 @@ export class FakeService implements ServiceLike {
     return this.#answer("planHostCleanup", [], o, () => this.residue);
   }
   hostCleanup(items: Parameters<ServiceLike["hostCleanup"]>[0], o?: ServiceCallOptions) {
-    return this.#answer("hostCleanup", [items], o, () => ({ removed: items.slice(0, 1), failed: items.slice(1).map((i) => ({ ...i, errorCode: "VOLUME_BUSY", message: "session in use" })) }));
+    return this.#answer("hostCleanup", [items], o, () => ({ removed: items.slice(0, 1), failed: items.slice(1).map((i) => ({ ...i, errorCode: "VOLUME_BUSY", message: "session in use" })), skipped: [] }));
   }
 }

@@ -109,9 +109,11 @@ describe("volkit backup … bound to the service", () => {
 
     const conflict = await failed(["backup", "delete", "b-1"], "CONFLICT");
     expect(conflict.message).toContain("b-2");
-    await ok0(["backup", "delete", "b-2"], "backup delete");
-    await ok0(["backup", "delete", "b-1"], "backup delete");
+    // --cascade takes the incremental with it, newest first.
+    expect(await ok0(["backup", "delete", "b-1", "--cascade"], "backup delete")).toEqual({ backupId: "b-1", deleted: true, deletedIds: ["b-2", "b-1"] });
     expect((await ok0<{ backups: unknown[] }>(["backup", "list"], "backup list")).backups).toEqual([]);
+    // Deleting again: nothing to delete, not an error.
+    expect(await ok0(["backup", "delete", "b-1"], "backup delete")).toEqual({ backupId: "b-1", deleted: true, deletedIds: [] });
     await failed(["backup", "create", "vol-1", "--repository", "elsewhere"], "INVALID_ARGUMENT");
   }, 60_000);
 
@@ -126,8 +128,10 @@ describe("volkit backup … bound to the service", () => {
     // Another host: a fresh store, same repository.
     files = { "/work/volkit.yaml": config(`store-${n}-dr`), "/work/b-1.json": JSON.stringify(exported.record) };
     await failed(["backup", "show", "b-1"], "BACKUP_NOT_FOUND");
-    const imported = await ok0<{ backup: { id: string; status: string } }>(["backup", "import-record", "/work/b-1.json"], "backup import-record");
-    expect(imported.backup).toMatchObject({ id: "b-1", status: "available" });
+    await failed(["backup", "import-record", "/work/b-1.json", "--repository", "elsewhere"], "INVALID_ARGUMENT");
+    await failed(["backup", "import-record", "/work/b-1.json", "--repository", "bad name"], "INVALID_ARGUMENT");
+    const imported = await ok0<{ backup: { id: string; status: string; repository: string } }>(["backup", "import-record", "/work/b-1.json", "--repository", "local"], "backup import-record");
+    expect(imported.backup).toMatchObject({ id: "b-1", status: "available", repository: "local" });
     const restored = await ok0<{ volume: { id: string } }>(["backup", "restore", "b-1"], "backup restore");
     expect(sha(await driver.io.read({ id: restored.volume.id, sizeGiB: 1 }, SPAN))).toBe(sha(data));
   }, 60_000);

@@ -23,6 +23,9 @@ import type { ServiceStore } from "../../../src/service/store/store.js";
 import { FakeConnector } from "../../../src/testing/fake-connector.js";
 import { FakeRunner } from "../../../src/testing/fake-runner.js";
 import { MemoryVolumeDriver } from "../../../src/testing/memory-driver.js";
+import { FakeHostTree } from "../../../src/testing/fake-tree.js";
+import { addIscsiSession, addScsiDisk } from "../../../src/testing/fake-sysfs.js";
+import type { HostFs } from "../../../src/host/host-fs.js";
 import { readVolume, world, type GatedDriver } from "../service/service-harness.js";
 import { volkit } from "./cli-harness.js";
 
@@ -83,8 +86,9 @@ beforeEach(() => {
   configFile = { "/work/volkit.yaml": configYaml(join(dir, `store-${storeCount}`, "volkit.db")) };
 });
 
-function factory(extra: { store?: ServiceStore } = {}) {
-  return createServiceFactory({ runner: () => new FakeRunner(), host: createHost({ use: { local: connector } }), ...extra });
+function factory(extra: { store?: ServiceStore; hostFs?: HostFs; runner?: FakeRunner } = {}) {
+  const { runner, ...rest } = extra;
+  return createServiceFactory({ runner: () => runner ?? new FakeRunner(), host: createHost({ use: { local: connector } }), ...rest });
 }
 
 /** Runs one command with --json and the binding; checks the output against its schema. */
@@ -209,10 +213,53 @@ describe("volkit bound to the volume service (memory driver, SQLite file store)"
     expect(reset.volume.status).toBe("error");
     const listed = await ok0<{ volumes: { id: string }[] }>(["volume", "list", "--status", "error"], "volume list");
     expect(listed.volumes.map((v) => v.id)).toEqual(["vol-x"]);
-    await failed(["volume", "reset-status", "vol-x", "--migration-status", "error"], "NOT_SUPPORTED");
+    // The migration status alone: the volume status stays, the field is written and cleared.
+    const migrating = await ok0<{ volume: { status: string; migrationStatus?: string } }>(["volume", "reset-status", "vol-x", "--migration-status", "error"], "volume reset-status");
+    expect(migrating.volume).toMatchObject({ status: "error", migrationStatus: "error" });
+    const cleared = await ok0<{ volume: { status: string; migrationStatus?: string } }>(["volume", "reset-status", "vol-x", "--migration-status", "none", "--status", "available"], "volume reset-status");
+    expect(cleared.volume.status).toBe("available");
+    expect(cleared.volume.migrationStatus).toBeUndefined();
+    await failed(["volume", "reset-status", "vol-x", "--migration-status", "flying"], "INVALID_ARGUMENT");
     await ok0(["volume", "force-delete", "vol-x"], "volume force-delete");
     expect(driver.volumeIds()).toEqual([]);
     await ok0(["volume", "force-delete", "vol-x"], "volume force-delete");
+  });
+
+  it("volume create --multiattach takes the type's multiattach spec, and refuses a type without it", async () => {
+    await failed(["volume", "create", "--size", "1", "--multiattach"], "INVALID_ARGUMENT");
+    expect((await failed(["volume", "create", "--size", "1", "--type", "gold", "--multiattach"], "INVALID_ARGUMENT")).message).toContain("gold");
+    expect(driver.volumeIds()).toEqual([]);
+    await ok0(["type", "create", "shared", "--extra-spec", "volume_backend_name=mem-a", "--extra-spec", "multiattach=<is> True"], "type create");
+    const { volume } = await ok0<{ volume: { multiattach: boolean } }>(["volume", "create", "--size", "1", "--type", "shared", "--multiattach"], "volume create");
+    expect(volume.multiattach).toBe(true);
+  });
+
+  it("host cleanup plans from this host's sysfs against the store's attachment records", async () => {
+    const tree = FakeHostTree.create("volkit-cli-cleanup-");
+    try {
+      const iqn = "iqn.2026-11.io.volkit:array-9";
+      addIscsiSession(tree, { id: 1, host: 2, targetIqn: iqn, address: "127.0.0.1", port: 3260 });
+      addScsiDisk(tree, { host: 2, lun: 3, session: 1, name: "sdb", wwid: "naa.6001405000000000000000000000d003", sizeBytes: 1 << 30 });
+      const store = (await openMemoryStore())._unsafeUnwrap();
+      const now = new Date();
+      // A past attachment names the array's target: the target is volkit's, and nothing claims LUN 3 now.
+      (await store.volumes.insert({ id: "vol-old", sizeGiB: 1, status: "available" }))._unsafeUnwrap();
+      (await store.attachments.insert({ id: "att-old", volumeId: "vol-old", host: "node-1", hostProperties: { host: "node-1" }, attachStatus: "detached", createdAt: now, updatedAt: now,
+        connectionInfo: { type: "iscsi", volumeId: "vol-old", targetIqn: iqn, targetPortal: "127.0.0.1:3260", targetLun: 3 } }))._unsafeUnwrap();
+      const runner = new FakeRunner().on(["findmnt"], { exitCode: 1 });
+      const r = await volkit(["host", "cleanup", "--json"], { service: factory({ store, hostFs: tree.hostFs(), runner }), files: configFile });
+      expect(r.code, r.stdout).toBe(0);
+      const out = SERVICE_OUTPUT_SCHEMAS["host cleanup"].parse(r.json());
+      expect(out).toEqual({
+        planned: [{ kind: "scsi-device", name: "/dev/sdb", reason: `LUN 3 of ${iqn} at 127.0.0.1:3260: no live attachment record claims it`, removal: "iscsi-disconnect", unit: `iscsi:${iqn}:lun3` },
+          { kind: "iscsi-session", name: `127.0.0.1:3260,${iqn}`, reason: "no live attachment record claims any of its 1 LUN(s)", removal: "iscsi-disconnect", unit: `iscsi:${iqn}:lun3` }],
+        confirmed: false, removed: [], failed: [], skipped: [],
+      });
+      expect(runner.commands()).toEqual([["findmnt", "-J", "-l", "-k", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS"]]);
+      (await store.close())._unsafeUnwrap();
+    } finally {
+      tree.cleanup();
+    }
   });
 
   it("reconciles every record (or one volume's, or as a dry run); what the service lacks answers NOT_SUPPORTED naming it", async () => {
@@ -221,7 +268,6 @@ describe("volkit bound to the volume service (memory driver, SQLite file store)"
     expect(await ok0(["reconcile", "--dry-run"], "reconcile")).toEqual({ examined: 0, dryRun: true, actions: [] });
     expect(await ok0(["reconcile", "--volume", "vol-1"], "reconcile")).toEqual({ examined: 0, dryRun: false, actions: [] });
     expect((await failed(["backup", "create", "vol-1"], "INVALID_CONFIG")).message).toContain("no backup repository is configured");
-    expect((await failed(["host", "cleanup", "--yes"], "NOT_SUPPORTED")).message).toContain("host cleanup");
     expect((await ok0<{ backups: unknown[] }>(["backup", "list"], "backup list")).backups).toEqual([]);
     await failed(["backup", "show", "b-1"], "BACKUP_NOT_FOUND");
     expect((await ok0<{ entries: unknown[] }>(["image-cache", "list"], "image-cache list")).entries).toEqual([]);

@@ -47,7 +47,11 @@ const CASES: readonly { argv: string[]; path: ServiceCommandPath; method: string
   { argv: ["backup", "show", "b-1"], path: "backup show", method: "getBackup", args: ["b-1"] },
   { argv: ["backup", "restore", "b-1", "--volume", "vol-2"], path: "backup restore", method: "restoreBackup", args: ["b-1", { volumeId: "vol-2" }] },
   { argv: ["backup", "verify", "b-1"], path: "backup verify", method: "verifyBackup", args: ["b-1"] },
-  { argv: ["backup", "delete", "b-1"], path: "backup delete", method: "deleteBackup", args: ["b-1"] },
+  { argv: ["backup", "delete", "b-1"], path: "backup delete", method: "deleteBackup", args: ["b-1", {}] },
+  { argv: ["backup", "delete", "b-1", "--cascade"], path: "backup delete", method: "deleteBackup", args: ["b-1", { cascade: true }] },
+  { argv: ["volume", "migrate", "vol-1", "--to", "lvm-b", "--force-host-copy"], path: "volume migrate", method: "migrateVolume", args: ["vol-1", { destination: "lvm-b", forceHostCopy: true }] },
+  { argv: ["volume", "reset-status", "vol-1", "--migration-status", "none"], path: "volume reset-status", method: "resetVolumeStatus", args: ["vol-1", { migrationStatus: "none" }] },
+  { argv: ["volume", "reset-status", "vol-1", "--migration-status", "error", "--attach-status", "detached"], path: "volume reset-status", method: "resetVolumeStatus", args: ["vol-1", { attachStatus: "detached", migrationStatus: "error" }] },
   { argv: ["backup", "export-record", "b-1"], path: "backup export-record", method: "exportBackupRecord", args: ["b-1"] },
   { argv: ["image-cache", "list"], path: "image-cache list", method: "listImageCache", args: [] },
   { argv: ["image-cache", "purge", "--image", "debian-12"], path: "image-cache purge", method: "purgeImageCache", args: [{ imageId: "debian-12" }] },
@@ -157,7 +161,8 @@ describe("service-backed commands", () => {
     expect(no.stderr).toContain("/dev/mapper/3600140512345");
     expect(service.calls.filter((c) => c.method === "hostCleanup")).toEqual([]);
     const yes = await run(["host", "cleanup"], { stdinTTY: true, stdinLines: ["y"] });
-    expect(yes.code).toBe(0);
+    expect(yes.code).toBe(EXIT_CODES.VOLUME_BUSY); // the failed item's code
+
     expect(yes.stdout).toContain("removed 1, failed 1");
     const forced = await run(["host", "cleanup", "--yes", "--json"]);
     const out = SERVICE_OUTPUT_SCHEMAS["host cleanup"].parse(forced.json());
