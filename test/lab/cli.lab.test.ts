@@ -90,6 +90,8 @@ const lvNames = (): string[] => [...lvsRows(lab.vgThick).keys()].filter((n) => n
 
 beforeAll(async () => {
   await build({ entry: { volkit: join(REPO, "src/cli/main.ts") }, outDir: CLI_OUT, format: ["esm"], platform: "node", target: "node20", splitting: false, dts: false, clean: true, silent: true, config: false, sourcemap: false, outExtension: () => ({ js: ".mjs" }) });
+  // The backup worker is its own file, found next to the bundle as `backup/chunk-worker.js` (as in dist/).
+  await build({ entry: { "backup/chunk-worker": join(REPO, "src/backup/chunk-worker.ts") }, outDir: CLI_OUT, format: ["esm"], platform: "node", target: "node20", splitting: false, dts: false, clean: false, silent: true, config: false, sourcemap: false });
   writeFileSync(
     configPath,
     [
