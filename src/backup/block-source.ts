@@ -56,8 +56,9 @@ export type BlockSource = z.input<typeof BlockSourceSchema>;
  * - `discard` (thin LVs and other devices that read zeros after a discard): one `blkdiscard`
  *   over the range first, then as `assume-zero`. Only for devices known to return zeros for
  *   discarded blocks (dm-thin with whole-pool-block discards does); ordinary disks may not.
- * - `zeroout` (block devices): one `blkdiscard --zeroout` (BLKZEROOUT: the kernel offloads zeroing
- *   or writes zeros) first, then as `assume-zero`.
+ * - `zeroout` (block devices): one `fallocate --zero-range --keep-size` (the kernel offloads zeroing
+ *   or writes zeros, as BLKZEROOUT; no exclusive open, so a device a dm map holds works) first, then
+ *   as `assume-zero`.
  * - `write-zeros`: zeros are written through node:fs wherever the backup has zeros (works
  *   everywhere, allocates everything).
  */

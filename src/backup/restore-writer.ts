@@ -115,7 +115,10 @@ function zeroingArgv(holes: HoleMode, info: PathInfo, path: string, sizeBytes: n
     case "zeroout":
       if (info.kind !== "block") return invalid(`holes "${holes}" needs a block device; ${path} is a file (use "punch")`);
       if (sizeBytes % 512 !== 0) return invalid(`holes "${holes}" needs a size that is a multiple of 512 bytes`);
-      return holes === "discard" ? ["blkdiscard", ...range, path] : ["blkdiscard", "--zeroout", ...range, path];
+      // zeroout is fallocate's FALLOC_FL_ZERO_RANGE (the same blkdev_issue_zeroout as BLKZEROOUT), not
+      // `blkdiscard --zeroout`: blkdiscard opens the device O_EXCL and fails with EBUSY while anything
+      // holds it (a dm-multipath map multipathd built over a single-path attach), fallocate does not.
+      return holes === "discard" ? ["blkdiscard", ...range, path] : ["fallocate", "--zero-range", "--keep-size", ...range, path];
   }
 }
 

@@ -6,7 +6,7 @@
  *   npx vitest run --project host test/host/backup.host.test.ts
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -167,6 +167,30 @@ describe("block devices (loop devices over sparse files)", () => {
 
     const refused = await restoreToTarget(repo, "device", { path: targetDev, holes: "punch" });
     expect(refused.isErr() && refused.error.code).toBe("INVALID_ARGUMENT");
+  }, 300_000);
+
+  it("restores with zeroout into a device another holder opened exclusively (as a dm-multipath map holds its path disk)", async () => {
+    requireTool(["losetup", "--version"], "mount");
+    requireTool(["fallocate", "--version"], "util-linux");
+    const sourceFile = join(root, "loop-held-source.raw");
+    writeSparseVolume(sourceFile, 32 * MiB, 0.2, 11);
+    const sourceDev = attach(sourceFile);
+    await must(backupFromSource(repo, { path: sourceDev }, { backupId: "held" }));
+    const targetFile = join(root, "loop-held-target.raw");
+    const fd = openSync(targetFile, "w");
+    writeSync(fd, Buffer.alloc(32 * MiB, 0x6d), 0, 32 * MiB, 0);
+    closeSync(fd);
+    const targetDev = attach(targetFile);
+    // O_EXCL without O_CREAT on a block device is the kernel's exclusive claim (what a holder has).
+    const held = openSync(targetDev, constants.O_RDONLY | constants.O_EXCL);
+    try {
+      expect(() => closeSync(openSync(targetDev, constants.O_RDONLY | constants.O_EXCL)), "the device is held").toThrow(/EBUSY/);
+      const report = await must(restoreToTarget(repo, "held", { path: targetDev, holes: "zeroout" }));
+      expect(report).toMatchObject({ created: false, holes: "zeroout" });
+    } finally {
+      closeSync(held);
+    }
+    expect(await sha256File(targetDev)).toBe(await sha256File(sourceDev));
   }, 300_000);
 });
 
