@@ -104,6 +104,9 @@ export function connectMultipath(tools: IscsiTools, paths: readonly PlannedPath[
     // multipathd's policy is needed once the disks are there: asked while logging in (a fresh
     // process asks multipathd once, then it is cached).
     const policy = tools.multipath.policy(ctx);
+    // When every path fails, nobody awaits the policy: observe it now so a runner whose promise
+    // rejects (a bug outside us) is not also an unhandled rejection; assemble() still sees it.
+    policy.then(undefined, () => undefined);
     // Every path in parallel; a failing path does not stop the others.
     const all = ResultAsync.combine(states.map((s) => connectPath(tools, s, chap, ctx).map((l) => l.disk).orElse(() => okAsync(undefined))));
     return all.andThen(() => {
