@@ -15,7 +15,7 @@
  * when the file is read, before anything can report them (defect 2).
  */
 import type { ResultAsync } from "neverthrow";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { attachVolume } from "../../../src/attach/attach.js";
 import { createIscsiConnector } from "../../../src/connectors/iscsi/index.js";
 import type { VolkitError } from "../../../src/core/errors.js";
@@ -182,8 +182,14 @@ describe("the iSCSI connector: CHAP and discovery CHAP survive no failure mode",
     authUsername: "user-aaaa",
     authPassword: SECRET,
   } satisfies ConnectionInfoInput;
+  // Every chaos run builds a fresh simulated host (a temp sysfs tree each): remove them all.
+  const hosts: FakeIscsiHost[] = [];
+  afterEach(() => {
+    for (const h of hosts.splice(0)) h.cleanup();
+  });
   const build = (multipath: boolean) => (wrap: (inner: CommandRunner) => CommandRunner, sinks: Sinks) => {
     const host = new FakeIscsiHost();
+    hosts.push(host);
     host.addTarget(IQN, [P1, P2], { 0: { wwid: WWID, sizeBytes: 64 * MiB } }, { username: "user-aaaa", password: SECRET });
     const connector = createIscsiConnector(
       { multipath, poll: { minMs: 1, maxMs: 4 }, timeouts: { deviceMs: 300, mapMs: 300, removeMs: 300 } },

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ResultAsync, errAsync, ok, okAsync } from "neverthrow";
 import { z } from "zod";
+import { afterAll } from "vitest";
 import { createHost } from "../../../src/attach/host.js";
 import { EventBus } from "../../../src/core/events.js";
 import { VolkitError } from "../../../src/core/errors.js";
@@ -12,6 +13,17 @@ import { defineDriver } from "../../../src/drivers/driver-definition.js";
 import { createVolumeService, type RepositoryOpener, type ServiceBackupRepositoryConfig, type ServiceEvent, type ServiceStore, type VolumeService, type VolumeServiceConfig } from "../../../src/service/index.js";
 import { MemoryVolumeDriver } from "../../../src/testing/memory-driver.js";
 import { GiB } from "./service-harness.js";
+
+/** Temp directories the worlds of this test file made, removed after the file's tests. */
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
 
 /** Bytes of a memory volume the tests write and read back (the rest reads as zeros). */
 export const SPAN = 4 * 1024 * 1024;
@@ -24,7 +36,7 @@ export const SPAN = 4 * 1024 * 1024;
 export class MaterializingConnector implements Connector {
   readonly protocol = "local" as const;
   readonly events = new EventBus();
-  readonly dir = mkdtempSync(join(tmpdir(), "volkit-svc-backup-"));
+  readonly dir = tempDir("volkit-svc-backup-");
   /** Volume ids attached now. */
   readonly attached = new Set<string>();
   constructor(readonly driver: MemoryVolumeDriver) {}
@@ -78,7 +90,7 @@ export interface BackupWorldOptions {
 export async function backupWorld(options: BackupWorldOptions = {}) {
   const driver = new MemoryVolumeDriver({ capacityGiB: 100, ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }) });
   const connector = new MaterializingConnector(driver);
-  const repoDir = options.repoDir ?? mkdtempSync(join(tmpdir(), "volkit-svc-repo-"));
+  const repoDir = options.repoDir ?? tempDir("volkit-svc-repo-");
   const definition = defineDriver({
     name: "memory",
     title: "Memory (test)",
