@@ -1,4 +1,6 @@
 import { type ResultAsync, errAsync, okAsync } from "neverthrow";
+import { checkOperationOptions, guardResult } from "../../core/operation.js";
+import { validate } from "../../core/validation.js";
 import { createOperationContext, type OperationContext, type OperationOptions } from "../../core/context.js";
 import { VolkitError } from "../../core/errors.js";
 import type { EventBus, Logger } from "../../core/events.js";
@@ -7,7 +9,7 @@ import type { ConnectorSource } from "../../connectors/connector.js";
 import type { CommandRunner } from "../../exec/runner.js";
 import type { HostFs } from "../../host/host-fs.js";
 import type { AttachmentRecord } from "../records/attachment-record.js";
-import { claimsOf, ownershipOf, volumeIdIn, type BackendConfigLike, type HostCleanupFailure, type HostCleanupReport, type HostResidue } from "./host-residue.js";
+import { HostResidueListSchema, claimsOf, ownershipOf, volumeIdIn, type BackendConfigLike, type HostCleanupFailure, type HostCleanupReport, type HostResidue } from "./host-residue.js";
 import { scanHostResidue, type IscsiResidueUnit, type NfsResidueUnit, type RbdResidueUnit, type ResidueScan, type ResidueUnit } from "./host-residue-scan.js";
 
 /**
@@ -58,8 +60,9 @@ function scan(deps: HostCleanupDeps, ctx: OperationContext): ResultAsync<{ scan:
 
 /** What on this host no live attachment record claims, each item with why and the command group that removes it. */
 export function planHostCleanup(deps: HostCleanupDeps, options: OperationOptions = {}): ResultAsync<readonly HostResidue[], VolkitError> {
-  const ctx = context(deps, "planHostCleanup", options);
-  return scan(deps, ctx).map((s) => s.scan.items);
+  const usable = checkOperationOptions(options, "service");
+  if (usable.isErr()) return errAsync(usable.error);
+  return guardResult(() => scan(deps, context(deps, "planHostCleanup", options)).map((s) => s.scan.items), "service");
 }
 
 function iscsiRemoval(deps: HostCleanupDeps, u: IscsiResidueUnit, ctx: OperationContext): ResultAsync<unknown, VolkitError> {
@@ -120,7 +123,13 @@ function removeUnit(deps: HostCleanupDeps, u: ResidueUnit, attachments: readonly
  * the running unit; the items not reached are reported failed with `ABORTED`.
  */
 export function runHostCleanup(deps: HostCleanupDeps, items: readonly HostResidue[], options: OperationOptions = {}): ResultAsync<HostCleanupReport, VolkitError> {
-  const ctx = context(deps, "hostCleanup", options);
+  // Everything checked before the first scan: a malformed plan or unusable options change nothing.
+  const usable = checkOperationOptions(options, "service").andThen(() => validate(HostResidueListSchema, items, "cleanup items"));
+  if (usable.isErr()) return errAsync(usable.error);
+  return guardResult(() => removeItems(deps, usable.value, context(deps, "hostCleanup", options)), "service");
+}
+
+function removeItems(deps: HostCleanupDeps, items: readonly HostResidue[], ctx: OperationContext): ResultAsync<HostCleanupReport, VolkitError> {
   const wanted = [...new Set(items.map((i) => i.unit))];
   return scan(deps, ctx).andThen(({ scan: fresh, attachments }) => {
     const removed: HostResidue[] = [];

@@ -1,6 +1,8 @@
+import { z } from "zod";
 import type { AttachmentRecord } from "../records/attachment-record.js";
 import { LIVE_ATTACH_STATUSES } from "../state-machine.js";
 import type { IscsiConnectionInfo } from "../../core/records.js";
+import { hasControlChar } from "../../core/validation.js";
 
 /**
  * What `host cleanup` finds and removes: objects on this host (iSCSI sessions and their SCSI
@@ -45,6 +47,29 @@ export interface HostResidue {
    */
   readonly unit: string;
 }
+
+/** Text of a residue item: bounded, no control characters or bidirectional overrides (it is printed and logged). */
+const ResidueText = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((s) => !hasControlChar(s), "must not contain control characters or bidirectional overrides");
+
+/**
+ * A residue item as a caller hands it back to `hostCleanup`. Only its `unit` selects what is
+ * removed, and only among the units a fresh scan finds; the rest is checked so that what the
+ * report echoes back is well-formed.
+ */
+export const HostResidueSchema = z.strictObject({
+  kind: z.enum(HOST_RESIDUE_KINDS),
+  name: ResidueText,
+  volumeId: ResidueText.exactOptional(),
+  reason: ResidueText,
+  removal: z.enum(Object.keys(HOST_CLEANUP_REMOVALS) as [HostCleanupRemoval, ...HostCleanupRemoval[]]),
+  unit: ResidueText,
+});
+/** The items of one cleanup (a plan, or part of one). */
+export const HostResidueListSchema = z.array(HostResidueSchema).max(10_000);
 
 /** An item `host cleanup` could not remove. */
 export interface HostCleanupFailure extends HostResidue {

@@ -65,6 +65,17 @@ const SPEC_FIELDS = {
     ["a 10 KB value", { k: "v".repeat(10 * 1024) }],
     ["not a record", "a=b"],
   ] as Hostile[],
+  // Back-end QoS reaches array policies and librbd settings: only positive safe integers, known keys.
+  "spec.qos": [
+    ["no limit", {}],
+    ["a negative limit", { totalIopsSec: -1 }],
+    ["a zero limit", { totalIopsSec: 0 }],
+    ["a fraction", { readBytesSec: 1.5 }],
+    ["a string limit", { writeIopsSec: "1000;rm -rf /" }],
+    ["an unsafe integer", { totalBytesSec: 2 ** 60 }],
+    ["an unknown key", { totalIopsSec: 100, "--burst": 5 }],
+    ["not an object", "total_iops_sec=100"],
+  ] as Hostile[],
 };
 const SNAPSHOT_FIELDS = { "snapshot.id": HOSTILE_NAMES, "snapshot.volumeId": HOSTILE_NAMES, "snapshot.volumeSizeGiB": HOSTILE_SIZES, "snapshot.displayName": HOSTILE_TEXT };
 const HOST_FIELDS = {
@@ -83,6 +94,7 @@ const OPERATIONS: readonly { readonly op: string; readonly call: Call; readonly 
   { op: "deleteSnapshot", call: (b, a) => b.deleteSnapshot(a.snapshot as never), fields: SNAPSHOT_FIELDS },
   { op: "createVolumeFromSnapshot", call: (b, a) => b.createVolumeFromSnapshot(a.spec as never, a.snapshot as never), fields: { ...SPEC_FIELDS, "snapshot.id": HOSTILE_NAMES, "snapshot.volumeId": HOSTILE_NAMES } },
   { op: "createClonedVolume", call: (b, a) => b.createClonedVolume(a.spec as never, a.source as never), fields: { ...SPEC_FIELDS, "source.id": HOSTILE_NAMES, "source.sizeGiB": HOSTILE_SIZES } },
+  { op: "createLinkedClone", call: (b, a) => b.createLinkedClone(a.spec as never, a.source as never), fields: { ...SPEC_FIELDS, "source.id": HOSTILE_NAMES, "source.sizeGiB": HOSTILE_SIZES } },
   { op: "extendVolume", call: (b, a) => b.extendVolume(a.volume as never, a.newSize as never), fields: { ...VOLUME_FIELDS, newSize: [...HOSTILE_SIZES, ["smaller than the volume", 1]] } },
   { op: "revertToSnapshot", call: (b, a) => b.revertToSnapshot(a.volume as never, a.snapshot as never), fields: { "volume.id": HOSTILE_NAMES, "snapshot.id": HOSTILE_NAMES, "snapshot.volumeId": [["another volume", "vol-9"]] } },
   { op: "createExport", call: (b, a) => b.createExport(a.volume as never, a.host as never), fields: { ...VOLUME_FIELDS, ...HOST_FIELDS } },
@@ -151,6 +163,7 @@ for (const [name, driverCase] of Object.entries(DRIVER_CASES)) {
               deleteSnapshot: [ARGS.snapshot],
               createVolumeFromSnapshot: [ARGS.spec, ARGS.snapshot],
               createClonedVolume: [ARGS.spec, ARGS.source],
+              createLinkedClone: [ARGS.spec, ARGS.source],
               extendVolume: [ARGS.volume, ARGS.newSize],
               revertToSnapshot: [ARGS.volume, { ...ARGS.snapshot }],
               createExport: [ARGS.volume, ARGS.host],
