@@ -121,7 +121,8 @@ function crashed(message: string): JobResult<Job> {
 
 /**
  * Where the worker's code is. Built: `chunk-worker.js` next to this module (inlined in
- * `backup/index.js`) or under `backup/` (when bundled into a shared chunk at the root of dist).
+ * `backup/index.js`), under `backup/` (when bundled into a shared chunk at the root of dist) or
+ * at `../backup/` (inlined in the CLI bundle, `dist/cli/main.js`).
  * From TypeScript sources (tests, tsx scripts): `chunk-worker.ts`, loaded through tsx.
  */
 function workerEntry(): { script: string | URL; eval: boolean } {
@@ -134,7 +135,7 @@ function workerEntry(): { script: string | URL; eval: boolean } {
     const entry = new URL("./chunk-worker.ts", here).href;
     return { script: `import(${JSON.stringify(api)}).then((m) => m.register()).then(() => import(${JSON.stringify(entry)}));`, eval: true };
   }
-  for (const candidate of ["./chunk-worker.js", "./backup/chunk-worker.js"]) {
+  for (const candidate of ["./chunk-worker.js", "./backup/chunk-worker.js", "../backup/chunk-worker.js"]) {
     const url = new URL(candidate, here);
     if (existsSync(fileURLToPath(url))) return { script: url, eval: false };
   }

@@ -1,11 +1,10 @@
-import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import { ResultAsync, errAsync, okAsync } from "neverthrow";
 import { z } from "zod";
 import { VolkitError } from "../core/errors.js";
 import type { CommandRunner } from "../exec/runner.js";
 import { LocalDirectoryRepositoryOptionsSchema, createLocalDirectoryRepository } from "../backup/local-repository.js";
 import { NfsBackupRepositoryOptionsSchema, createNfsBackupRepository } from "../backup/nfs-repository.js";
 import type { BackupRepository } from "../backup/repository.js";
-import { createS3BackupRepository } from "../backup/s3-repository.js";
 import { S3RepositoryOptionsSchema } from "../backup/s3-options.js";
 import { createNfsMountManager } from "../remotefs/nfs-mount-manager.js";
 
@@ -80,6 +79,10 @@ export function openRepository(entry: ParsedServiceBackupRepositoryConfig, runne
       return mounts.isOk() ? createNfsBackupRepository(entry.options, mounts.value) : errAsync(mounts.error);
     }
     case "s3":
-      return createS3BackupRepository(entry.options);
+      // The AWS SDK is loaded only by a service that opens an S3 repository (it is most of what a
+      // service would load otherwise: hundreds of modules before the first command).
+      return ResultAsync.fromPromise(import("../backup/s3-repository.js"), (e) => new VolkitError("INTERNAL", `cannot load the S3 backup repository: ${String(e)}`, { source: "service", cause: e })).andThen((m) =>
+        m.createS3BackupRepository(entry.options),
+      );
   }
 }

@@ -18,6 +18,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { build } from "tsup";
+import { cliBuildOptions } from "../../tsup.config.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { HostShowOutputSchema } from "../../src/cli/commands/host-inventory.js";
@@ -31,12 +32,12 @@ import { deviceSize, lab, lvsRows, pattern, readAt, sha256, writeAt } from "./he
 
 const REPO = resolve(import.meta.dirname, "../..");
 /**
- * The CLI bundled once from the source under test. Compiling TypeScript on every call (tsx) costs
- * 30–80 s per command in the emulated guest; the bundle sits under node_modules/.cache so its
- * dependencies resolve from the repository while it runs from the work directory.
+ * The CLI built once from the source under test, as the package's build makes `dist/cli/main.js`
+ * (one bundle, tsup.config.ts's `cliBuildOptions`), with the backup worker at `backup/` beside it.
+ * It sits under node_modules/.cache so its native addons resolve from the repository.
  */
 const CLI_OUT = join(REPO, "node_modules", ".cache", "volkit-cli-lab");
-const CLI = join(CLI_OUT, "volkit.mjs");
+const CLI = join(CLI_OUT, "cli", "main.js");
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const IQN_PREFIX = "iqn.2010-10.org.openstack:";
@@ -89,8 +90,8 @@ const sessionTargets = (): string[] => (existsSync("/sys/class/iscsi_session") ?
 const lvNames = (): string[] => [...lvsRows(lab.vgThick).keys()].filter((n) => n.startsWith("volume-") || n.startsWith("_snapshot-")).sort();
 
 beforeAll(async () => {
-  await build({ entry: { volkit: join(REPO, "src/cli/main.ts") }, outDir: CLI_OUT, format: ["esm"], platform: "node", target: "node20", splitting: false, dts: false, clean: true, silent: true, config: false, sourcemap: false, outExtension: () => ({ js: ".mjs" }) });
-  // The backup worker is its own file, found next to the bundle as `backup/chunk-worker.js` (as in dist/).
+  rmSync(CLI_OUT, { recursive: true, force: true });
+  await build({ ...cliBuildOptions(join(CLI_OUT, "cli")), entry: { main: join(REPO, "src/cli/main.ts") }, silent: true, config: false });
   await build({ entry: { "backup/chunk-worker": join(REPO, "src/backup/chunk-worker.ts") }, outDir: CLI_OUT, format: ["esm"], platform: "node", target: "node20", splitting: false, dts: false, clean: false, silent: true, config: false, sourcemap: false });
   writeFileSync(
     configPath,

@@ -1,0 +1,93 @@
+/**
+ * The `volkit` bin as the package ships it: one bundle built with the build's own options
+ * (tsup.config.ts `cliBuildOptions`), run by node without tsx. It must import nothing from
+ * node_modules but the native addons, and work: its version, a store-backed command on a real
+ * SQLite file, and a command that runs a real tool (qemu-img) through the bundled runner.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { builtinModules, createRequire } from "node:module";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { build } from "tsup";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ImageConvertOutputSchema } from "../../src/cli/commands/image.js";
+import { cliBuildOptions } from "../../tsup.config.js";
+
+const REPO = resolve(import.meta.dirname, "../..");
+const MiB = 2 ** 20;
+/** Under node_modules/.cache, so the bundle's native addons resolve from the repository. */
+const OUT = join(REPO, "node_modules", ".cache", `volkit-cli-bundle-${process.pid}`);
+const CLI = join(OUT, "main.js");
+let dir: string;
+
+function volkit(...args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: "utf8", env: { ...process.env, VOLKIT_CONFIG: "" } });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "volkit-cli-bundle-"));
+  await build({ ...cliBuildOptions(OUT), entry: { main: join(REPO, "src/cli/main.ts") }, silent: true, config: false });
+}, 120_000);
+afterAll(() => {
+  rmSync(OUT, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("the CLI bundle (dist/cli/main.js)", () => {
+  it("imports only node built-ins and the native addons", () => {
+    const code = readFileSync(CLI, "utf8");
+    expect(code.startsWith("#!/usr/bin/env node\n")).toBe(true);
+    const specifiers = new Set([...code.matchAll(/^import\s[^;]*?from\s*["']([^"']+)["']|^import\s*["']([^"']+)["']/gm)].map((m) => m[1] ?? m[2]));
+    const requires = new Set([...code.matchAll(/\b__require\d*\(["']([^"']+)["']\)|\brequire\(["']([^"']+)["']\)/g)].map((m) => m[1] ?? m[2]));
+    const builtin = (s: string): boolean => s.startsWith("node:") || builtinModules.includes(s) || builtinModules.includes(s.split("/")[0] as string);
+    const outside = [...specifiers, ...requires].filter((s): s is string => s !== undefined && !builtin(s));
+    expect(specifiers.size).toBeGreaterThan(0);
+    // Optional requires inside a try of a bundled dependency, none of them installed: pg's
+    // pg-native, the AWS SDK's CRT signers, and `node:sqlite` (esbuild drops the prefix; Node 22+).
+    const optional = ["pg-native", "@aws-sdk/signature-v4-crt", "@aws-sdk/signature-v4a", "sqlite"];
+    expect(outside.filter((s) => !["better-sqlite3", "ssh2", ...optional].includes(s))).toEqual([]);
+    for (const name of optional) expect(() => createRequire(join(REPO, "package.json")).resolve(name), name).toThrow();
+  });
+
+  it("prints the package version and runs a store-backed command on a real SQLite file", () => {
+    const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
+    expect(volkit("--version").stdout.trim()).toBe(pkg.version);
+    const config = join(dir, "volkit.yaml");
+    writeFileSync(
+      config,
+      [
+        `store: { kind: sqlite, path: ${join(dir, "state", "volkit.db")} }`,
+        "backends:",
+        "  lvm-a: { driver: lvm, volumeGroup: vg-bundle, target: { helper: lio } }",
+        "types:",
+        "  gold: { description: from the config, extraSpecs: { volume_backend_name: lvm-a } }",
+        "",
+      ].join("\n"),
+    );
+    const r = volkit("type", "list", "--config", config, "--json");
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { types: { name: string; extraSpecs: Record<string, string> }[] };
+    expect(out.types.map((t) => [t.name, t.extraSpecs])).toEqual([["gold", { volume_backend_name: "lvm-a" }]]);
+    // The SQLite file the bundled store wrote holds the type.
+    const rows = execFileSync(process.execPath, ["-e", `const D=require("better-sqlite3");const db=new D(${JSON.stringify(join(dir, "state", "volkit.db"))},{readonly:true});console.log(JSON.stringify(db.prepare("select name from volume_types").all()))`], { cwd: REPO, encoding: "utf8" });
+    expect(JSON.parse(rows)).toEqual([{ name: "gold" }]);
+  });
+
+  it("runs a real tool through the bundled command runner (image convert with qemu-img)", () => {
+    const raw = join(dir, "disk.raw");
+    const data = Buffer.concat([randomBytes(2 * MiB), Buffer.alloc(2 * MiB)]);
+    writeFileSync(raw, data);
+    const qcow = join(dir, "disk.qcow2");
+    const to = volkit("image", "convert", raw, qcow, "-f", "raw", "-O", "qcow2", "--json");
+    expect(to.stderr).toBe("");
+    expect(ImageConvertOutputSchema.parse(JSON.parse(to.stdout))).toMatchObject({ sourceFormat: "raw", targetFormat: "qcow2", virtualSizeBytes: 4 * MiB });
+    const back = join(dir, "back.raw");
+    expect(volkit("image", "convert", qcow, back, "-f", "qcow2", "-O", "raw").status).toBe(0);
+    const digest = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+    expect(digest(readFileSync(back))).toBe(digest(data));
+  });
+});
