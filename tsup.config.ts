@@ -1,15 +1,15 @@
 import { defineConfig, type Options } from "tsup";
 
 /**
- * The `volkit` bin (package.json "bin"), as one self-contained file: its dependencies are bundled in
- * (tree-shaken), except native addons, which load their `.node` binaries from node_modules. A CLI
- * starts on every command: loading ~700 module files of the split library build cost 0.6–0.9 s per
- * command on a host and 11–27 s in the emulated lab guest; the bundle loads ~20 (0.3–0.4 s, 4.6 s).
- * The shebang line is kept and the file made executable. Used by the build and the CLI lab test.
+ * One self-contained ESM file per entry: dependencies bundled in (tree-shaken), except native
+ * addons, which load their `.node` binaries from node_modules. For programs that start often: a
+ * process loading the split library build reads ~700 module files (0.6–0.9 s on a host, 11–27 s in
+ * the emulated lab guest); a bundle reads ~20 (0.3–0.4 s, 4.6 s). Used for the CLI and by the lab
+ * tests' child processes.
  */
-export function cliBuildOptions(outDir: string): Options {
+export function selfContainedBuildOptions(entry: Record<string, string>, outDir: string): Options {
   return {
-    entry: { main: "src/cli/main.ts" },
+    entry,
     outDir,
     format: ["esm"],
     target: "node20",
@@ -27,6 +27,14 @@ export function cliBuildOptions(outDir: string): Options {
     shims: true,
     banner: { js: 'import { createRequire as __volkitCreateRequire } from "node:module"; const require = __volkitCreateRequire(import.meta.url);' },
   };
+}
+
+/**
+ * The `volkit` bin (package.json "bin") as one file, `<outDir>/main.js`; the shebang line is kept
+ * and the file made executable. Used by the build and the CLI tests.
+ */
+export function cliBuildOptions(outDir: string): Options {
+  return selfContainedBuildOptions({ main: "src/cli/main.ts" }, outDir);
 }
 
 // One entry per public subpath of package.json "exports", then the CLI bundle under dist/cli.

@@ -25,6 +25,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "tsup";
+import { selfContainedBuildOptions } from "../../tsup.config.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createVolumeService, type VolumeService, type VolumeServiceConfig } from "../../src/service/index.js";
 import { startArraySimulator, type ArraySimulator } from "../../src/testing/array-simulator/index.js";
@@ -332,7 +333,8 @@ let childScript = "";
 async function bundleChild(): Promise<string> {
   if (childScript !== "") return childScript;
   const outDir = join(process.cwd(), "node_modules", ".cache", "volkit-service-lab");
-  await build({ entry: { "service-child": join(import.meta.dirname, "service-child.ts") }, outDir, format: ["esm"], platform: "node", target: "node20", splitting: false, dts: false, clean: false, silent: true, config: false, sourcemap: false, outExtension: () => ({ js: ".mjs" }) });
+  // Self-contained, like the CLI: each child then reads ~20 module files instead of ~700 (seconds each in the guest).
+  await build({ ...selfContainedBuildOptions({ "service-child": join(import.meta.dirname, "service-child.ts") }, outDir), clean: false, silent: true, config: false, outExtension: () => ({ js: ".mjs" }) });
   childScript = join(outDir, "service-child.mjs");
   return childScript;
 }
