@@ -42,7 +42,8 @@ export * from "./scheduler/scheduler.js";
 export * from "./scheduler/qos.js";
 export * from "./service-config.js";
 export * from "./service-events.js";
-export { VolumeService, createVolumeService, type VolumeServiceDeps, type ListVolumesFilter, type HostCleanupOptions } from "./volume-service.js";
+export { VolumeService, type ListVolumesFilter, type HostCleanupOptions } from "./volume-service.js";
+export { createVolumeService, type VolumeServiceDeps } from "./open-service.js";
 export {
   HOST_RESIDUE_KINDS,
   HOST_CLEANUP_REMOVALS,

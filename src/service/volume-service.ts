@@ -1,16 +1,6 @@
-import { hostname } from "node:os";
-import { ResultAsync, errAsync, okAsync } from "neverthrow";
-import { createHost } from "../attach/host.js";
+import { ResultAsync, okAsync } from "neverthrow";
 import { type VolkitError } from "../core/errors.js";
-import { EventBus, type Logger, silentLogger } from "../core/events.js";
-import { InProcessLocks, type LockBackend } from "../core/locks.js";
-import type { Protocol } from "../core/records.js";
-import { validate } from "../core/validation.js";
-import type { ConnectorSource } from "../connectors/connector.js";
-import type { DriverDefinition } from "../drivers/driver-definition.js";
-import { createLocalRunner } from "../exec/local-runner.js";
-import type { CommandRunner } from "../exec/runner.js";
-import { BackendSet, checkBackendConfigs } from "./backend-set.js";
+import type { EventBus } from "../core/events.js";
 import { PURPOSE_KEY } from "./image/image-cache.js";
 import { purgeImageCacheOp, type ImageCachePurge, type PurgeImageCacheRequest } from "./image/image-cache-purge.js";
 import type { VerifyReport } from "../backup/verify.js";
@@ -21,16 +11,14 @@ import type { ImageCacheEntry } from "./records/image-cache-record.js";
 import type { SnapshotRecord } from "./records/snapshot-record.js";
 import type { VolumeRecord } from "./records/volume-record.js";
 import type { QosSpecsRecord, VolumeTypeRecord } from "./records/volume-type-record.js";
-import { Scheduler, type Evaluation } from "./scheduler/scheduler.js";
+import type { Evaluation } from "./scheduler/scheduler.js";
 import type { PlacementRequest } from "./scheduler/filters.js";
 import type { PoolState } from "./scheduler/pool-stats.js";
-import { VolumeServiceConfigSchema, type ParsedVolumeServiceConfig, type VolumeServiceConfig } from "./service-config.js";
+import type { ParsedVolumeServiceConfig } from "./service-config.js";
 import type { ServiceContext, ServiceOperationOptions } from "./service-context.js";
-import { ServiceEventBus } from "./service-events.js";
+import type { ServiceEventBus } from "./service-events.js";
 import type { VolumeStatus } from "./state-machine.js";
-import { openStore } from "./store/open-store.js";
 import type { ListFilter, ServiceStore } from "./store/store.js";
-import { TypeCatalog } from "./type-catalog.js";
 import { attachVolumeOp, detachVolumeOp, type AttachRequest, type DetachRequest, type ServiceAttachment, type ServiceDetach } from "./ops/attach-volume.js";
 import { createVolumeOp, type CreateVolumeRequest } from "./ops/create-volume.js";
 import { deleteVolumeOp, type DeleteVolumeOptions } from "./ops/delete-volume.js";
@@ -51,32 +39,12 @@ import {
 } from "./ops/backup-ops.js";
 import { createSnapshotOp, deleteSnapshotOp, revertToSnapshotOp, type CreateSnapshotRequest } from "./ops/snapshot-ops.js";
 import { forceDeleteOp, forceDetachOp, resetStatusOp, type ResetStatusOptions } from "./recovery/admin-ops.js";
-import { newOwner, ownerClosed, ownerOpened } from "./recovery/owners.js";
-import type { RepositoryOpener } from "./backup-repositories.js";
+import { ownerClosed } from "./recovery/owners.js";
 import { reconcileOp, type ReconcileOptions } from "./recovery/reconcile.js";
-import { planHostCleanup, runHostCleanup, type HostCleanupDeps } from "./host-cleanup/host-cleanup.js";
+import { hostCleanupDeps, planHostCleanup, runHostCleanup } from "./host-cleanup/host-cleanup.js";
 import type { HostCleanupReport, HostResidue } from "./host-cleanup/host-residue.js";
-import { createHostFs, type HostFs } from "../host/host-fs.js";
-import { DEFAULT_MOUNT_POINT_BASE } from "../remotefs/nfs-share.js";
+import type { HostFs } from "../host/host-fs.js";
 import type { AdminReport, ReconcileReport } from "./recovery/recovery-report.js";
-
-/** What a service is built with besides its config (all optional: defaults are this machine's). */
-export interface VolumeServiceDeps {
-  /** Runner for every command (drivers, connectors, checksums, copies); default: the local runner. */
-  readonly runner?: CommandRunner;
-  /** This machine's connectors (default: `createHost(config.host)` with the runner). Tests pass `createHost({ use: { local: fake } })`. */
-  readonly host?: ConnectorSource;
-  /** Drivers to know besides the registry (e.g. a test's in-memory driver). */
-  readonly drivers?: readonly DriverDefinition[];
-  /** A store the caller opened (instead of `config.store`); the service does not close it. */
-  readonly store?: ServiceStore;
-  /** Logger (pino-compatible). */
-  readonly logger?: Logger;
-  /** Lock backend for the backends (default in-process; `FileLocks` when several processes drive one host). */
-  readonly locks?: LockBackend;
-  /** Opens the configured backup repositories (default: `openRepository`; tests inject faults with it). */
-  readonly openRepository?: RepositoryOpener;
-}
 
 /** Options of {@link VolumeService.planHostCleanup} and {@link VolumeService.hostCleanup}. */
 export interface HostCleanupOptions extends ServiceOperationOptions {
@@ -296,29 +264,15 @@ export class VolumeService {
    * command group that removes it. Reads only.
    */
   planHostCleanup(options: HostCleanupOptions = {}): ResultAsync<readonly HostResidue[], VolkitError> {
-    return planHostCleanup(this.#cleanupDeps(options), options);
+    return planHostCleanup(hostCleanupDeps(this.#sc, options.hostFs), options);
   }
 
   /** Removes residue of a plan (re-scanned first: only what is still residue goes) through the connectors' disconnects. */
   hostCleanup(items: readonly HostResidue[], options: HostCleanupOptions = {}): ResultAsync<HostCleanupReport, VolkitError> {
-    return runHostCleanup(this.#cleanupDeps(options), items, options);
+    return runHostCleanup(hostCleanupDeps(this.#sc, options.hostFs), items, options);
   }
 
-  #cleanupDeps(options: HostCleanupOptions): HostCleanupDeps {
-    const sc = this.#sc;
-    const nfs = sc.config.host.connectors.nfs as { readonly mount?: { readonly mountPointBase?: string } } | undefined;
-    return {
-      fs: options.hostFs ?? createHostFs(),
-      runner: sc.runner,
-      host: sc.host,
-      hostName: sc.hostName,
-      backends: sc.config.backends,
-      attachments: () => sc.store.attachments.list({}),
-      mountPointBase: nfs?.mount?.mountPointBase ?? DEFAULT_MOUNT_POINT_BASE,
-      logger: sc.logger,
-      events: sc.operations,
-    };
-  }
+
 
   // ---------------------------------------------------------------- reading
 
@@ -400,104 +354,4 @@ export class VolumeService {
     this.#closed = settled;
     return settled;
   }
-}
-
-/** The host name attachments are recorded under: the configured one, else what this host's first connector reports. */
-function resolveHostName(config: ParsedVolumeServiceConfig, host: ConnectorSource, protocols: readonly Protocol[]): ResultAsync<string, never> {
-  if (config.host.hostName !== undefined) return okAsync(config.host.hostName);
-  const first = protocols[0];
-  if (first === undefined) return okAsync(hostname());
-  return host
-    .connector(first)
-    .andThen((c) => c.getHostProperties())
-    .map((p) => p.host)
-    .orElse(() => okAsync(hostname()));
-}
-
-/**
- * Opens a volume service: validates the whole config (every backend's driver config against its
- * registered driver; nothing runs when it is invalid: `INVALID_CONFIG`), opens (and migrates) the
- * store, builds the backends and this host's connectors, writes the configured volume types and
- * QoS specs, reads every backend's stats for the scheduler (a backend that does not answer is
- * `down`, not fatal), reconciles interrupted operations (unless `reconcileOnOpen` is false) and
- * starts the stats loop.
- *
- * @example
- * ```ts
- * const service = await createVolumeService({
- *   backends: [{ name: "fast", config: { driver: "lvm", volumeGroup: "vg0", target: { helper: "lio" } } }],
- *   volumeTypes: [{ name: "ssd", extraSpecs: { volume_backend_name: "fast" } }],
- *   store: { kind: "sqlite", path: "/var/lib/volkit/service.db" },
- * });
- * if (service.isOk()) {
- *   const v = await service.value.createVolume({ sizeGiB: 10, volumeType: "ssd" });
- * }
- * ```
- */
-export function createVolumeService(config: VolumeServiceConfig, deps: VolumeServiceDeps = {}): ResultAsync<VolumeService, VolkitError> {
-  const parsed = validate(VolumeServiceConfigSchema, config, "volume service config", "INVALID_CONFIG").andThen((c) => checkBackendConfigs(c, deps.drivers).map(() => c));
-  if (parsed.isErr()) return errAsync(parsed.error);
-  const cfg = parsed.value;
-  const runner = deps.runner ?? createLocalRunner();
-  const logger = deps.logger ?? silentLogger;
-  const operations = new EventBus();
-  const host =
-    deps.host ??
-    createHost({
-      runner,
-      logger,
-      events: operations,
-      ...(cfg.host.hostName === undefined ? {} : { hostName: cfg.host.hostName }),
-      connectors: cfg.host.connectors as never,
-      ...(deps.locks === undefined ? {} : { locks: deps.locks }),
-    });
-  const store = deps.store === undefined ? openStore(cfg.store) : okAsync(deps.store);
-  return store.andThen((opened) => {
-    const abandon = (e: VolkitError): ResultAsync<never, VolkitError> => (deps.store === undefined ? opened.close().orElse(() => okAsync(undefined)) : okAsync(undefined)).andThen(() => errAsync(e));
-    return BackendSet.build(cfg, { runner, host, events: operations, logger, locks: deps.locks, drivers: deps.drivers })
-      .andThen((backends) => {
-        const protocols = [...new Set(backends.list().map((b) => b.backend.capabilities.protocol))];
-        // Build each protocol's connector now: its config is validated before anything runs.
-        return ResultAsync.combine(protocols.map((p) => host.connector(p)))
-          .andThen(() => resolveHostName(cfg, host, protocols))
-          .andThen((hostName) => {
-            const owner = newOwner(hostName);
-            const sc: ServiceContext = {
-              config: cfg,
-              store: opened,
-              backends,
-              scheduler: new Scheduler({ defaultAvailabilityZone: cfg.scheduler.defaultAvailabilityZone, ...(cfg.scheduler.weighers === undefined ? {} : { weighers: cfg.scheduler.weighers.map((w) => ({ weigher: w.weigher, ...(w.multiplier === undefined ? {} : { multiplier: w.multiplier }) })) }) }),
-              types: new TypeCatalog(opened, cfg.defaultVolumeType),
-              host,
-              events: new ServiceEventBus(),
-              operations,
-              runner,
-              logger,
-              locks: new InProcessLocks(),
-              owner,
-              hostName,
-              running: new Set(),
-              ...(deps.openRepository === undefined ? {} : { openRepository: deps.openRepository }),
-            };
-            ownerOpened(owner);
-            return sc.types
-              .sync(cfg)
-              .andThen(() => backends.refreshStats(sc.scheduler, opened))
-              .andThen(() => (cfg.reconcileOnOpen ? reconcileOp(sc).map((r): ReconcileReport | undefined => r) : okAsync(undefined)))
-              .map((report) => {
-                const service = new VolumeService(sc, deps.store === undefined, report);
-                service.startStatsLoop();
-                return service;
-              })
-              .orElse((e) => {
-                ownerClosed(owner);
-                return backends
-                  .close()
-                  .orElse(() => okAsync(undefined))
-                  .andThen(() => errAsync(e));
-              });
-          });
-      })
-      .orElse(abandon);
-  });
 }

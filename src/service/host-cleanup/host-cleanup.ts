@@ -7,7 +7,9 @@ import type { EventBus, Logger } from "../../core/events.js";
 import type { AttachedDeviceInput, ConnectionInfoInput } from "../../core/records.js";
 import type { ConnectorSource } from "../../connectors/connector.js";
 import type { CommandRunner } from "../../exec/runner.js";
-import type { HostFs } from "../../host/host-fs.js";
+import { createHostFs, type HostFs } from "../../host/host-fs.js";
+import { DEFAULT_MOUNT_POINT_BASE } from "../../remotefs/nfs-share.js";
+import type { ServiceContext } from "../service-context.js";
 import type { AttachmentRecord } from "../records/attachment-record.js";
 import { HostResidueListSchema, claimsOf, ownershipOf, volumeIdIn, type BackendConfigLike, type HostCleanupFailure, type HostCleanupReport, type HostResidue } from "./host-residue.js";
 import { scanHostResidue, type IscsiResidueUnit, type NfsResidueUnit, type RbdResidueUnit, type ResidueScan, type ResidueUnit } from "./host-residue-scan.js";
@@ -41,6 +43,22 @@ export interface HostCleanupDeps {
   readonly logger: Logger;
   /** Operation events. */
   readonly events: EventBus;
+}
+
+/** A service's cleanup dependencies: its runner, connectors, backends and attachment records; `/sys` of `fs` (default this machine's). */
+export function hostCleanupDeps(sc: ServiceContext, fs: HostFs = createHostFs()): HostCleanupDeps {
+  const nfs = sc.config.host.connectors.nfs as { readonly mount?: { readonly mountPointBase?: string } } | undefined;
+  return {
+    fs,
+    runner: sc.runner,
+    host: sc.host,
+    hostName: sc.hostName,
+    backends: sc.config.backends,
+    attachments: () => sc.store.attachments.list({}),
+    mountPointBase: nfs?.mount?.mountPointBase ?? DEFAULT_MOUNT_POINT_BASE,
+    logger: sc.logger,
+    events: sc.operations,
+  };
 }
 
 /** A device that names nothing: the iSCSI connector finds the LUN's disks from its session. */

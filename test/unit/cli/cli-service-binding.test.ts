@@ -15,7 +15,7 @@ import { reconcileActionOf } from "../../../src/cli/service-adapter-admin.js";
 import { EventBus, type VolkitEvent } from "../../../src/core/events.js";
 import { InProcessLocks } from "../../../src/core/locks.js";
 import { VolumeServiceAdapter } from "../../../src/cli/service-adapter.js";
-import { createVolumeService } from "../../../src/service/volume-service.js";
+import { createVolumeService } from "../../../src/service/open-service.js";
 import { defineDriver } from "../../../src/drivers/driver-definition.js";
 import { registerDriver } from "../../../src/drivers/registry.js";
 import { openMemoryStore } from "../../../src/service/store/open-store.js";
