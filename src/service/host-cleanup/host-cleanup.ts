@@ -23,6 +23,9 @@ import { scanHostResidue, type IscsiResidueUnit, type NfsResidueUnit, type RbdRe
  * the plan is left alone.
  */
 
+/** RBD connection info as a caller writes it. */
+type RbdInfoInput = Extract<ConnectionInfoInput, { type: "rbd" }>;
+
 /** What a cleanup reads and acts through. */
 export interface HostCleanupDeps {
   /** /sys of this host. */
@@ -111,20 +114,39 @@ function nfsRemoval(deps: HostCleanupDeps, u: NfsResidueUnit, ctx: OperationCont
 }
 
 /**
- * The RBD connector needs the cluster's connection (monitors, user) even to unmap: it is taken from
- * the newest attachment record of the same pool; without one the item fails naming the command.
+ * The cluster's connection for an RBD unmap without a claiming record: the newest attachment
+ * record of the same pool, else a configured RBD backend of that pool that names its monitors.
+ * (The unmap itself runs `rbd device unmap <device>`; the connection info identifies the mapping.)
  */
-function rbdRemoval(deps: HostCleanupDeps, u: RbdResidueUnit, attachments: readonly AttachmentRecord[], ctx: OperationContext): ResultAsync<unknown, VolkitError> {
-  const m = u.mapping;
-  const template = [...attachments]
+function rbdTemplate(deps: HostCleanupDeps, pool: string, attachments: readonly AttachmentRecord[]): Omit<RbdInfoInput, "volumeId" | "image"> | undefined {
+  const recorded = [...attachments]
     .sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime())
     .map((a) => a.connectionInfo)
-    .find((c) => c?.type === "rbd" && c.pool === m.pool);
-  if (template?.type !== "rbd") {
-    return errAsync(new VolkitError("NOT_SUPPORTED", `no attachment record of pool ${m.pool} gives the cluster's connection: unmap it by hand with \`rbd device unmap ${m.device}\``, { source: "service", details: { device: m.device } }));
+    .find((c) => c?.type === "rbd" && c.pool === pool);
+  if (recorded?.type === "rbd") {
+    const { namespace: _ns, volumeId: _v, image: _i, ...rest } = recorded;
+    return rest;
   }
-  const { namespace: _ns, ...rest } = template;
-  const info: ConnectionInfoInput = { ...rest, volumeId: volumeIdIn(m.image) ?? RESIDUE_VOLUME_ID, image: m.image, ...(m.namespace ? { namespace: m.namespace } : {}) };
+  const backend = deps.backends.map((b) => b.config).find((c) => c.driver === "rbd" && (c.pool ?? "volumes") === pool && Array.isArray(c.monitors) && c.monitors.length > 0);
+  if (backend === undefined) return undefined;
+  return {
+    type: "rbd",
+    pool,
+    monitors: backend.monitors as string[],
+    ...(typeof backend.clusterName === "string" ? { clusterName: backend.clusterName } : {}),
+    ...(typeof backend.clientId === "string" ? { clientId: backend.clientId } : { authEnabled: false }),
+    ...(typeof backend.hostKeyringPath === "string" ? { keyringPath: backend.hostKeyringPath } : {}),
+  };
+}
+
+/** Unmaps a krbd mapping through the RBD connector (flush, `rbd device unmap`); without the cluster's connection the item fails naming the command. */
+function rbdRemoval(deps: HostCleanupDeps, u: RbdResidueUnit, attachments: readonly AttachmentRecord[], ctx: OperationContext): ResultAsync<unknown, VolkitError> {
+  const m = u.mapping;
+  const template = rbdTemplate(deps, m.pool, attachments);
+  if (template === undefined) {
+    return errAsync(new VolkitError("NOT_SUPPORTED", `neither an attachment record nor a configured backend of pool ${m.pool} gives the cluster's monitors: unmap it by hand with \`rbd device unmap ${m.device}\``, { source: "service", details: { device: m.device } }));
+  }
+  const info: RbdInfoInput = { ...template, volumeId: volumeIdIn(m.image) ?? RESIDUE_VOLUME_ID, image: m.image, ...(m.namespace ? { namespace: m.namespace } : {}) };
   return deps.host.connector("rbd").andThen((c) => c.disconnectVolume(info, { type: "block", path: m.device, paths: [] }, { signal: ctx.signal, ...(ctx.deadline === undefined ? {} : { deadline: ctx.deadline }) }));
 }
 

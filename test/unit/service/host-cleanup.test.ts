@@ -11,6 +11,10 @@ import { AttachmentRecordSchema, type AttachmentRecord } from "../../../src/serv
 import type { AttachStatus } from "../../../src/service/state-machine.js";
 import { FakeIscsiHost } from "../connectors/fake-iscsi-host.js";
 import { MiB, P1, P2 } from "../connectors/helpers.js";
+import { FakeKrbdHost } from "../connectors/rbd/fake-krbd.js";
+import { replay } from "../drivers/rbd/captures.js";
+import { createRbdConnector } from "../../../src/connectors/rbd/index.js";
+import { FakeRunner } from "../../../src/testing/fake-runner.js";
 
 /**
  * `host cleanup` on a simulated initiator (FakeIscsiHost: the connector's fake runner and a sysfs
@@ -202,5 +206,29 @@ describe("host cleanup: run", () => {
     expect(plan).toEqual([{ kind: "rbd-mapping", name: "/dev/rbd0", volumeId: "vol-7", reason: "volumes/volume-vol-7 is mapped and no live attachment record claims it", removal: "rbd-unmap", unit: "rbd:0" }]);
     const report = (await runHostCleanup(d, plan))._unsafeUnwrap();
     expect(report.failed).toEqual([expect.objectContaining({ name: "/dev/rbd0", errorCode: "NOT_SUPPORTED", message: expect.stringContaining("rbd device unmap /dev/rbd0") as unknown })]);
+  });
+
+  it("unmaps a krbd mapping no record claims through the RBD connector, with the cluster's monitors from the backend's config", async () => {
+    host = new FakeIscsiHost();
+    const krbd = new FakeKrbdHost().map("0"); // volumes/kmap, as the lab's kernel showed it
+    const runner = new FakeRunner();
+    runner.on(["findmnt"], { exitCode: 1 }).on(["blockdev", "--flushbufs", "/dev/rbd0"], {});
+    runner.on(["rbd", "device", "unmap", "/dev/rbd0"], () => {
+      krbd.unmap("0");
+      return replay("kernel-device-unmap");
+    });
+    const rbd = createRbdConnector({}, { runner, hostFs: krbd.tree.hostFs() })._unsafeUnwrap();
+    const source: ConnectorSource = { connector: (p) => (p === "rbd" ? okAsync(rbd) : errAsync(new VolkitError("NOT_SUPPORTED", `no ${p} connector`))) };
+    try {
+      const d = deps(host.connector(), [], { fs: krbd.tree.hostFs(), runner, host: source, backends: [{ config: { driver: "rbd", pool: "volumes", monitors: ["127.0.0.1:6789"], clientId: "cinder" } }] });
+      const plan = (await planHostCleanup(d))._unsafeUnwrap();
+      expect(plan.map((i) => [i.kind, i.name, i.unit])).toEqual([["rbd-mapping", "/dev/rbd0", "rbd:0"]]);
+      const report = (await runHostCleanup(d, plan))._unsafeUnwrap();
+      expect(report).toEqual({ removed: plan, failed: [], skipped: [] });
+      expect(runner.commands().filter((a) => a[0] !== "findmnt")).toEqual([["blockdev", "--flushbufs", "/dev/rbd0"], ["rbd", "device", "unmap", "/dev/rbd0"]]);
+      expect(krbd.tree.list("/sys/bus/rbd/devices")).toEqual([]);
+    } finally {
+      krbd.tree.cleanup();
+    }
   });
 });
