@@ -81,7 +81,7 @@ export function attachmentOut(a: AttachmentRecord): Record<string, unknown> {
 /** Outputs keyed by command path (`volume show`). */
 /** One item of a `host cleanup` plan. */
 export const HostResidueOutSchema = z.object({
-  /** `iscsi-session`, `scsi-device`, `multipath-map`, `nfs-mount`, `rbd-mapping`. */
+  /** `iscsi-session`, `scsi-device`, `multipath-map`, `iscsi-node`, `nfs-mount`, `rbd-mapping`. */
   kind: z.enum(HOST_RESIDUE_KINDS),
   /** `/dev/sdc`, `dm-3 (<map>)`, `<portal>,<target iqn>`, a mount point, `/dev/rbd0`. */
   name: z.string(),

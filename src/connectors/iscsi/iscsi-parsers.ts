@@ -36,10 +36,22 @@ export interface DiscoveredTarget {
 
 /** Parses `iscsiadm -m discovery -t sendtargets` / `-m discoverydb … --discover` output. */
 export function parseSendTargets(stdout: string): Result<DiscoveredTarget[], VolkitError> {
+  return parsePortalLines(stdout, "sendtargets output");
+}
+
+/**
+ * Parses `iscsiadm -m node`: one node record per line, `127.0.0.1:3260,4294967295 iqn…` (the same
+ * shape as sendtargets; a record made without discovery prints tpgt -1 as 4294967295).
+ */
+export function parseNodeRecords(stdout: string): Result<DiscoveredTarget[], VolkitError> {
+  return parsePortalLines(stdout, "iscsiadm -m node output");
+}
+
+function parsePortalLines(stdout: string, what: string): Result<DiscoveredTarget[], VolkitError> {
   const out: DiscoveredTarget[] = [];
   for (const line of stdout.split("\n").map((l) => l.trim()).filter(Boolean)) {
     const m = /^(\S+):(\d+),(-?\d+) (\S+)$/.exec(line);
-    if (!m?.[1] || !m[4]) return err(parseError("sendtargets output", `unexpected line ${JSON.stringify(line)}`, stdout));
+    if (!m?.[1] || !m[4]) return err(parseError(what, `unexpected line ${JSON.stringify(line)}`, stdout));
     out.push({ portal: `${m[1]}:${m[2]}`, tpgt: Number(m[3]), iqn: m[4] });
   }
   return ok(out);

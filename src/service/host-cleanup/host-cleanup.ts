@@ -12,7 +12,7 @@ import { DEFAULT_MOUNT_POINT_BASE } from "../../remotefs/nfs-share.js";
 import type { ServiceContext } from "../service-context.js";
 import type { AttachmentRecord } from "../records/attachment-record.js";
 import { HostResidueListSchema, claimsOf, ownershipOf, volumeIdIn, type BackendConfigLike, type HostCleanupFailure, type HostCleanupReport, type HostResidue } from "./host-residue.js";
-import { scanHostResidue, type IscsiResidueUnit, type NfsResidueUnit, type RbdResidueUnit, type ResidueScan, type ResidueUnit } from "./host-residue-scan.js";
+import { scanHostResidue, type IscsiNodeResidueUnit, type IscsiResidueUnit, type NfsResidueUnit, type RbdResidueUnit, type ResidueScan, type ResidueUnit } from "./host-residue-scan.js";
 
 /**
  * `host cleanup`: plan (scan this host against the attachment records) and run (remove each unit
@@ -109,6 +109,11 @@ function iscsiRemoval(deps: HostCleanupDeps, u: IscsiResidueUnit, ctx: Operation
   return deps.host.connector("iscsi").andThen((c) => c.disconnectVolume(info, device, { signal: ctx.signal, ...(ctx.deadline === undefined ? {} : { deadline: ctx.deadline }) }));
 }
 
+function nodeRemoval(deps: HostCleanupDeps, u: IscsiNodeResidueUnit, ctx: OperationContext): ResultAsync<unknown, VolkitError> {
+  // 21: the record is already gone.
+  return deps.runner.run({ argv: ["iscsiadm", "-m", "node", "-T", u.iqn, "-p", u.portal, "--op", "delete"], okExitCodes: [0, 21], timeoutMs: 120_000, signal: ctx.signal });
+}
+
 function nfsRemoval(deps: HostCleanupDeps, u: NfsResidueUnit, ctx: OperationContext): ResultAsync<unknown, VolkitError> {
   return deps.runner.run({ argv: ["umount", u.mountPoint], timeoutMs: 120_000, signal: ctx.signal });
 }
@@ -152,6 +157,7 @@ function rbdRemoval(deps: HostCleanupDeps, u: RbdResidueUnit, attachments: reado
 
 function removeUnit(deps: HostCleanupDeps, u: ResidueUnit, attachments: readonly AttachmentRecord[], ctx: OperationContext): ResultAsync<unknown, VolkitError> {
   if (u.protocol === "iscsi") return iscsiRemoval(deps, u, ctx);
+  if (u.protocol === "iscsi-node") return nodeRemoval(deps, u, ctx);
   if (u.protocol === "nfs") return nfsRemoval(deps, u, ctx);
   return rbdRemoval(deps, u, attachments, ctx);
 }

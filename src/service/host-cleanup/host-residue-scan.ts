@@ -1,6 +1,7 @@
-import { ResultAsync, okAsync } from "neverthrow";
+import { ResultAsync, errAsync, okAsync } from "neverthrow";
 import type { OperationContext } from "../../core/context.js";
 import type { VolkitError } from "../../core/errors.js";
+import { parseNodeRecords } from "../../connectors/iscsi/iscsi-parsers.js";
 import { listIscsiSessions, sessionLuns, type IscsiSession, type SessionLun } from "../../connectors/iscsi/iscsi-sysfs.js";
 import { listKrbdMappings, type KrbdMapping } from "../../connectors/rbd/rbd-sysfs.js";
 import type { CommandRunner } from "../../exec/runner.js";
@@ -42,6 +43,18 @@ export interface IscsiResidueUnit {
   readonly wwid: string | undefined;
 }
 
+/** A node record removal unit: one (target, portal) record no session uses. */
+export interface IscsiNodeResidueUnit {
+  /** Protocol. */
+  readonly protocol: "iscsi-node";
+  /** Unit key. */
+  readonly unit: string;
+  /** Target IQN. */
+  readonly iqn: string;
+  /** Portal `host:port` as iscsiadm prints it. */
+  readonly portal: string;
+}
+
 /** An NFS removal unit. */
 export interface NfsResidueUnit {
   /** Protocol. */
@@ -65,7 +78,7 @@ export interface RbdResidueUnit {
 }
 
 /** A removal unit. */
-export type ResidueUnit = IscsiResidueUnit | NfsResidueUnit | RbdResidueUnit;
+export type ResidueUnit = IscsiResidueUnit | IscsiNodeResidueUnit | NfsResidueUnit | RbdResidueUnit;
 
 /** The plan: items to show and units to run. */
 export interface ResidueScan {
@@ -79,7 +92,7 @@ export interface ResidueScan {
 export interface ResidueScanDeps {
   /** /sys of this host. */
   readonly fs: HostFs;
-  /** Runs findmnt. */
+  /** Runs findmnt and `iscsiadm -m node`. */
   readonly runner: CommandRunner;
 }
 
@@ -165,6 +178,33 @@ function iscsiResidue(fs: HostFs, owner: ResidueOwnership, claims: ResidueClaims
   });
 }
 
+/**
+ * Node records (`iscsiadm -m node`) of volkit's targets with no session on that portal and no live
+ * attachment naming the target. None while an attachment of this host is being set up without
+ * connection info yet (its login may be about to use any of them). No iscsiadm: none.
+ */
+function nodeResidue(deps: ResidueScanDeps, owner: ResidueOwnership, claims: ResidueClaims, ctx: OperationContext): ResultAsync<{ items: HostResidue[]; units: IscsiNodeResidueUnit[] }, VolkitError> {
+  const none = { items: [], units: [] };
+  if (claims.attachPending) return okAsync(none);
+  return listIscsiSessions(deps.fs).andThen((sessions) =>
+    deps.runner
+      // 21: no records at all.
+      .run({ argv: ["iscsiadm", "-m", "node"], okExitCodes: [0, 21], env: { LC_ALL: "C" }, timeoutMs: 30_000, signal: ctx.signal })
+      .andThen((out) => parseNodeRecords(out.exitCode === 0 ? out.stdout : ""))
+      .map((records) => {
+        const inSession = new Set(sessions.map((s) => `${s.targetIqn.toLowerCase()}|${portalOf(s)}`));
+        const units = records
+          .filter((r) => ownsTarget(owner, r.iqn) && !claims.iscsiTargets.has(r.iqn.toLowerCase()) && !inSession.has(`${r.iqn.toLowerCase()}|${r.portal}`))
+          .map((r): IscsiNodeResidueUnit => ({ protocol: "iscsi-node", unit: `iscsi-node:${r.iqn}|${r.portal}`, iqn: r.iqn, portal: r.portal }));
+        const items = units.map(
+          (u): HostResidue => ({ kind: "iscsi-node", name: `${u.portal},${u.iqn}`, ...withVolume(u.iqn), reason: "node record of a volkit target with no session and no live attachment record", removal: "iscsi-node-delete", unit: u.unit }),
+        );
+        return { items, units };
+      })
+      .orElse((e) => (e.code === "COMMAND_NOT_FOUND" ? okAsync(none) : errAsync(e))),
+  );
+}
+
 function nfsResidue(deps: ResidueScanDeps, owner: ResidueOwnership, claims: ResidueClaims, ctx: OperationContext): ResultAsync<{ items: HostResidue[]; units: NfsResidueUnit[] }, VolkitError> {
   const base = owner.mountPointBase.replace(/\/+$/, "");
   return deps.runner
@@ -199,8 +239,8 @@ function rbdResidue(fs: HostFs, owner: ResidueOwnership, claims: ResidueClaims):
 /** Reads this host and returns what no live attachment claims (see {@link ResidueScan}). */
 export function scanHostResidue(deps: ResidueScanDeps, owner: ResidueOwnership, claims: ResidueClaims, ctx: OperationContext): ResultAsync<ResidueScan, VolkitError> {
   const rbd = orMissing(rbdResidue(deps.fs, owner, claims)).map((r) => r ?? { items: [], units: [] });
-  return ResultAsync.combine([iscsiResidue(deps.fs, owner, claims), nfsResidue(deps, owner, claims, ctx), rbd] as const).map(([iscsi, nfs, krbd]) => ({
-    items: [...iscsi.items, ...nfs.items, ...krbd.items],
-    units: new Map<string, ResidueUnit>([...iscsi.units, ...nfs.units, ...krbd.units].map((u) => [u.unit, u])),
+  return ResultAsync.combine([iscsiResidue(deps.fs, owner, claims), nodeResidue(deps, owner, claims, ctx), nfsResidue(deps, owner, claims, ctx), rbd] as const).map(([iscsi, nodes, nfs, krbd]) => ({
+    items: [...iscsi.items, ...nodes.items, ...nfs.items, ...krbd.items],
+    units: new Map<string, ResidueUnit>([...iscsi.units, ...nodes.units, ...nfs.units, ...krbd.units].map((u) => [u.unit, u])),
   }));
 }

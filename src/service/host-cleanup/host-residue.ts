@@ -13,7 +13,7 @@ import { hasControlChar } from "../../core/validation.js";
  */
 
 /** Kinds of residue. */
-export const HOST_RESIDUE_KINDS = ["iscsi-session", "scsi-device", "multipath-map", "nfs-mount", "rbd-mapping"] as const;
+export const HOST_RESIDUE_KINDS = ["iscsi-session", "scsi-device", "multipath-map", "iscsi-node", "nfs-mount", "rbd-mapping"] as const;
 /** A residue kind. */
 export type HostResidueKind = (typeof HOST_RESIDUE_KINDS)[number];
 
@@ -21,6 +21,8 @@ export type HostResidueKind = (typeof HOST_RESIDUE_KINDS)[number];
 export const HOST_CLEANUP_REMOVALS = {
   /** The iSCSI connector's disconnect of one target LUN: flush, `multipath -f`, delete the disks, log out a session no other LUN uses, delete its node record. */
   "iscsi-disconnect": "blockdev --flushbufs; multipath -f; echo 1 > /sys/block/<sd>/device/delete; iscsiadm --logout and --op delete when no other LUN uses the session",
+  /** Deleting a node record of a volkit target that no session uses and no live attachment names (a login that never happened, a logout whose delete did not run). */
+  "iscsi-node-delete": "iscsiadm -m node -T <iqn> -p <portal> --op delete",
   /** Unmounting an NFS share volkit mounted (the mount manager's unmount: `umount`). */
   "nfs-unmount": "umount <mount point>",
   /** The RBD connector's disconnect: flush, `rbd device unmap`. */
@@ -108,6 +110,10 @@ export interface ResidueOwnership {
 export interface ResidueClaims {
   /** `iqn|lun` of every path of a live iSCSI attachment. */
   readonly iscsiLuns: ReadonlySet<string>;
+  /** Target IQNs (lower case) of live iSCSI attachments: their node records are in use. */
+  readonly iscsiTargets: ReadonlySet<string>;
+  /** Whether a live attachment of this host has no connection info yet (an attach being set up: any node record may be its). */
+  readonly attachPending: boolean;
   /** WWIDs of live attachments' devices. */
   readonly wwids: ReadonlySet<string>;
   /** NFS shares (`host:/export`) of live attachments. */
@@ -139,6 +145,8 @@ const LIVE: ReadonlySet<string> = new Set(LIVE_ATTACH_STATUSES);
  */
 export function claimsOf(attachments: readonly AttachmentRecord[], hostName: string): ResidueClaims {
   const iscsiLuns = new Set<string>();
+  const iscsiTargets = new Set<string>();
+  let attachPending = false;
   const wwids = new Set<string>();
   const nfsShares = new Set<string>();
   const rbdImages = new Set<string>();
@@ -146,8 +154,10 @@ export function claimsOf(attachments: readonly AttachmentRecord[], hostName: str
   for (const att of attachments) {
     if (att.host !== hostName || !LIVE.has(att.attachStatus)) continue;
     const info = att.connectionInfo;
+    if (info === undefined) attachPending = true;
     if (info?.type === "iscsi") {
       for (const p of iscsiPaths(info)) {
+        iscsiTargets.add(p.iqn.toLowerCase());
         iscsiLuns.add(lunKey(p.iqn, p.lun));
         by.set(lunKey(p.iqn, p.lun), att.id);
       }
@@ -163,7 +173,7 @@ export function claimsOf(attachments: readonly AttachmentRecord[], hostName: str
       by.set(att.device.scsiWwn, att.id);
     }
   }
-  return { iscsiLuns, wwids, nfsShares, rbdImages, by };
+  return { iscsiLuns, iscsiTargets, attachPending, wwids, nfsShares, rbdImages, by };
 }
 
 /** A backend's config as the service holds it (driver-specific fields read loosely). */

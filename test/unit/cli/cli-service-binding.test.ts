@@ -246,7 +246,8 @@ describe("volkit bound to the volume service (memory driver, SQLite file store)"
       (await store.volumes.insert({ id: "vol-old", sizeGiB: 1, status: "available" }))._unsafeUnwrap();
       (await store.attachments.insert({ id: "att-old", volumeId: "vol-old", host: "node-1", hostProperties: { host: "node-1" }, attachStatus: "detached", createdAt: now, updatedAt: now,
         connectionInfo: { type: "iscsi", volumeId: "vol-old", targetIqn: iqn, targetPortal: "127.0.0.1:3260", targetLun: 3 } }))._unsafeUnwrap();
-      const runner = new FakeRunner().on(["findmnt"], { exitCode: 1 });
+      // The session's own node record (in use: not residue).
+      const runner = new FakeRunner().on(["findmnt"], { exitCode: 1 }).on(["iscsiadm", "-m", "node"], { stdout: `127.0.0.1:3260,1 ${iqn}\n` });
       const r = await volkit(["host", "cleanup", "--json"], { service: factory({ store, hostFs: tree.hostFs(), runner }), files: configFile });
       expect(r.code, r.stdout).toBe(0);
       const out = SERVICE_OUTPUT_SCHEMAS["host cleanup"].parse(r.json());
@@ -255,7 +256,7 @@ describe("volkit bound to the volume service (memory driver, SQLite file store)"
           { kind: "iscsi-session", name: `127.0.0.1:3260,${iqn}`, reason: "no live attachment record claims any of its 1 LUN(s)", removal: "iscsi-disconnect", unit: `iscsi:${iqn}:lun3` }],
         confirmed: false, removed: [], failed: [], skipped: [],
       });
-      expect(runner.commands()).toEqual([["findmnt", "-J", "-l", "-k", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS"]]);
+      expect(runner.commands()).toEqual([["findmnt", "-J", "-l", "-k", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS"], ["iscsiadm", "-m", "node"]]);
       (await store.close())._unsafeUnwrap();
     } finally {
       tree.cleanup();

@@ -391,6 +391,18 @@ export class FakeIscsiHost {
       }
       return { exitCode: 7, stderr: `unsupported by the simulator: ${spec.argv.join(" ")}` };
     });
+    // `iscsiadm -m node`: every record, as iscsiadm 2.1.8 lists records made without discovery
+    // (iscsiadm-node.txt: tpgt -1 printed as 4294967295); 21 when there is none.
+    f.on(
+      (a) => a.length === 3 && a[0] === "iscsiadm" && a[1] === "-m" && a[2] === "node",
+      (): FakeReply => {
+        const lines = [...this.nodes.keys()].map((k) => {
+          const [iqn, portal] = k.split("|") as [string, string];
+          return `${portal},4294967295 ${iqn}\n`;
+        });
+        return lines.length === 0 ? { exitCode: 21, stderr: "iscsiadm: No records found\n" } : { stdout: lines.join("") };
+      },
+    );
     f.on(["iscsiadm", "-m", "discoverydb"], (spec): FakeReply => {
       const portal = spec.argv[6] ?? "";
       if (!spec.argv.includes("--discover")) return {};

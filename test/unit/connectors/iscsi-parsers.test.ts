@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ISCSIADM_EXIT, classifyIscsiadmError } from "../../../src/connectors/iscsi/iscsi-errors.js";
-import { isMultipathdFailure, parseInitiatorName, parseIscsiadmSessions, parseMultipathdMaps, parseSendTargets } from "../../../src/connectors/iscsi/iscsi-parsers.js";
+import { isMultipathdFailure, parseInitiatorName, parseIscsiadmSessions, parseMultipathdMaps, parseNodeRecords, parseSendTargets } from "../../../src/connectors/iscsi/iscsi-parsers.js";
 import { commandFailed } from "../../../src/exec/runner.js";
 import { fixture } from "./fake-iscsi-host.js";
 
@@ -25,6 +25,16 @@ describe("iSCSI parsers on captured outputs", () => {
     ]);
     expect(parseSendTargets(rawStdout("discovery.txt", 1))._unsafeUnwrap()).toEqual([{ portal: "127.0.0.1:3261", tpgt: 1, iqn: "iqn.2010-10.org.openstack:shared-cap" }]);
     expect(parseSendTargets("garbage line\n").isErr()).toBe(true);
+  });
+
+  it("parses iscsiadm -m node (records made without discovery: tpgt -1 printed as 4294967295)", () => {
+    expect(parseNodeRecords(fixture("iscsiadm-node.txt"))._unsafeUnwrap()).toEqual([
+      { portal: "127.0.0.1:3260", tpgt: 4294967295, iqn: "iqn.2010-10.org.openstack:volume-cap1" },
+      { portal: "127.0.0.2:3260", tpgt: 4294967295, iqn: "iqn.2010-10.org.openstack:volume-cap1" },
+    ]);
+    expect(parseNodeRecords("")._unsafeUnwrap()).toEqual([]);
+    const bad = parseNodeRecords("# BEGIN RECORD 2.1.8\n")._unsafeUnwrapErr();
+    expect(bad.message).toContain("iscsiadm -m node output");
   });
 
   it("parses iscsiadm -m session", () => {

@@ -108,7 +108,7 @@ describe("host cleanup refuses hostile items and options before anything runs", 
     const forged = { ...ITEM, unit: "iscsi:iqn.2005-01.com.example:other-system:lun0", name: "/dev/sda" };
     const report = (await runHostCleanup(deps, [forged] as never))._unsafeUnwrap();
     expect(report).toEqual({ removed: [], failed: [], skipped: [forged] });
-    expect(host.fake.commands().map((a) => a[0])).toEqual(["findmnt"]); // the re-scan only
+    expect(host.fake.commands()).toEqual([expect.arrayContaining(["findmnt"]), ["iscsiadm", "-m", "node"]]); // the re-scan only
     expect(host.tree.writes).toEqual([]);
     expect(host.disks()).toHaveLength(1);
   });

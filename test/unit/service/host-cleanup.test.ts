@@ -79,8 +79,9 @@ describe("host cleanup: plan", () => {
     expect(JSON.stringify(plan)).not.toContain(`/dev/${sda}"`);
     expect(JSON.stringify(plan)).not.toContain(FOREIGN_IQN);
     expect(plan.some((i) => i.kind === "iscsi-session" && i.name.includes(ARRAY_IQN))).toBe(false);
-    // Planning runs nothing but findmnt.
-    expect(host.fake.commands().map((a) => a[0])).toEqual(["findmnt"]);
+    // Planning runs nothing but readers: findmnt and `iscsiadm -m node`.
+    expect(host.fake.commands().map((a) => a[0])).toEqual(["findmnt", "iscsiadm"]);
+    expect(host.fake.commandsOf("iscsiadm")).toEqual([["iscsiadm", "-m", "node"]]);
   });
 
   it("a device whose WWID a live attachment holds is claimed even when the record's LUN differs", async () => {
@@ -89,6 +90,47 @@ describe("host cleanup: plan", () => {
     host.preLogin(LIO_IQN, P1, [0]);
     const rec = attachment("a1", iscsi(LIO_IQN, 5), "attached", { device: { type: "block", path: "/dev/sda", paths: ["/dev/sda"], scsiWwn: "36001405000000000000000000000b000" } });
     expect((await planHostCleanup(deps(host.connector(), [rec])))._unsafeUnwrap()).toEqual([]);
+  });
+});
+
+describe("host cleanup: node records", () => {
+  const nodeKey = (iqn: string, portal: string): string => `${iqn}|${portal}`;
+
+  it("lists and deletes a volkit target's node record no session uses and no live record names; keeps the others", async () => {
+    host = new FakeIscsiHost();
+    host.addTarget(LIO_IQN, [P1, P2], { 0: { wwid: "naa.6001405000000000000000000000b000", sizeBytes: 64 * MiB } });
+    host.addTarget(ARRAY_IQN, [P1], { 1: { wwid: "naa.6001405000000000000000000000a001", sizeBytes: 64 * MiB } });
+    const ATTACHING_IQN = "iqn.2010-10.org.openstack:volume-vol-9";
+    host.preLogin(ARRAY_IQN, P1, [1]); // record + session (claimed below)
+    for (const [iqn, portal] of [[LIO_IQN, P1], [LIO_IQN, P2], [FOREIGN_IQN, P1], [ATTACHING_IQN, P1]] as const) host.nodes.set(nodeKey(iqn, portal), new Map());
+    const records = [attachment("a1", iscsi(ARRAY_IQN, 1)), attachment("a9", iscsi(ATTACHING_IQN, 0), "attaching")];
+    const d = deps(host.connector(), records);
+    const plan = (await planHostCleanup(d))._unsafeUnwrap();
+    expect(plan).toEqual([
+      { kind: "iscsi-node", name: `${P1},${LIO_IQN}`, volumeId: "vol-2", reason: "node record of a volkit target with no session and no live attachment record", removal: "iscsi-node-delete", unit: `iscsi-node:${LIO_IQN}|${P1}` },
+      { kind: "iscsi-node", name: `${P2},${LIO_IQN}`, volumeId: "vol-2", reason: "node record of a volkit target with no session and no live attachment record", removal: "iscsi-node-delete", unit: `iscsi-node:${LIO_IQN}|${P2}` },
+    ]);
+    host.fake.clearCalls();
+    expect((await runHostCleanup(d, plan))._unsafeUnwrap()).toEqual({ removed: plan, failed: [], skipped: [] });
+    expect(host.fake.commandsOf("iscsiadm").filter((a) => a.includes("delete"))).toEqual([
+      ["iscsiadm", "-m", "node", "-T", LIO_IQN, "-p", P1, "--op", "delete"],
+      ["iscsiadm", "-m", "node", "-T", LIO_IQN, "-p", P2, "--op", "delete"],
+    ]);
+    // The claimed target's record and session, the foreign record and the attaching one stay.
+    expect([...host.nodes.keys()].sort()).toEqual([nodeKey(ARRAY_IQN, P1), nodeKey(ATTACHING_IQN, P1), nodeKey(FOREIGN_IQN, P1)].sort());
+    expect(host.sessions.size).toBe(1);
+    expect((await planHostCleanup(d))._unsafeUnwrap()).toEqual([]);
+  });
+
+  it("lists no node record while an attachment of this host is being set up without connection info", async () => {
+    host = new FakeIscsiHost();
+    host.addTarget(LIO_IQN, [P1], { 0: { wwid: "naa.6001405000000000000000000000b000", sizeBytes: 64 * MiB } });
+    host.nodes.set(nodeKey(LIO_IQN, P1), new Map());
+    const now = new Date();
+    const pending = AttachmentRecordSchema.parse({ id: "p1", volumeId: "vol-p", host: HOST, hostProperties: { host: HOST }, attachStatus: "reserved", createdAt: now, updatedAt: now, revision: 1 });
+    expect((await planHostCleanup(deps(host.connector(), [pending])))._unsafeUnwrap()).toEqual([]);
+    // Once it is gone, the record is residue.
+    expect((await planHostCleanup(deps(host.connector(), [])))._unsafeUnwrap().map((i) => i.kind)).toEqual(["iscsi-node"]);
   });
 });
 
@@ -125,7 +167,7 @@ describe("host cleanup: run", () => {
     const report = (await runHostCleanup(d, plan))._unsafeUnwrap();
     expect(report.failed).toEqual([]);
     expect(report.removed).toHaveLength(5);
-    expect(host.fake.commands()[1]).toEqual(["blockdev", "--flushbufs", dev.path]);
+    expect(host.fake.commands()[2]).toEqual(["blockdev", "--flushbufs", dev.path]); // after the re-scan's findmnt and iscsiadm -m node
     expect(host.disks()).toEqual([]);
     expect(host.dms()).toEqual([]);
     expect(host.sessions.size + host.nodes.size).toBe(0);
@@ -164,7 +206,7 @@ describe("host cleanup: run", () => {
     records.push(attachment("late", iscsi(LIO_IQN, 0), "attaching"));
     host.fake.clearCalls();
     expect((await runHostCleanup(d, plan))._unsafeUnwrap()).toEqual({ removed: [], failed: [], skipped: plan });
-    expect(host.fake.commands().map((a) => a[0])).toEqual(["findmnt"]);
+    expect(host.fake.commands().map((a) => a[0])).toEqual(["findmnt", "iscsiadm"]);
     expect(host.disks()).toHaveLength(1);
   });
 
@@ -212,7 +254,7 @@ describe("host cleanup: run", () => {
     host = new FakeIscsiHost();
     const krbd = new FakeKrbdHost().map("0"); // volumes/kmap, as the lab's kernel showed it
     const runner = new FakeRunner();
-    runner.on(["findmnt"], { exitCode: 1 }).on(["blockdev", "--flushbufs", "/dev/rbd0"], {});
+    runner.on(["findmnt"], { exitCode: 1 }).on(["iscsiadm", "-m", "node"], { exitCode: 21 }).on(["blockdev", "--flushbufs", "/dev/rbd0"], {});
     runner.on(["rbd", "device", "unmap", "/dev/rbd0"], () => {
       krbd.unmap("0");
       return replay("kernel-device-unmap");
@@ -225,7 +267,7 @@ describe("host cleanup: run", () => {
       expect(plan.map((i) => [i.kind, i.name, i.unit])).toEqual([["rbd-mapping", "/dev/rbd0", "rbd:0"]]);
       const report = (await runHostCleanup(d, plan))._unsafeUnwrap();
       expect(report).toEqual({ removed: plan, failed: [], skipped: [] });
-      expect(runner.commands().filter((a) => a[0] !== "findmnt")).toEqual([["blockdev", "--flushbufs", "/dev/rbd0"], ["rbd", "device", "unmap", "/dev/rbd0"]]);
+      expect(runner.commands().filter((a) => a[0] !== "findmnt" && a[0] !== "iscsiadm")).toEqual([["blockdev", "--flushbufs", "/dev/rbd0"], ["rbd", "device", "unmap", "/dev/rbd0"]]);
       expect(krbd.tree.list("/sys/bus/rbd/devices")).toEqual([]);
     } finally {
       krbd.tree.cleanup();
