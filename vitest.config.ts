@@ -8,6 +8,9 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
+          // The default 5 s is too tight on a loaded 2-core machine for the few tests that run many
+          // cases in one test (the hostile-input tables) or spawn bash for completions.
+          testTimeout: 20_000,
         },
       },
       {

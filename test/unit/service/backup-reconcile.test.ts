@@ -23,6 +23,11 @@ let n = 0;
 const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 
 /** Every file under `root`, relative (the repository's objects). */
+/** The reconcile-on-open report of `s`, one line per action: `kind id [from] outcome to`. */
+function actionLines(s: VolumeService, withFrom = false): string[] {
+  return (s.openReport?.actions ?? []).map((a) => `${a.kind} ${a.id}${withFrom ? ` ${a.from}` : ""} ${a.outcome} ${a.to ?? ""}`);
+}
+
 function files(root: string): string[] {
   if (!existsSync(root)) return [];
   return readdirSync(root, { recursive: true, withFileTypes: true })
@@ -119,7 +124,7 @@ describe.each(STORES)("reconcile of backups after a crash ($kind store)", { time
     await w.crash({ on: "put", after: 1 }, (s) => s.createBackup("vol1", { id: "b1", force: true }));
     expect(await must(w.store.volumes.get("vol1"))).toMatchObject({ status: "backing-up", previousStatus: "in-use" });
     const s = await w.recover();
-    expect((s.openReport?.actions ?? []).map((a) => `${a.kind} ${a.id} ${a.outcome} ${a.to ?? ""}`)).toEqual(["volume vol1 rolled-back in-use", "backup b1 rolled-back error"]);
+    expect(actionLines(s)).toEqual(["volume vol1 rolled-back in-use", "backup b1 rolled-back error"]);
     expect(await must(w.store.volumes.get("vol1"))).toMatchObject({ status: "in-use", attachStatus: "attached" });
     expect(files(w.repoDir)).toEqual([]);
     await must(s.detachVolume({ volumeId: "vol1" }));
@@ -132,7 +137,7 @@ describe.each(STORES)("reconcile of backups after a crash ($kind store)", { time
     await w.crash({ on: "put", afterKey: /manifest\.json$/ }, (s) => s.createBackup("vol1", { id: "b1" }));
     expect((await must(w.store.backups.get("b1"))).status).toBe("creating");
     const s = await w.recover();
-    expect((s.openReport?.actions ?? []).map((a) => `${a.kind} ${a.id} ${a.outcome} ${a.to ?? ""}`)).toEqual(["volume vol1 rolled-back available", "backup b1 completed available"]);
+    expect(actionLines(s)).toEqual(["volume vol1 rolled-back available", "backup b1 completed available"]);
     expect(await must(w.store.backups.get("b1"))).toMatchObject({ status: "available" });
     await must(s.verifyBackup("b1"));
     await must(s.restoreBackup("b1", { newVolume: { id: "copy" } }));
@@ -148,7 +153,7 @@ describe.each(STORES)("reconcile of backups after a crash ($kind store)", { time
     await w.crash({ on: "put", after: 3 }, (s) => s.createBackup("vol1", { id: "inc", incremental: true }));
     expect(files(w.repoDir).length).toBeGreaterThan(before.length);
     const s = await w.recover();
-    expect((s.openReport?.actions ?? []).map((a) => `${a.kind} ${a.id} ${a.outcome} ${a.to ?? ""}`)).toEqual(["volume vol1 rolled-back available", "backup inc rolled-back error"]);
+    expect(actionLines(s)).toEqual(["volume vol1 rolled-back available", "backup inc rolled-back error"]);
     expect(files(w.repoDir)).toEqual(before);
     await must(s.deleteBackup("inc"));
     expect(await must(s.deleteBackup("full"))).toEqual(["full"]);
@@ -164,7 +169,7 @@ describe.each(STORES)("reconcile of backups after a crash ($kind store)", { time
     expect(await must(w.store.volumes.get("target"))).toMatchObject({ status: "restoring-backup", task: { op: "restore-backup", backupId: "b1" } });
     expect(await must(w.store.backups.get("b1"))).toMatchObject({ status: "restoring", task: { op: "restore-backup" } });
     const s = await w.recover();
-    expect((s.openReport?.actions ?? []).map((a) => `${a.kind} ${a.id} ${a.from} ${a.outcome} ${a.to ?? ""}`)).toEqual([
+    expect(actionLines(s, true)).toEqual([
       "volume target restoring-backup rolled-back error_restoring",
       "backup b1 restoring completed available",
     ]);
