@@ -110,23 +110,21 @@ interface LunFacts {
   readonly map: DmDevice | undefined;
 }
 
-function sessionFacts(fs: HostFs, owner: ResidueOwnership): ResultAsync<{ session: IscsiSession; luns: LunFacts[] }[], VolkitError> {
-  return listIscsiSessions(fs).andThen((sessions) =>
-    ResultAsync.combine(
-      sessions
-        .filter((s) => ownsTarget(owner, s.targetIqn))
-        .map((session) =>
-          sessionLuns(fs, session).andThen((luns) =>
-            ResultAsync.combine(
-              luns.map((lun) =>
-                lun.disk === undefined
-                  ? okAsync<LunFacts, VolkitError>({ session, lun, wwid: undefined, map: undefined })
-                  : ResultAsync.combine([scsiWwid(fs, lun.disk), multipathHolder(fs, lun.disk)] as const).map(([wwid, map]): LunFacts => ({ session, lun, wwid, map })),
-              ),
-            ).map((facts) => ({ session, luns: facts })),
-          ),
+function sessionFacts(fs: HostFs, sessions: readonly IscsiSession[], owner: ResidueOwnership): ResultAsync<{ session: IscsiSession; luns: LunFacts[] }[], VolkitError> {
+  return ResultAsync.combine(
+    sessions
+      .filter((s) => ownsTarget(owner, s.targetIqn))
+      .map((session) =>
+        sessionLuns(fs, session).andThen((luns) =>
+          ResultAsync.combine(
+            luns.map((lun) =>
+              lun.disk === undefined
+                ? okAsync<LunFacts, VolkitError>({ session, lun, wwid: undefined, map: undefined })
+                : ResultAsync.combine([scsiWwid(fs, lun.disk), multipathHolder(fs, lun.disk)] as const).map(([wwid, map]): LunFacts => ({ session, lun, wwid, map })),
+            ),
+          ).map((facts) => ({ session, luns: facts })),
         ),
-    ),
+      ),
   );
 }
 
@@ -137,8 +135,8 @@ function claimedLun(claims: ResidueClaims, f: LunFacts): string | undefined {
   return undefined;
 }
 
-function iscsiResidue(fs: HostFs, owner: ResidueOwnership, claims: ResidueClaims): ResultAsync<{ items: HostResidue[]; units: IscsiResidueUnit[] }, VolkitError> {
-  return sessionFacts(fs, owner).map((sessions) => {
+function iscsiResidue(fs: HostFs, all: readonly IscsiSession[], owner: ResidueOwnership, claims: ResidueClaims): ResultAsync<{ items: HostResidue[]; units: IscsiResidueUnit[] }, VolkitError> {
+  return sessionFacts(fs, all, owner).map((sessions) => {
     const items: HostResidue[] = [];
     const units = new Map<string, { iqn: string; lun: number; paths: ResidueLunPath[]; map: DmDevice | undefined; wwid: string | undefined }>();
     for (const { session, luns } of sessions) {
@@ -183,26 +181,24 @@ function iscsiResidue(fs: HostFs, owner: ResidueOwnership, claims: ResidueClaims
  * attachment naming the target. None while an attachment of this host is being set up without
  * connection info yet (its login may be about to use any of them). No iscsiadm: none.
  */
-function nodeResidue(deps: ResidueScanDeps, owner: ResidueOwnership, claims: ResidueClaims, ctx: OperationContext): ResultAsync<{ items: HostResidue[]; units: IscsiNodeResidueUnit[] }, VolkitError> {
+function nodeResidue(deps: ResidueScanDeps, sessions: readonly IscsiSession[], owner: ResidueOwnership, claims: ResidueClaims, ctx: OperationContext): ResultAsync<{ items: HostResidue[]; units: IscsiNodeResidueUnit[] }, VolkitError> {
   const none = { items: [], units: [] };
   if (claims.attachPending) return okAsync(none);
-  return listIscsiSessions(deps.fs).andThen((sessions) =>
-    deps.runner
-      // 21: no records at all.
-      .run({ argv: ["iscsiadm", "-m", "node"], okExitCodes: [0, 21], env: { LC_ALL: "C" }, timeoutMs: 30_000, signal: ctx.signal })
-      .andThen((out) => parseNodeRecords(out.exitCode === 0 ? out.stdout : ""))
-      .map((records) => {
-        const inSession = new Set(sessions.map((s) => `${s.targetIqn.toLowerCase()}|${portalOf(s)}`));
-        const units = records
-          .filter((r) => ownsTarget(owner, r.iqn) && !claims.iscsiTargets.has(r.iqn.toLowerCase()) && !inSession.has(`${r.iqn.toLowerCase()}|${r.portal}`))
-          .map((r): IscsiNodeResidueUnit => ({ protocol: "iscsi-node", unit: `iscsi-node:${r.iqn}|${r.portal}`, iqn: r.iqn, portal: r.portal }));
-        const items = units.map(
-          (u): HostResidue => ({ kind: "iscsi-node", name: `${u.portal},${u.iqn}`, ...withVolume(u.iqn), reason: "node record of a volkit target with no session and no live attachment record", removal: "iscsi-node-delete", unit: u.unit }),
-        );
-        return { items, units };
-      })
-      .orElse((e) => (e.code === "COMMAND_NOT_FOUND" ? okAsync(none) : errAsync(e))),
-  );
+  return deps.runner
+    // 21: no records at all.
+    .run({ argv: ["iscsiadm", "-m", "node"], okExitCodes: [0, 21], env: { LC_ALL: "C" }, timeoutMs: 30_000, signal: ctx.signal })
+    .andThen((out) => parseNodeRecords(out.exitCode === 0 ? out.stdout : ""))
+    .map((records) => {
+      const inSession = new Set(sessions.map((s) => `${s.targetIqn.toLowerCase()}|${portalOf(s)}`));
+      const units = records
+        .filter((r) => ownsTarget(owner, r.iqn) && !claims.iscsiTargets.has(r.iqn.toLowerCase()) && !inSession.has(`${r.iqn.toLowerCase()}|${r.portal}`))
+        .map((r): IscsiNodeResidueUnit => ({ protocol: "iscsi-node", unit: `iscsi-node:${r.iqn}|${r.portal}`, iqn: r.iqn, portal: r.portal }));
+      const items = units.map(
+        (u): HostResidue => ({ kind: "iscsi-node", name: `${u.portal},${u.iqn}`, ...withVolume(u.iqn), reason: "node record of a volkit target with no session and no live attachment record", removal: "iscsi-node-delete", unit: u.unit }),
+      );
+      return { items, units };
+    })
+    .orElse((e) => (e.code === "COMMAND_NOT_FOUND" ? okAsync(none) : errAsync(e)));
 }
 
 function nfsResidue(deps: ResidueScanDeps, owner: ResidueOwnership, claims: ResidueClaims, ctx: OperationContext): ResultAsync<{ items: HostResidue[]; units: NfsResidueUnit[] }, VolkitError> {
@@ -239,7 +235,9 @@ function rbdResidue(fs: HostFs, owner: ResidueOwnership, claims: ResidueClaims):
 /** Reads this host and returns what no live attachment claims (see {@link ResidueScan}). */
 export function scanHostResidue(deps: ResidueScanDeps, owner: ResidueOwnership, claims: ResidueClaims, ctx: OperationContext): ResultAsync<ResidueScan, VolkitError> {
   const rbd = orMissing(rbdResidue(deps.fs, owner, claims)).map((r) => r ?? { items: [], units: [] });
-  return ResultAsync.combine([iscsiResidue(deps.fs, owner, claims), nodeResidue(deps, owner, claims, ctx), nfsResidue(deps, owner, claims, ctx), rbd] as const).map(([iscsi, nodes, nfs, krbd]) => ({
+  // One read of the sessions serves the LUN scan and the node records' "no session" check.
+  const iscsiScan = listIscsiSessions(deps.fs).andThen((sessions) => ResultAsync.combine([iscsiResidue(deps.fs, sessions, owner, claims), nodeResidue(deps, sessions, owner, claims, ctx)] as const));
+  return ResultAsync.combine([iscsiScan, nfsResidue(deps, owner, claims, ctx), rbd] as const).map(([[iscsi, nodes], nfs, krbd]) => ({
     items: [...iscsi.items, ...nodes.items, ...nfs.items, ...krbd.items],
     units: new Map<string, ResidueUnit>([...iscsi.units, ...nodes.units, ...nfs.units, ...krbd.units].map((u) => [u.unit, u])),
   }));
